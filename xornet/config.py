@@ -1,0 +1,460 @@
+"""Experiment configs: the YAML schema, its defaults and its validation.
+
+A config is checked completely before TensorFlow is imported. Errors name the
+file, the line, the dotted key, what was expected and what was received. The
+defaults are the reference XOR experiment, so `Config()` is that experiment.
+
+Example:
+    >>> from xornet.config import load_config
+    >>> config = load_config("configs/xor.yaml", overrides=["training.epochs=50"])
+    >>> config.training.epochs
+    50
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from xornet.errors import InputError
+
+# Names Keras resolves by string. Kept here so that validating a config needs no
+# TensorFlow; tests/test_config.py checks each list against Keras itself.
+ACTIVATIONS = (
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid",
+    "hard_silu", "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid",
+    "log_softmax", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink",
+    "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax",
+    "squareplus", "swish", "tanh", "tanh_shrink", "threshold",
+)  # fmt: skip
+LOSSES = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "mean_squared_error", "mean_absolute_error",
+    "hinge", "squared_hinge", "log_cosh", "huber",
+)  # fmt: skip
+METRICS = (
+    "accuracy", "binary_accuracy", "categorical_accuracy",
+    "sparse_categorical_accuracy", "mean_squared_error", "mean_absolute_error",
+    "auc", "precision", "recall",
+)  # fmt: skip
+INITIALIZERS = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+    "lecun_normal", "random_uniform", "random_normal", "truncated_normal", "zeros",
+    "ones", "orthogonal",
+)  # fmt: skip
+TRUTH_TABLES = ("xor", "and", "or", "nand", "nor", "xnor")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+
+
+def did_you_mean(received: str, choices) -> str:
+    """Return " (did you mean 'x'?)" for the closest choice, or "".
+
+    Example:
+        >>> did_you_mean("tahn", ["tanh", "relu"])
+        " (did you mean 'tanh'?)"
+    """
+    close = difflib.get_close_matches(str(received), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _one_of(kind: str, choices: tuple[str, ...], examples: int = 6):
+    def check(value: str) -> str:
+        if value not in choices:
+            shown = ", ".join(choices[:examples]) + (", ..." if len(choices) > examples else "")
+            raise ValueError(
+                f"expected a Keras {kind} name ({shown}), received {value!r}"
+                + did_you_mean(value, choices)
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+Activation = Annotated[str, _one_of("activation", ("tanh", "sigmoid", "relu") + ACTIVATIONS)]
+Initializer = Annotated[str, _one_of("initializer", INITIALIZERS)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DenseLayer(_Section):
+    type: Literal["Dense"]
+    units: int = Field(gt=0)
+    activation: Activation | None = None
+    use_bias: bool = True
+    input_dim: int | None = Field(default=None, gt=0)
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    name: str | None = None
+
+
+class ActivationLayer(_Section):
+    type: Literal["Activation"]
+    activation: Activation
+    name: str | None = None
+
+
+class DropoutLayer(_Section):
+    type: Literal["Dropout"]
+    rate: float = Field(ge=0, lt=1)
+    name: str | None = None
+
+
+Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer], Field(discriminator="type")]
+LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer}
+LAYER_TYPES = tuple(LAYER_CLASSES)
+
+
+def reference_layers() -> list:
+    """The classic XOR network: Dense(10), tanh, Dense(1), sigmoid."""
+    return [
+        DenseLayer(type="Dense", units=10, input_dim=2),
+        ActivationLayer(type="Activation", activation="tanh"),
+        DenseLayer(type="Dense", units=1),
+        ActivationLayer(type="Activation", activation="sigmoid"),
+    ]
+
+
+class DataConfig(_Section):
+    table: Literal[TRUTH_TABLES] | None = None  # type: ignore[valid-type]
+    inputs: int | None = Field(default=None, ge=1, le=16)
+    path: str | None = None
+    features: list[str | int] | None = None
+    label: str | int | None = None
+
+    @model_validator(mode="after")
+    def _table_or_file(self):
+        if self.table is not None and self.path is not None:
+            raise ValueError("expected either data.table or data.path, received both")
+        if self.path is None:
+            if self.features is not None or self.label is not None:
+                raise ValueError("data.features and data.label go with data.path (a CSV or .npy file)")
+            if self.table is None:
+                self.table = "xor"
+            if self.inputs is None:
+                self.inputs = 2
+        elif self.inputs is not None:
+            raise ValueError("data.inputs goes with data.table; a file's width comes from its columns")
+        return self
+
+
+class ModelConfig(_Section):
+    layers: list[Layer] = Field(default_factory=reference_layers, min_length=1)
+
+    @model_validator(mode="after")
+    def _input_dim_first(self):
+        for index, layer in enumerate(self.layers[1:], start=1):
+            if getattr(layer, "input_dim", None) is not None:
+                raise ValueError(
+                    f"input_dim is allowed on the first layer only, received it on model.layers.{index}"
+                )
+        return self
+
+
+class TrainingConfig(_Section):
+    optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
+    learning_rate: float = Field(default=0.1, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    nesterov: bool = False
+    loss: Literal[LOSSES] = "binary_crossentropy"  # type: ignore[valid-type]
+    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: ["accuracy"])  # type: ignore[valid-type]
+    epochs: int = Field(default=1000, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    shuffle: bool = True
+    target_loss: float | None = Field(default=None, gt=0)
+    engine: Literal["auto", "fast", "keras"] = "auto"
+
+    @model_validator(mode="after")
+    def _optimizer_options(self):
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError(f"nesterov goes with optimizer sgd, received optimizer {self.optimizer!r}")
+        if self.momentum and self.optimizer == "adam":
+            raise ValueError("momentum goes with optimizer sgd or rmsprop, received optimizer 'adam'")
+        return self
+
+
+def _plain_file_name(suffixes: tuple[str, ...]):
+    def check(value: str) -> str:
+        if "/" in value or "\\" in value or value in ("", ".", ".."):
+            raise ValueError(f"expected a file name without a directory, received {value!r}")
+        if not value.endswith(suffixes):
+            raise ValueError(f"expected a name ending in {' or '.join(suffixes)}, received {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+class OutputConfig(_Section):
+    dir: str = "models"
+    model_file: Annotated[str, _plain_file_name((".json",))] = "basic_model.json"
+    weights_file: Annotated[str, _plain_file_name((".h5", ".hdf5"))] = "basic_weights.h5"
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Config(_Section):
+    """A whole experiment. `Config()` is the reference XOR experiment."""
+
+    name: str = Field(default="xor", pattern=NAME_PATTERN)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    _source: str | None = PrivateAttr(default=None)
+    _overrides: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def source(self) -> str | None:
+        """The file this config was read from, if any."""
+        return self._source
+
+    @property
+    def overrides(self) -> list[str]:
+        """The `KEY=VALUE` overrides applied on top of the file."""
+        return list(self._overrides)
+
+    def resolved(self) -> dict:
+        """The fully resolved config as plain data (what a run record stores)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+# --- reading YAML with line numbers ---------------------------------------------------
+
+
+def _line_map(node, path: tuple, lines: dict, source: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                dotted = ".".join(str(p) for p in path + (key,))
+                raise InputError(
+                    f"{source}, line {line}: key {dotted} appears twice (first on line {seen[key]})",
+                    hint="keep one of them",
+                )
+            seen[key] = line
+            lines[path + (key,)] = line
+            _line_map(value_node, path + (key,), lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            _line_map(item, path + (index,), lines, source)
+
+
+def _read_yaml(path: Path) -> tuple[dict, dict]:
+    source = str(path)
+    if not path.exists():
+        raise InputError(f"{source}: config file not found", hint="check the path, or run `xornet config init`")
+    if path.is_dir():
+        raise InputError(f"{source}: is a directory, expected a YAML config file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read the config: {exc.strerror}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{source}{where}: YAML syntax error: {problem}") from exc
+    if data is None:
+        raise InputError(f"{source}: the config is empty, expected a mapping of sections (name, data, model, training, output)")
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}, line 1: expected a mapping of sections (name, data, model, training, output), "
+            f"received a {type(data).__name__}"
+        )
+    lines: dict = {}
+    _line_map(root, (), lines, source)
+    return data, lines
+
+
+# --- overrides ------------------------------------------------------------------------
+
+_KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\d+$")
+
+
+def parse_override(text: str) -> tuple[tuple, Any]:
+    """Split "training.learning_rate=0.5" into (("training", "learning_rate"), 0.5).
+
+    The value is parsed as YAML, so `null`, `true`, `[1, 2]` work.
+
+    Example:
+        >>> parse_override("model.layers.0.units=4")
+        (('model', 'layers', 0, 'units'), 4)
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not sep or not key or not all(_KEY_PART.match(p) for p in parts):
+        raise InputError(
+            f"--set {text!r}: expected KEY=VALUE with a dotted key, for example training.learning_rate=0.5"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise InputError(f"--set {text!r}: the value is not valid YAML: {exc}") from exc
+    return tuple(int(p) if p.isdigit() else p for p in parts), value
+
+
+def apply_override(data: dict, path: tuple, value: Any, origin: str) -> None:
+    """Set `value` at the dotted `path` in nested config data.
+
+    A section the file leaves out starts from its default, so that
+    `model.layers.0.units=4` works on a config without a `model` section.
+    """
+    defaults: Any = Config().model_dump(mode="json", exclude_none=True)
+    node: Any = data
+    for depth, part in enumerate(path):
+        here = ".".join(map(str, path[: depth + 1]))
+        defaults = _child(defaults, part)
+        if isinstance(node, list) and isinstance(part, int):
+            if part >= len(node):
+                raise InputError(f"{origin}: {here}: index out of range (the list has {len(node)} items)")
+        elif not isinstance(node, dict) or isinstance(part, int):
+            raise InputError(f"{origin}: {here}: the parent is not a {'list' if isinstance(part, int) else 'section'}")
+        if depth == len(path) - 1:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and node.get(part) is None:
+                node[part] = defaults if defaults is not None else {}
+            node = node[part]
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
+
+
+# --- validation errors ----------------------------------------------------------------
+
+
+def _fields_at(path: tuple, data: dict) -> list[str]:
+    """The keys allowed in the section at `path` (for did-you-mean hints)."""
+    model: Any = Config
+    node: Any = data
+    for part in path:
+        node = _child(node, part)
+        if isinstance(part, int):
+            model = LAYER_CLASSES.get(node.get("type")) if isinstance(node, dict) else None
+        else:
+            field = model.model_fields.get(part) if model else None
+            annotation = field.annotation if field else None
+            is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            model = annotation if is_section else None
+    return list(model.model_fields) if model else []
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return "null" if value is None else repr(value)
+
+
+def _format_error(err: dict, data: dict, lines: dict, source: str, override_origin: dict) -> str:
+    loc = tuple(err["loc"])
+    # Tagged unions put the tag into the location: model.layers.0.Dense.units.
+    loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    where = override_origin.get(loc)
+    if where is None:
+        probe = loc
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        where = f"{source}, line {lines[probe]}" if probe in lines else source
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1], data)
+        hint = did_you_mean(loc[-1], allowed)
+        expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+        return f"{where}: unknown key {dotted}{hint}{expected}"
+    if kind == "union_tag_invalid":
+        tag = err.get("ctx", {}).get("tag")
+        return (
+            f"{where}: {dotted}.type: expected one of {', '.join(LAYER_TYPES)}, received {tag!r}"
+            + did_you_mean(tag, LAYER_TYPES)
+        )
+    if kind == "union_tag_not_found":
+        return f"{where}: {dotted}: expected a layer with a type ({', '.join(LAYER_TYPES)}), received no type key"
+    if kind == "missing":
+        return f"{where}: {dotted}: required key is missing"
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+        return f"{where}: {dotted}: {message}"
+    if message.startswith("Input should be "):
+        message = "expected " + message[len("Input should be "):]
+    message = re.sub(r"^expected (greater|less)", r"expected a value \1", message)
+    hint = ""
+    if kind == "literal_error" and isinstance(err.get("input"), str):
+        hint = did_you_mean(err["input"], re.findall(r"'([^']*)'", err["ctx"]["expected"]))
+    return f"{where}: {dotted}: {message}, received {_describe(err.get('input'))}{hint}"
+
+
+def validate_config(data: dict, source: str = "<config>", lines: dict | None = None,
+                    overrides: list[str] = ()) -> Config:
+    """Validate plain config data (already parsed from YAML) and apply overrides.
+
+    Example:
+        >>> validate_config({"training": {"epochs": 10}}).training.epochs
+        10
+    """
+    origin: dict = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        apply_override(data, path, value, f"--set {text}")
+        origin[path] = f"--set {text}"
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        # An unknown key usually explains the other errors (a typo leaves a key missing).
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        message = _format_error(errors[0], data, lines or {}, source, origin)
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise InputError(message) from None
+    config._source = source
+    config._overrides = list(overrides)
+    if config.data.path is not None and source and not source.startswith("<"):
+        config.data.path = str((Path(source).parent / config.data.path).resolve()) if not Path(
+            config.data.path).is_absolute() else config.data.path
+    return config
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read, check and return the experiment config at `path`.
+
+    Example:
+        >>> load_config("configs/xor.yaml").model.layers[0].units
+        10
+    """
+    path = Path(path)
+    data, lines = _read_yaml(path)
+    return validate_config(data, str(path), lines, list(overrides))
