@@ -1,0 +1,306 @@
+"""The `xornet` command line: parse arguments, call the library, format results.
+
+TensorFlow is imported only inside the commands that need it, so `xornet --help`
+and config validation stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from xornet import __version__
+from xornet.errors import InputError, Interrupted, XornetError
+
+app = typer.Typer(
+    help="Train, save and use small Keras networks from YAML experiment configs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+
+_state = {"debug": False}
+SHOWN_ROWS = 16  # training rows whose predictions `train` prints
+
+
+def _err(text: str = "") -> None:
+    typer.echo(text, err=True)
+
+
+def friendly_errors(command):
+    """Turn xornet errors into one line on stderr and the right exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except XornetError as exc:
+            if _state["debug"]:
+                traceback.print_exc()
+            _err(f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _err("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug in xornet or a library: still one line unless --debug
+            if _state["debug"]:
+                traceback.print_exc()
+            _err(f"error: unexpected failure: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"xornet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and TensorFlow's own log lines."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+):
+    """Train, save and use small Keras networks from YAML experiment configs."""
+    _state["debug"] = debug
+    if debug:
+        os.environ["XORNET_DEBUG"] = "1"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _load_config(path: Path, overrides: list[str]):
+    from xornet.config import load_config
+
+    return load_config(path, overrides)
+
+
+# --- train ------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and only for runs longer than about a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.bar = None
+
+    def __call__(self, done: int, total: int, logs: dict) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        if self.bar is None:
+            if done >= total or elapsed / done * total < 1.0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, stats="")
+        stats = "  ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f"  {done / elapsed:,.0f} epochs/s"
+        self.bar.update(self.task, completed=done, stats=stats)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+@friendly_errors
+def train(
+    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override training.epochs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed (the initial weights)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override output.dir."),
+    overrides: List[str] = typer.Option([], "--set", help="Override any key: --set training.learning_rate=0.5"),
+    force: bool = typer.Option(False, "--force", help="Replace a model made by a different experiment."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
+):
+    """Train the network a config describes and save it (JSON + HDF5 + run record)."""
+    extra = list(overrides)
+    if epochs is not None:
+        extra.append(f"training.epochs={epochs}")
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if output_dir is not None:
+        extra.append(f"output.dir={str(output_dir)!r}")
+    cfg = _load_config(config, extra)
+
+    from xornet.experiment import train as train_experiment
+    from xornet.summary import format_metrics, model_summary
+
+    say = (lambda text="": None) if quiet else typer.echo
+    t = cfg.training
+
+    def describe(dataset, model):
+        seed_text = f"seed {cfg.seed}" if cfg.seed is not None else "random seed"
+        say(f"Experiment {cfg.name} ({config}), {seed_text}")
+        say(f"Data: {dataset.source}, {len(dataset.x)} rows, {dataset.width} inputs")
+        rows = len(dataset.x)
+        batch = "full batch" if t.batch_size is None or t.batch_size >= rows else (
+            "stochastic (batch size 1)" if t.batch_size == 1 else f"mini-batch (batch size {t.batch_size})")
+        target = f", target loss {t.target_loss:g}" if t.target_loss is not None else ""
+        say(f"Training: {t.epochs} epochs, {batch}, {t.optimizer} learning rate {t.learning_rate:g}, "
+            f"loss {t.loss}{target}")
+        say(model_summary(model))
+
+    bar = ProgressBar(enabled=not quiet)
+    try:
+        run = train_experiment(cfg, force=force, progress=bar, on_start=describe)
+    except KeyboardInterrupt:
+        bar.close()
+        raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
+    finally:
+        bar.close()
+    dataset = run.dataset
+
+    from xornet.predicting import format_table, to_classes
+
+    result = run.result
+    how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
+           if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
+    say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
+    say(f"Final on the training data: {format_metrics(run.final)}")
+    say("")
+    shown = min(len(dataset.x), SHOWN_ROWS)
+    x, probabilities = dataset.x[:shown], run.probabilities[:shown]
+    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names).splitlines()
+    say(lines[0] + "  target")
+    for line, target_value in zip(lines[1:], dataset.y[:shown, 0]):
+        say(f"{line}  {target_value:>6g}")
+    if len(dataset.x) > shown:
+        say(f"... {len(dataset.x) - shown} more rows (xornet predict --input FILE shows them all)")
+    say("")
+    say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
+    if run.converged is False:
+        _err(
+            f"warning: training did not converge ({format_metrics(run.final)}): "
+            f"try more epochs (--epochs {max(t.epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
+        )
+
+
+# --- predict ----------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def predict(
+    model: Path = typer.Option(Path("basic_model.json"), "--model", "-m",
+                               help="The architecture JSON (a bare name is also looked for in models/)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w",
+                                           help="The HDF5 weights [default: from the run record or <stem>_weights.h5]."),
+    input_file: Optional[str] = typer.Option(None, "--input", "-i", help="CSV or .npy file of inputs; - reads CSV from stdin."),
+    xs: List[str] = typer.Option([], "--x", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+):
+    """Predict with a saved model. Without inputs: every 0/1 combination of its inputs."""
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
+    if input_file is not None and xs:
+        raise InputError("--input and --x: expected one source of inputs, received both")
+    from xornet.artifacts import load_model
+    from xornet.predicting import (
+        csv_header, format_csv_chunk, format_json_chunk, format_table, iter_csv_inputs, parse_x, predict as run,
+        read_npy_inputs, to_classes,
+    )
+
+    import numpy as np
+
+    loaded = load_model(model, weights)
+    width = loaded.input_width
+    features = (loaded.record or {}).get("data", {}).get("features")
+    if input_file is None:
+        from xornet.data import all_binary_inputs
+
+        if xs:
+            chunks = iter([parse_x(xs, width)])
+        elif width > 16:
+            raise InputError(f"the model has {width} inputs: too many to list every 0/1 combination",
+                             hint="pass --input FILE or --x values")
+        else:
+            chunks = iter([all_binary_inputs(width)])
+    elif input_file == "-":
+        chunks = iter_csv_inputs(sys.stdin, width, "<stdin>", features)
+    else:
+        path = Path(input_file)
+        if not path.exists():
+            raise InputError(f"{path}: input file not found")
+        if path.suffix.lower() == ".npy":
+            chunks = iter([read_npy_inputs(path, width)])
+        else:
+            handle = open(path, encoding="utf-8", errors="replace")
+            chunks = iter_csv_inputs(handle, width, str(path), features)
+
+    out = sys.stdout
+    if output_format is Format.table:
+        x = np.concatenate(list(chunks))
+        probabilities = run(loaded.model, x)
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
+        return
+    first = True
+    for x in chunks:
+        probabilities = run(loaded.model, x)
+        classes = to_classes(probabilities, threshold)
+        if output_format is Format.json:
+            out.write(format_json_chunk(x, probabilities, classes, first))
+        else:
+            header = csv_header(width, probabilities.shape[1], features) if first else None
+            out.write(format_csv_chunk(x, probabilities, classes, header))
+        first = False
+    if output_format is Format.json:
+        out.write("[]\n" if first else "\n]\n")
+
+
+# --- summary ----------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def summary(
+    target: Optional[Path] = typer.Argument(None, help="A config (.yaml) or a saved model (.json); default: the reference XOR net."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.layers.0.units=4"),
+):
+    """Show the network a config describes (built, not trained) or a saved model."""
+    from xornet.summary import config_summary, saved_model_summary
+
+    if target is not None and target.suffix.lower() == ".json":
+        if overrides:
+            raise InputError("--set applies to configs, not to a saved model")
+        typer.echo(saved_model_summary(target))
+        return
+    if target is None:
+        from xornet.config import validate_config
+
+        cfg = validate_config({}, "<reference experiment>", overrides=overrides)
+    else:
+        cfg = _load_config(target, overrides)
+    typer.echo(config_summary(cfg))
+
+
+def main() -> None:
+    """Entry point of the `xornet` console script."""
+    app(prog_name="xornet")
+
+
+if __name__ == "__main__":
+    main()

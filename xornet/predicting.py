@@ -1,0 +1,214 @@
+"""Predictions: reading inputs (CSV, .npy, --x values), running the model, formatting rows.
+
+CSV input is read in chunks, so a file of millions of rows streams through in
+bounded memory.
+
+Example:
+    >>> from xornet.predicting import predict, to_classes
+    >>> probabilities = predict(model, [[0, 0], [0, 1]])
+    >>> to_classes(probabilities).tolist()
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import warnings
+from pathlib import Path
+from typing import Iterator, TextIO
+
+import numpy as np
+
+from xornet.errors import InputError
+
+CHUNK_ROWS = 65536
+
+
+def predict(model, x, batch_size: int = CHUNK_ROWS) -> np.ndarray:
+    """Probabilities for the rows of `x` (rows x outputs), in large batches.
+
+    Example:
+        >>> predict(model, [[0, 1]]).shape
+        (1, 1)
+    """
+    import tensorflow as tf
+
+    x = np.asarray(x, dtype="float32")
+    call = getattr(model, "_xornet_predict", None)
+    if call is None:
+        # One compiled call per model, for any number of rows.
+        call = tf.function(lambda batch: model(batch, training=False),
+                           input_signature=[tf.TensorSpec([None, x.shape[1]], tf.float32)])
+        model._xornet_predict = call
+    parts = [call(tf.constant(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, int(model.output_shape[-1])), "float32")
+
+
+def to_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class per row: probability > threshold for one output, else the most probable output.
+
+    Example:
+        >>> to_classes(np.array([[0.2], [0.7]])).tolist()
+        [0, 1]
+    """
+    if probabilities.shape[1] == 1:
+        return (probabilities[:, 0] > threshold).astype(int)
+    return probabilities.argmax(axis=1)
+
+
+def parse_x(values: list[str], width: int) -> np.ndarray:
+    """Rows given as `--x 0,1` options, checked against the model's input width."""
+    rows = []
+    for text in values:
+        cells = [c.strip() for c in text.split(",")]
+        if len(cells) != width:
+            raise InputError(
+                f"--x {text}: expected {width} comma-separated number{'s' if width != 1 else ''} "
+                f"(the model's input width), received {len(cells)}"
+            )
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            bad = next(c for c in cells if not _is_number(c))
+            raise InputError(f"--x {text}: expected numbers, received {bad!r}") from None
+    return np.array(rows, dtype="float32")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_npy_inputs(path: Path, width: int) -> np.ndarray:
+    """A 2-D numeric .npy file of inputs, `width` columns wide."""
+    from xornet.data import load_npy
+
+    _, values = load_npy(path)
+    if values.shape[1] != width:
+        raise InputError(f"{path}: expected {width} columns (the model's input width), received {values.shape[1]}")
+    return values
+
+
+def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+    """Yield chunks of input rows from CSV text.
+
+    A first line that is not numbers is a header; when it names the model's
+    training features, those columns are used (so a training CSV with its label
+    column works), otherwise the file must be exactly `width` columns wide.
+    """
+    first = stream.readline()
+    while first and not first.strip():
+        first = stream.readline()
+    if not first:
+        raise InputError(f"{source}: no input rows, expected CSV rows of {width} numbers")
+    line_number = 1
+    columns = None
+    cells = [c.strip() for c in first.split(",")]
+    if not all(_is_number(c) for c in cells):
+        if feature_names and all(name in cells for name in feature_names):
+            columns = [cells.index(name) for name in feature_names]
+        elif len(cells) != width:
+            raise InputError(
+                f"{source}, line 1: the header has {len(cells)} columns, expected {width} "
+                f"(the model's input width)" + (f" or columns named {', '.join(feature_names)}" if feature_names else "")
+            )
+        pending: list[str] = []
+        line_number = 2
+    else:
+        pending = [first]
+    file_width = width if columns is None else len(cells)
+    while True:
+        lines = pending + list(itertools.islice(stream, chunk_rows - len(pending)))
+        pending = []
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return
+        values = _parse_block(lines, file_width, source, line_number)
+        line_number += len(lines)
+        yield values if columns is None else np.ascontiguousarray(values[:, columns])
+
+
+def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> np.ndarray:
+    text = ",".join(line.strip() for line in lines)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            values = np.fromstring(text, sep=",", dtype=np.float32)
+        if values.size == len(lines) * width:
+            values = values.reshape(len(lines), width)
+            if all(line.count(",") == width - 1 for line in lines):
+                return values
+    except (ValueError, DeprecationWarning):
+        pass
+    # Slow path, only to say exactly which line is wrong.
+    for offset, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().split(",")]
+        where = f"{source}, line {first_line + offset}"
+        if len(cells) != width:
+            raise InputError(f"{where}: expected {width} numbers (the model's input width), received {len(cells)}")
+        for cell in cells:
+            if not _is_number(cell):
+                raise InputError(f"{where}: expected a number, received {cell!r}")
+    raise InputError(f"{source}: could not read the rows starting at line {first_line}")
+
+
+# --- formatting -----------------------------------------------------------------------
+
+
+def _number(value: float):
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _probability(row: np.ndarray):
+    return float(row[0]) if row.shape[0] == 1 else [float(v) for v in row]
+
+
+def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> list[dict]:
+    """One dict per row: {"input": [...], "probability": p, "class": c}."""
+    return [
+        {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
+        for xi, pi, ci in zip(x, probabilities, classes)
+    ]
+
+
+def format_json_chunk(x, probabilities, classes, first: bool) -> str:
+    """A chunk of the JSON array (without its closing bracket)."""
+    body = ",\n".join("  " + json.dumps(obj) for obj in rows_as_json_objects(x, probabilities, classes))
+    return ("[\n" if first else ",\n") + body
+
+
+def format_csv_chunk(x, probabilities, classes, header: list[str] | None) -> str:
+    out = io.StringIO()
+    if header is not None:
+        out.write(",".join(header) + "\n")
+    for xi, pi, ci in zip(x.tolist(), probabilities.tolist(), classes.tolist()):
+        out.write(",".join(map(_csv_number, xi)) + "," + ",".join(map(repr, pi)) + f",{ci}\n")
+    return out.getvalue()
+
+
+def _csv_number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def csv_header(width: int, outputs: int, feature_names: list[str] | None) -> list[str]:
+    names = feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
+    probability = ["probability"] if outputs == 1 else [f"probability_{i}" for i in range(outputs)]
+    return [*names, *probability, "class"]
+
+
+def format_table(x, probabilities, classes, feature_names: list[str] | None = None) -> str:
+    """An aligned text table: input, probability, class."""
+    inputs = [" ".join(str(_number(v)) for v in row) for row in x]
+    probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
+    head_input = " ".join(feature_names) if feature_names and len(feature_names) == x.shape[1] else "input"
+    widths = [max(len(head_input), *(len(s) for s in inputs)), max(len("probability"), *(len(s) for s in probs))]
+    lines = [f"{head_input:<{widths[0]}}  {'probability':>{widths[1]}}  class"]
+    for inp, prob, cls in zip(inputs, probs, classes):
+        lines.append(f"{inp:<{widths[0]}}  {prob:>{widths[1]}}  {int(cls):>5}")
+    return "\n".join(lines)
