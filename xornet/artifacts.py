@@ -123,13 +123,14 @@ def write_weights_h5(model, path: Path) -> None:
     import keras
 
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [layer.name.encode("utf8") for layer in model.layers]
+        # Fixed-length byte strings, as Keras 2's save_attributes_to_hdf5_group wrote them.
+        f.attrs["layer_names"] = np.asarray([layer.name.encode("utf8") for layer in model.layers])
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = keras.__version__.encode("utf8")
         for layer in model.layers:
             group = f.create_group(layer.name)
             names = [f"{layer.name}/{weight.name}:0" for weight in layer.weights]
-            group.attrs["weight_names"] = [n.encode("utf8") for n in names] if names else np.array([], "S1")
+            group.attrs["weight_names"] = np.asarray([n.encode("utf8") for n in names]) if names else np.array([], "S1")
             for name, weight in zip(names, layer.weights):
                 group.create_dataset(name, data=np.asarray(weight.numpy()))
 
