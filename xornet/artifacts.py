@@ -327,8 +327,11 @@ def read_architecture(model_path: Path):
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise InputError(f"{model_path}: JSON without class_name and config, expected a Keras model (model.to_json())")
     _refuse_code(config, model_path)
+    # The training settings (compile_config) are not needed to predict, and
+    # compiling would add the optimizer's variables to every summary.
+    config.pop("compile_config", None)
     try:
-        return keras.models.model_from_json(text)
+        return keras.models.model_from_json(json.dumps(config))
     except Exception as exc:  # Keras raises many types for configs it cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{model_path}: Keras cannot build this model: {first}") from None
@@ -363,9 +366,9 @@ def load_model(model_path: str | Path, weights_path: str | Path | None = None) -
     """
     path = find_model_file(model_path)
     record = read_record(path)
+    model = read_architecture(path)
     weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
     if not weights.exists():
         raise InputError(f"{weights}: weights file not found")
-    model = read_architecture(path)
     set_weights_from(model, read_weights_h5(weights), weights)
     return LoadedModel(model, path, weights, record)

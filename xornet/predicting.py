@@ -196,8 +196,13 @@ def _csv_number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+def input_names(width: int, feature_names: list[str] | None) -> list[str]:
+    """The training feature names when known, else x1, x2, ..."""
+    return feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
+
+
 def csv_header(width: int, outputs: int, feature_names: list[str] | None) -> list[str]:
-    names = feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
+    names = input_names(width, feature_names)
     probability = ["probability"] if outputs == 1 else [f"probability_{i}" for i in range(outputs)]
     return [*names, *probability, "class"]
 
@@ -206,7 +211,7 @@ def format_table(x, probabilities, classes, feature_names: list[str] | None = No
     """An aligned text table: input, probability, class."""
     inputs = [" ".join(str(_number(v)) for v in row) for row in x]
     probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
-    head_input = " ".join(feature_names) if feature_names and len(feature_names) == x.shape[1] else "input"
+    head_input = " ".join(input_names(x.shape[1], feature_names))
     widths = [max(len(head_input), *(len(s) for s in inputs)), max(len("probability"), *(len(s) for s in probs))]
     lines = [f"{head_input:<{widths[0]}}  {'probability':>{widths[1]}}  class"]
     for inp, prob, cls in zip(inputs, probs, classes):
