@@ -58,4 +58,7 @@ def _import():
             hint="unset KERAS_BACKEND or set it to tensorflow",
         )
     tf.config.list_logical_devices()  # device start-up logs here, while fd 2 is captured
+    # Each run traces its own training function; TensorFlow's "retracing" warning
+    # about that is expected, not a problem to report.
+    tf.get_logger().setLevel("ERROR")
     return keras
