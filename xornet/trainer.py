@@ -88,29 +88,40 @@ def _fit_fast(model, x, y, training: TrainingConfig, seed: int, progress: Progre
 
     names = _build_state(model, xt[:batch], yt[:batch])
 
-    @tf.function
+    def one_epoch(epoch):
+        if batches == 1:
+            model.train_step((xt, yt))
+            return
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(rows), seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]))
+        else:
+            order = tf.range(rows)
+
+        def one_batch(b):
+            index = order[b * batch:(b + 1) * batch]
+            model.train_step((tf.gather(xt, index), tf.gather(yt, index)))
+            return b + 1
+
+        tf.while_loop(lambda b: b < batches, one_batch, [tf.constant(0)])
+
+    # Plain tf.while_loop rather than autograph: converting the Python loop (and
+    # Keras' train_step with it) costs about half a second per run.
+    @tf.function(autograph=False)
     def run_epochs(first_epoch, count):
-        rows_out = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        for step in tf.range(count):
+        def more(step, rows_out, go):
+            return tf.logical_and(step < count, go)
+
+        def epoch(step, rows_out, go):
             model.reset_metrics()
-            if batches == 1:
-                model.train_step((xt, yt))
-            else:
-                if shuffle:
-                    order = tf.random.experimental.stateless_shuffle(
-                        tf.range(rows), seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(first_epoch + step, tf.int64)])
-                    )
-                else:
-                    order = tf.range(rows)
-                for b in tf.range(batches):
-                    index = order[b * batch:(b + 1) * batch]
-                    model.train_step((tf.gather(xt, index), tf.gather(yt, index)))
+            one_epoch(first_epoch + step)
             logs = model.get_metrics_result()
             row = tf.stack([tf.cast(logs[name], tf.float32) for name in names])
-            rows_out = rows_out.write(step, row)
-            loss = row[0]
-            if not tf.math.is_finite(loss) or loss < target:
-                break
+            go = tf.logical_and(tf.math.is_finite(row[0]), row[0] >= target)
+            return step + 1, rows_out.write(step, row), go
+
+        start = (tf.constant(0), tf.TensorArray(tf.float32, size=0, dynamic_size=True), tf.constant(True))
+        _, rows_out, _ = tf.while_loop(more, epoch, start)
         return rows_out.stack()
 
     history: dict[str, list[float]] = {name: [] for name in names}
@@ -186,9 +197,8 @@ def evaluate_model(model, x: np.ndarray, y: np.ndarray, batch_size: int = 65536)
     import tensorflow as tf
 
     _build_state(model, tf.constant(x[:1]), tf.constant(y[:1]))
-    step = tf.function(model.test_step)
-    for start in range(0, len(x), batch_size):
-        step((tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size])))
+    for start in range(0, len(x), batch_size):  # eager: cheaper than tracing for a few batches
+        model.test_step((tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size])))
     results = {name: float(value) for name, value in model.get_metrics_result().items()}
     model.reset_metrics()
     return results
