@@ -312,14 +312,10 @@ def find_weights_file(model_path: Path, record: dict | None) -> Path:
     )
 
 
-def read_architecture(model_path: Path):
-    """Build an untrained Keras model from an architecture JSON file."""
-    from xornet.backend import import_keras
-
-    keras = import_keras()
+def read_model_json(model_path: Path) -> dict:
+    """The architecture JSON as a dict, after checking it is a Keras model that runs no code."""
     try:
-        text = model_path.read_text(encoding="utf-8")
-        config = json.loads(text)
+        config = json.loads(model_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{model_path}: not a text file, expected a Keras model JSON") from None
     except ValueError as exc:
@@ -327,6 +323,15 @@ def read_architecture(model_path: Path):
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise InputError(f"{model_path}: JSON without class_name and config, expected a Keras model (model.to_json())")
     _refuse_code(config, model_path)
+    return config
+
+
+def read_architecture(model_path: Path, config: dict | None = None):
+    """Build an untrained Keras model from an architecture JSON file."""
+    from xornet.backend import import_keras
+
+    keras = import_keras()
+    config = dict(config if config is not None else read_model_json(model_path))
     # The training settings (compile_config) are not needed to predict, and
     # compiling would add the optimizer's variables to every summary.
     config.pop("compile_config", None)
@@ -372,3 +377,44 @@ def load_model(model_path: str | Path, weights_path: str | Path | None = None) -
         raise InputError(f"{weights}: weights file not found")
     set_weights_from(model, read_weights_h5(weights), weights)
     return LoadedModel(model, path, weights, record)
+
+
+@dataclass
+class Predictor:
+    """A saved model ready to predict: call it on rows, get probabilities.
+
+    Plain Dense/Activation/Dropout networks run in NumPy (no TensorFlow
+    import); anything else runs in Keras.
+    """
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    input_width: int
+    record: dict | None
+    engine: str
+
+
+def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
+    """Load a saved model for prediction, with NumPy when the network allows it.
+
+    Example:
+        >>> predictor = load_predictor("models/basic_model.json")
+        >>> predictor.predict(np.array([[0, 1]], "float32")).round(2).tolist()
+        [[0.94]]
+    """
+    from xornet.numpy_inference import NumpyNetwork
+
+    path = find_model_file(model_path)
+    record = read_record(path)
+    config = read_model_json(path)
+    weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
+    if not weights.exists():
+        raise InputError(f"{weights}: weights file not found")
+    layers = read_weights_h5(weights)
+    network = NumpyNetwork.from_config(config, layers, weights)
+    if network is not None:
+        return Predictor(network, network.input_width, record, "numpy")
+    from xornet.predicting import predict
+
+    model = read_architecture(path, config)
+    set_weights_from(model, layers, weights)
+    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras")

@@ -218,17 +218,18 @@ def predict(
         raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
-    from xornet.artifacts import load_model
+    from xornet.artifacts import load_predictor
     from xornet.predicting import (
-        csv_header, format_csv_chunk, format_json_chunk, format_table, iter_csv_inputs, parse_x, predict as run,
-        read_npy_inputs, to_classes,
+        csv_header, format_csv_chunk, format_json_chunk, format_table, iter_csv_inputs, parse_x, read_npy_inputs,
+        to_classes,
     )
 
     import numpy as np
 
-    loaded = load_model(model, weights)
-    width = loaded.input_width
-    features = (loaded.record or {}).get("data", {}).get("features")
+    predictor = load_predictor(model, weights)
+    run = predictor.predict
+    width = predictor.input_width
+    features = (predictor.record or {}).get("data", {}).get("features")
     if input_file is None:
         from xornet.data import all_binary_inputs
 
@@ -254,12 +255,12 @@ def predict(
     out = sys.stdout
     if output_format is Format.table:
         x = np.concatenate(list(chunks))
-        probabilities = run(loaded.model, x)
+        probabilities = run(x)
         out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
         return
     first = True
     for x in chunks:
-        probabilities = run(loaded.model, x)
+        probabilities = run(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:
             out.write(format_json_chunk(x, probabilities, classes, first))
