@@ -190,3 +190,27 @@ def test_shipped_model_is_reproduced_by_its_recorded_seed(workdir, xornet):
     np.testing.assert_allclose(again, shipped, rtol=1e-5, atol=1e-6)
     with h5py.File(REPO / "models/basic_weights.h5") as f:
         assert [n.decode() for n in f.attrs["layer_names"]] == ["dense", "activation", "dense_1", "activation_1"]
+
+
+def test_csv_inputs_stream_in_chunks_with_exact_line_numbers():
+    import io
+
+    from xornet.errors import InputError
+    from xornet.predicting import iter_csv_inputs
+
+    text = "a,b\n" + "".join(f"{i % 2},{i % 3}\n" for i in range(7))
+    chunks = list(iter_csv_inputs(io.StringIO(text), 2, "in.csv", chunk_rows=3))
+    assert [len(values) for values, _ in chunks] == [3, 3, 1]
+    assert chunks[1][1] == ["1,0", "0,1", "1,2"]
+    with pytest.raises(InputError, match=r"^in.csv, line 7: expected a number, received 'x'$"):
+        list(iter_csv_inputs(io.StringIO(text.replace("1,2\n", "1,x\n", 1)), 2, "in.csv", chunk_rows=3))
+
+
+def test_many_rows_through_the_cli(trained, xornet):
+    rows = 70000  # more than one chunk
+    write("big.csv", "".join(f"{i % 2},{(i // 2) % 2}\n" for i in range(rows)))
+    result = xornet("predict", "--input", "big.csv", "--format", "csv")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == rows + 1
+    assert [line.rsplit(",", 1)[1] for line in lines[1:5]] == ["0", "1", "1", "0"]

@@ -234,12 +234,12 @@ def predict(
         from xornet.data import all_binary_inputs
 
         if xs:
-            chunks = iter([parse_x(xs, width)])
+            chunks = iter([(parse_x(xs, width), None)])
         elif width > 16:
             raise InputError(f"the model has {width} inputs: too many to list every 0/1 combination",
                              hint="pass --input FILE or --x values")
         else:
-            chunks = iter([all_binary_inputs(width)])
+            chunks = iter([(all_binary_inputs(width), None)])
     elif input_file == "-":
         chunks = iter_csv_inputs(sys.stdin, width, "<stdin>", features)
     else:
@@ -247,26 +247,26 @@ def predict(
         if not path.exists():
             raise InputError(f"{path}: input file not found")
         if path.suffix.lower() == ".npy":
-            chunks = iter([read_npy_inputs(path, width)])
+            chunks = iter([(read_npy_inputs(path, width), None)])
         else:
             handle = open(path, encoding="utf-8", errors="replace")
             chunks = iter_csv_inputs(handle, width, str(path), features)
 
     out = sys.stdout
     if output_format is Format.table:
-        x = np.concatenate(list(chunks))
+        x = np.concatenate([values for values, _ in chunks])
         probabilities = run(x)
         out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
         return
     first = True
-    for x in chunks:
+    for x, texts in chunks:
         probabilities = run(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:
             out.write(format_json_chunk(x, probabilities, classes, first))
         else:
             header = csv_header(width, probabilities.shape[1], features) if first else None
-            out.write(format_csv_chunk(x, probabilities, classes, header))
+            out.write(format_csv_chunk(x, probabilities, classes, header, texts))
         first = False
     if output_format is Format.json:
         out.write("[]\n" if first else "\n]\n")

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import warnings
@@ -95,8 +94,8 @@ def read_npy_inputs(path: Path, width: int) -> np.ndarray:
 
 
 def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
-    """Yield chunks of input rows from CSV text.
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, list[str] | None]]:
+    """Yield (rows, their text) chunks from CSV text; the text is None when columns were selected.
 
     A first line that is not numbers is a header; when it names the model's
     training features, those columns are used (so a training CSV with its label
@@ -131,7 +130,10 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
             return
         values = _parse_block(lines, file_width, source, line_number)
         line_number += len(lines)
-        yield values if columns is None else np.ascontiguousarray(values[:, columns])
+        if columns is None:
+            yield values, [line.strip() for line in lines]
+        else:
+            yield np.ascontiguousarray(values[:, columns]), None
 
 
 def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> np.ndarray:
@@ -183,13 +185,16 @@ def format_json_chunk(x, probabilities, classes, first: bool) -> str:
     return ("[\n" if first else ",\n") + body
 
 
-def format_csv_chunk(x, probabilities, classes, header: list[str] | None) -> str:
-    out = io.StringIO()
-    if header is not None:
-        out.write(",".join(header) + "\n")
-    for xi, pi, ci in zip(x.tolist(), probabilities.tolist(), classes.tolist()):
-        out.write(",".join(map(_csv_number, xi)) + "," + ",".join(map(repr, pi)) + f",{ci}\n")
-    return out.getvalue()
+def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None) -> str:
+    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class."""
+    if texts is None:
+        texts = [",".join(map(_csv_number, row)) for row in x.tolist()]
+    if probabilities.shape[1] == 1:
+        probs = map(repr, probabilities[:, 0].tolist())
+    else:
+        probs = (",".join(map(repr, row)) for row in probabilities.tolist())
+    body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, classes.tolist()))
+    return ("" if header is None else ",".join(header) + "\n") + body + ("\n" if body else "")
 
 
 def _csv_number(value: float) -> str:
