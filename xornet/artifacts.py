@@ -174,15 +174,20 @@ def set_weights_from(model, layers: list[tuple[str, list[np.ndarray]]], source: 
             hint="the weights belong to a different architecture",
         )
     for layer, (stored_name, values) in zip(targets, layers):
-        expected = [tuple(w.shape) for w in layer.weights]
-        received = [tuple(v.shape) for v in values]
-        if expected != received:
-            raise InputError(
-                f"{source}: layer {layer.name!r} (stored as {stored_name!r}) expects weights of shapes "
-                f"{_shapes(expected)}, received {_shapes(received)}",
-                hint="the weights belong to a different architecture",
-            )
+        check_weight_shapes(source, layer.name, stored_name, [tuple(w.shape) for w in layer.weights], values)
         layer.set_weights(values)
+
+
+def check_weight_shapes(source: Path, layer_name: str, stored_name: str, expected: list[tuple],
+                        values: list[np.ndarray]) -> None:
+    """Raise a clear error when stored weights do not have the shapes a layer expects."""
+    received = [tuple(v.shape) for v in values]
+    if received != expected:
+        raise InputError(
+            f"{source}: layer {layer_name!r} (stored as {stored_name!r}) expects weights of shapes "
+            f"{_shapes(expected)}, received {_shapes(received)}",
+            hint="the weights belong to a different architecture",
+        )
 
 
 def _shapes(shapes) -> str:
@@ -369,14 +374,25 @@ def load_model(model_path: str | Path, weights_path: str | Path | None = None) -
         >>> loaded.input_width
         2
     """
+    path, record, config, weights = _model_files(model_path, weights_path)
+    model = read_architecture(path, config)
+    set_weights_from(model, read_weights_h5(weights), weights)
+    return LoadedModel(model, path, weights, record)
+
+
+def _model_files(model_path, weights_path) -> tuple[Path, dict | None, dict, Path]:
+    """Find and check a model's files: (JSON path, run record, architecture dict, weights path).
+
+    The architecture is checked before the weights are looked for, so a broken
+    JSON file is reported as such.
+    """
     path = find_model_file(model_path)
     record = read_record(path)
-    model = read_architecture(path)
+    config = read_model_json(path)
     weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
     if not weights.exists():
         raise InputError(f"{weights}: weights file not found")
-    set_weights_from(model, read_weights_h5(weights), weights)
-    return LoadedModel(model, path, weights, record)
+    return path, record, config, weights
 
 
 @dataclass
@@ -403,12 +419,7 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     """
     from xornet.numpy_inference import NumpyNetwork
 
-    path = find_model_file(model_path)
-    record = read_record(path)
-    config = read_model_json(path)
-    weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
-    if not weights.exists():
-        raise InputError(f"{weights}: weights file not found")
+    path, record, config, weights = _model_files(model_path, weights_path)
     layers = read_weights_h5(weights)
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:

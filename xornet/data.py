@@ -105,7 +105,7 @@ def read_csv_table(path: Path) -> tuple[list[str], np.ndarray, bool]:
     if not rows:
         raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
     header = rows[0]
-    has_header = not all(_is_number(cell) for cell in header)
+    has_header = not all(is_number(cell) for cell in header)
     names = [cell.strip() for cell in header] if has_header else [str(i) for i in range(len(header))]
     body = rows[1:] if has_header else rows
     first_line = 2 if has_header else 1
@@ -126,7 +126,8 @@ def read_csv_table(path: Path) -> tuple[list[str], np.ndarray, bool]:
     return names, values, has_header
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when `text` parses as a float."""
     try:
         float(text)
     except ValueError:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xornet.artifacts import check_weight_shapes
 from xornet.errors import InputError
 
 
@@ -122,15 +123,7 @@ class NumpyNetwork:
                 expected = [(current, units)] + ([(units,)] if use_bias else [])
                 name = options.get("name", "dense")
                 stored_name, values = pending.pop(0)
-                received = [tuple(v.shape) for v in values]
-                if received != expected:
-                    from xornet.artifacts import _shapes
-
-                    raise InputError(
-                        f"{source}: layer {name!r} (stored as {stored_name!r}) expects weights of shapes "
-                        f"{_shapes(expected)}, received {_shapes(received)}",
-                        hint="the weights belong to a different architecture",
-                    )
+                check_weight_shapes(source, name, stored_name, expected, values)
                 kernel = values[0].astype("float32")
                 bias = values[1].astype("float32") if use_bias else None
                 steps.append(("dense", kernel, bias))

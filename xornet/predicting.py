@@ -20,6 +20,7 @@ from typing import Iterator, TextIO
 
 import numpy as np
 
+from xornet.data import is_number
 from xornet.errors import InputError
 
 CHUNK_ROWS = 65536
@@ -70,17 +71,9 @@ def parse_x(values: list[str], width: int) -> np.ndarray:
         try:
             rows.append([float(c) for c in cells])
         except ValueError:
-            bad = next(c for c in cells if not _is_number(c))
+            bad = next(c for c in cells if not is_number(c))
             raise InputError(f"--x {text}: expected numbers, received {bad!r}") from None
     return np.array(rows, dtype="float32")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_npy_inputs(path: Path, width: int) -> np.ndarray:
@@ -109,7 +102,7 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
     line_number = 1
     columns = None
     cells = [c.strip() for c in first.split(",")]
-    if not all(_is_number(c) for c in cells):
+    if not all(is_number(c) for c in cells):
         if feature_names and all(name in cells for name in feature_names):
             columns = [cells.index(name) for name in feature_names]
         elif len(cells) != width:
@@ -155,7 +148,7 @@ def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> 
         if len(cells) != width:
             raise InputError(f"{where}: expected {width} numbers (the model's input width), received {len(cells)}")
         for cell in cells:
-            if not _is_number(cell):
+            if not is_number(cell):
                 raise InputError(f"{where}: expected a number, received {cell!r}")
     raise InputError(f"{source}: could not read the rows starting at line {first_line}")
 
