@@ -6,6 +6,7 @@ and config validation stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -167,7 +168,6 @@ def train(
     try:
         run = train_experiment(cfg, force=force, progress=bar, on_start=describe)
     except KeyboardInterrupt:
-        bar.close()
         raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
     finally:
         bar.close()
@@ -219,17 +219,12 @@ def predict(
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.artifacts import load_predictor
-    from xornet.predicting import (
-        csv_header, format_csv_chunk, format_json_chunk, format_table, iter_csv_inputs, parse_x, read_npy_inputs,
-        to_classes,
-    )
-
-    import numpy as np
+    from xornet.predicting import iter_csv_inputs, parse_x, read_npy_inputs
 
     predictor = load_predictor(model, weights)
-    run = predictor.predict
     width = predictor.input_width
     features = (predictor.record or {}).get("data", {}).get("features")
+    handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
 
@@ -251,6 +246,15 @@ def predict(
         else:
             handle = open(path, encoding="utf-8", errors="replace")
             chunks = iter_csv_inputs(handle, width, str(path), features)
+    with handle or contextlib.nullcontext():
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features)
+
+
+def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features) -> None:
+    """Predict each chunk of inputs and write it to stdout in the chosen format."""
+    import numpy as np
+
+    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, to_classes
 
     out = sys.stdout
     if output_format is Format.table:

@@ -272,8 +272,12 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
     except OSError as exc:
         raise InputError(f"{source}: cannot read the config: {exc.strerror}") from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -442,9 +446,9 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
         raise InputError(message) from None
     config._source = source
     config._overrides = list(overrides)
-    if config.data.path is not None and source and not source.startswith("<"):
-        config.data.path = str((Path(source).parent / config.data.path).resolve()) if not Path(
-            config.data.path).is_absolute() else config.data.path
+    if config.data.path is not None and not source.startswith("<"):
+        # Relative to the config file; an absolute path stays as it is.
+        config.data.path = str((Path(source).parent / config.data.path).resolve())
     return config
 
 

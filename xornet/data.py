@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config, DenseLayer
+from xornet.config import Config, DenseLayer, did_you_mean
 from xornet.errors import InputError
 
 _GATES = {
@@ -72,8 +72,6 @@ def _pick_columns(names: list[str], features, label, source: str) -> tuple[list[
             raise InputError(f"{source}: data.{role}: column {column} is out of range, the file has {len(names)} columns")
         if column in names:
             return names.index(column)
-        from xornet.config import did_you_mean
-
         raise InputError(
             f"{source}: data.{role}: no column named {column!r}{did_you_mean(column, names)}; "
             f"the file has columns: {', '.join(names)}"

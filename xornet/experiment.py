@@ -22,7 +22,7 @@ from xornet import __version__
 from xornet.artifacts import check_can_write, save_run
 from xornet.config import Config
 from xornet.data import Dataset, load_data
-from xornet.trainer import ProgressFn, TrainResult, choose_engine, evaluate_model, train_model
+from xornet.trainer import ProgressFn, TrainResult, evaluate_model, train_model
 
 
 @dataclass
@@ -99,15 +99,14 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
 
 def run_record(run: Run) -> dict:
     """Everything needed to understand and repeat a run (saved as <stem>_run.json)."""
-    engine, why = choose_engine(run.config.training)
     return {
         "experiment": run.config.name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config_file": run.config.source,
         "overrides": run.config.overrides,
         "seed": run.seed,
-        "engine": engine,
-        "engine_reason": why,
+        "engine": run.result.engine,
+        "engine_reason": run.result.engine_reason,
         "epochs_run": run.result.epochs_run,
         "stop_reason": run.result.stop_reason,
         "train_seconds": round(run.result.seconds, 3),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -40,8 +40,8 @@ class TrainResult:
     epochs_run: int
     stop_reason: str  # "completed" or "target_loss"
     engine: str
+    engine_reason: str
     seconds: float
-    notes: list[str] = field(default_factory=list)
 
 
 def choose_engine(training: TrainingConfig) -> tuple[str, str]:
@@ -56,14 +56,14 @@ def choose_engine(training: TrainingConfig) -> tuple[str, str]:
 def train_model(model, x: np.ndarray, y: np.ndarray, training: TrainingConfig, seed: int = 0,
                 progress: ProgressFn | None = None) -> TrainResult:
     """Train a compiled `model` on `x`, `y` for `training.epochs` epochs."""
-    engine, _ = choose_engine(training)
+    engine, reason = choose_engine(training)
     started = time.perf_counter()
     if engine == "keras":
         history, stop = _fit_with_keras(model, x, y, training, progress)
     else:
         history, stop = _fit_fast(model, x, y, training, seed, progress)
     epochs = len(history["loss"])
-    return TrainResult(history, epochs, stop, engine, time.perf_counter() - started)
+    return TrainResult(history, epochs, stop, engine, reason, time.perf_counter() - started)
 
 
 def _check_finite(logs: dict, epoch: int) -> None:
@@ -76,7 +76,7 @@ def _check_finite(logs: dict, epoch: int) -> None:
 
 
 def _fit_fast(model, x, y, training: TrainingConfig, seed: int, progress: ProgressFn | None):
-    keras = import_keras()
+    import_keras()
     import tensorflow as tf
 
     rows = x.shape[0]
