@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from xornet.errors import InputError
+from xornet.keras2 import is_keras2, to_keras3
 
 MODELS_DIR = "models"
 
@@ -135,8 +136,14 @@ def write_weights_h5(model, path: Path) -> None:
                 group.create_dataset(name, data=np.asarray(weight.numpy()))
 
 
-def read_weights_h5(path: Path) -> list[tuple[str, list[np.ndarray]]]:
-    """Read legacy-layout HDF5 weights: [(layer name, [arrays])] for layers that have weights."""
+def read_weights_h5(path: Path, layer_classes: list[str]) -> list[tuple[str, list[np.ndarray]]]:
+    """Read HDF5 weights: [(stored layer name, [arrays])] for the layers that have weights, in order.
+
+    Reads Keras 2's layout (`layer_names` / `weight_names` attributes, also
+    inside a whole-model file's `model_weights` group) under any file name, and
+    Keras 3's `.weights.h5` layout, whose groups are named after the layer
+    classes (`layer_classes`: the architecture's layer class names, in order).
+    """
     import h5py
 
     if not path.exists():
@@ -145,23 +152,51 @@ def read_weights_h5(path: Path) -> list[tuple[str, list[np.ndarray]]]:
         raise InputError(f"{path}: not an HDF5 file, expected Keras weights (.h5)")
     try:
         with h5py.File(path, "r") as f:
-            if "layer_names" not in f.attrs:
-                raise InputError(
-                    f"{path}: HDF5 file without a layer_names attribute, expected Keras weights",
-                )
-            layers = []
-            for raw in f.attrs["layer_names"]:
-                name = raw.decode("utf8") if isinstance(raw, bytes) else str(raw)
-                group = f[name]
-                weight_names = [w.decode("utf8") if isinstance(w, bytes) else str(w)
-                                for w in group.attrs.get("weight_names", [])]
-                if weight_names:
-                    layers.append((name, [np.asarray(group[w]) for w in weight_names]))
-            return layers
+            root = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
+            if "layer_names" in root.attrs:
+                return _read_keras2_layout(root)
+            if isinstance(f.get("layers"), h5py.Group):
+                return _read_keras3_layout(f["layers"], layer_classes)
+            raise InputError(f"{path}: HDF5 file without Keras weights (no layer_names attribute, no layers group)")
     except InputError:
         raise
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{path}: damaged HDF5 weights file ({exc})") from None
+
+
+def _text(value) -> str:
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _read_keras2_layout(root) -> list[tuple[str, list[np.ndarray]]]:
+    layers = []
+    for raw in root.attrs["layer_names"]:
+        group = root[_text(raw)]
+        weight_names = [_text(w) for w in group.attrs.get("weight_names", [])]
+        if weight_names:
+            layers.append((_text(raw), [np.asarray(group[w]) for w in weight_names]))
+    return layers
+
+
+def _read_keras3_layout(groups, layer_classes: list[str]) -> list[tuple[str, list[np.ndarray]]]:
+    from xornet.network import snake_case
+
+    counts: dict[str, int] = {}
+    layers = []
+    for class_name in layer_classes:
+        base = snake_case(class_name)
+        path = base if counts.get(base, 0) == 0 else f"{base}_{counts[base]}"
+        counts[base] = counts.get(base, 0) + 1
+        variables = groups.get(f"{path}/vars")
+        if variables is not None and len(variables):
+            layers.append((path, [np.asarray(variables[str(i)]) for i in range(len(variables))]))
+    return layers
+
+
+def layer_classes(config: dict) -> list[str]:
+    """The layer class names of a Keras 3 Sequential architecture dict, without its InputLayer."""
+    layers = config.get("config", {}).get("layers", [])
+    return [layer.get("class_name") for layer in layers if layer.get("class_name") != "InputLayer"]
 
 
 def set_weights_from(model, layers: list[tuple[str, list[np.ndarray]]], source: Path) -> None:
@@ -328,6 +363,8 @@ def read_model_json(model_path: Path) -> dict:
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise InputError(f"{model_path}: JSON without class_name and config, expected a Keras model (model.to_json())")
     _refuse_code(config, model_path)
+    if is_keras2(config):
+        config = to_keras3(config, str(model_path))
     return config
 
 
@@ -376,7 +413,7 @@ def load_model(model_path: str | Path, weights_path: str | Path | None = None) -
     """
     path, record, config, weights = _model_files(model_path, weights_path)
     model = read_architecture(path, config)
-    set_weights_from(model, read_weights_h5(weights), weights)
+    set_weights_from(model, read_weights_h5(weights, layer_classes(config)), weights)
     return LoadedModel(model, path, weights, record)
 
 
@@ -420,7 +457,7 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     from xornet.numpy_inference import NumpyNetwork
 
     path, record, config, weights = _model_files(model_path, weights_path)
-    layers = read_weights_h5(weights)
+    layers = read_weights_h5(weights, layer_classes(config))
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:
         return Predictor(network, network.input_width, record, "numpy")

@@ -15,7 +15,8 @@ from xornet.backend import import_keras
 from xornet.config import ActivationLayer, Config, DenseLayer, DropoutLayer, TrainingConfig
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """Keras' object names from class names: Dense -> dense, BatchNormalization -> batch_normalization."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
@@ -30,7 +31,7 @@ def layer_names(config: Config) -> list[str]:
         if layer.name:
             names.append(layer.name)
             continue
-        base = _snake(layer.type)
+        base = snake_case(layer.type)
         seen = counts.get(base, 0)
         counts[base] = seen + 1
         names.append(base if seen == 0 else f"{base}_{seen}")
