@@ -67,6 +67,13 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
     A crash or error at any point leaves `path` as it was.
     """
+    temp = _write_temp(path, write)
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+def _write_temp(path: Path, write: Callable[[Path], None]) -> Path:
+    """A complete, flushed temporary file beside `path`, made by `write(temp_path)`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -76,11 +83,57 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(temp_path)
         with open(temp_path, "rb+") as written:
             os.fsync(written.fileno())
-        os.replace(temp_path, path)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    return temp_path
+
+
+def stage(files: dict[Path, Callable[[Path], None]]) -> list[tuple[Path, Path]]:
+    """Write each file to a temporary name beside it; return [(temp, final)]. Finals are untouched."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for final, write in files.items():
+            staged.append((_write_temp(final, write), final))
+    except BaseException:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    return staged
+
+
+def journal_path(model_path: Path) -> Path:
+    """Where a save in progress lists its renames: models/.basic_saving.json."""
+    return model_path.with_name(f".{stem_of(model_path.name)}_saving.json")
+
+
+def replace_together(journal: Path, staged: list[tuple[Path, Path]]) -> None:
+    """Rename staged files onto their final names as one step that survives a crash.
+
+    The renames are listed in `journal` first; if the process dies part way,
+    `finish_interrupted_save` completes them, so readers see the old set of
+    files or the new one, never a mix.
+    """
+    atomic_write_text(journal, json.dumps([[temp.name, final.name] for temp, final in staged]))
+    _finish(journal)
+
+
+def finish_interrupted_save(model_path: Path) -> None:
+    """Complete a save of this model's files that a crash interrupted, if there was one."""
+    journal = journal_path(model_path)
+    if journal.exists():
+        _finish(journal)
+
+
+def _finish(journal: Path) -> None:
+    for temp, final in json.loads(journal.read_text(encoding="utf-8")):
+        try:
+            os.replace(journal.parent / temp, journal.parent / final)
+        except FileNotFoundError:
+            pass  # renamed before the interruption
+    _fsync_dir(journal.parent)
+    journal.unlink(missing_ok=True)
+    _fsync_dir(journal.parent)
 
 
 def _umask() -> int:
@@ -234,9 +287,10 @@ def _shapes(shapes) -> str:
 
 def check_can_write(directory: Path, model_file: str, weights_file: str, experiment: str, force: bool) -> None:
     """Refuse to overwrite another experiment's model (or one of unknown origin) without `force`."""
+    model_path = directory / model_file
+    finish_interrupted_save(model_path)
     if force:
         return
-    model_path = directory / model_file
     existing = [p for p in (model_path, directory / weights_file) if p.exists()]
     if not existing:
         return
@@ -255,8 +309,9 @@ def save_run(model, directory: Path, model_file: str, weights_file: str, record:
              history: dict[str, list[float]]) -> dict[str, Path]:
     """Write architecture, weights, history CSV and run record; return the paths written.
 
-    Each file is replaced atomically; the record goes last and holds the
-    SHA-256 of the architecture and weights it describes.
+    All four are written to temporary files first and then renamed together
+    (see `replace_together`); the record holds the SHA-256 of the
+    architecture and weights it describes.
     """
     directory = Path(directory)
     paths = {
@@ -265,16 +320,25 @@ def save_run(model, directory: Path, model_file: str, weights_file: str, record:
         "history": history_path(directory / model_file),
         "record": record_path(directory / model_file),
     }
-    atomic_write(paths["weights"], lambda temp: write_weights_h5(model, temp))
-    atomic_write_text(paths["model"], model.to_json())
-    atomic_write_text(paths["history"], history_csv(history))
-    record = dict(record)
-    record["files"] = {
-        "model": {"name": model_file, "sha256": sha256_of(paths["model"])},
-        "weights": {"name": weights_file, "sha256": sha256_of(paths["weights"])},
-        "history": paths["history"].name,
-    }
-    atomic_write_text(paths["record"], json.dumps(record, indent=2) + "\n")
+    staged = stage({
+        paths["weights"]: lambda temp: write_weights_h5(model, temp),
+        paths["model"]: lambda temp: temp.write_text(model.to_json(), encoding="utf-8"),
+        paths["history"]: lambda temp: temp.write_text(history_csv(history), encoding="utf-8"),
+    })
+    try:
+        record = dict(record)
+        record["files"] = {
+            "model": {"name": model_file, "sha256": sha256_of(staged[1][0])},
+            "weights": {"name": weights_file, "sha256": sha256_of(staged[0][0])},
+            "history": paths["history"].name,
+        }
+        text = json.dumps(record, indent=2) + "\n"
+        staged += stage({paths["record"]: lambda temp: temp.write_text(text, encoding="utf-8")})
+    except BaseException:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    replace_together(journal_path(paths["model"]), staged)
     return paths
 
 
@@ -318,6 +382,7 @@ class LoadedModel:
 def find_model_file(name: str | Path) -> Path:
     """Resolve a model path; a bare name missing here is looked for in models/."""
     path = Path(name)
+    finish_interrupted_save(path)
     if path.exists():
         if path.is_dir():
             raise InputError(f"{path}: is a directory, expected a model .json file")
@@ -325,6 +390,7 @@ def find_model_file(name: str | Path) -> Path:
     looked = [str(path)]
     if len(path.parts) == 1:
         candidate = Path(MODELS_DIR) / path
+        finish_interrupted_save(candidate)
         looked.append(str(candidate))
         if candidate.exists():
             return candidate
@@ -429,7 +495,30 @@ def _model_files(model_path, weights_path) -> tuple[Path, dict | None, dict, Pat
     weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
     if not weights.exists():
         raise InputError(f"{weights}: weights file not found")
+    verify_against_record(path, record, weights)
     return path, record, config, weights
+
+
+def verify_against_record(model_path: Path, record: dict | None, weights_path: Path | None = None) -> None:
+    """Check the model files named in a run record against the SHA-256 it holds.
+
+    Files the record does not describe (another name or directory) are not checked.
+    """
+    files = (record or {}).get("files")
+    if not isinstance(files, dict):
+        return
+    for role, path in (("model", model_path), ("weights", weights_path)):
+        entry = files.get(role)
+        if path is None or not isinstance(entry, dict) or entry.get("name") != path.name:
+            continue
+        if path.parent.resolve() != model_path.parent.resolve() or not entry.get("sha256"):
+            continue
+        if sha256_of(path) != entry["sha256"]:
+            raise InputError(
+                f"{path}: does not match its run record {record_path(model_path)} (SHA-256 differs): "
+                "the file was replaced or damaged after training",
+                hint="retrain it or restore the file; delete the run record to use the file as it is",
+            )
 
 
 @dataclass
@@ -466,3 +555,53 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     model = read_architecture(path, config)
     set_weights_from(model, layers, weights)
     return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras")
+
+
+EXPORT_FORMATS = ("keras2", "keras3", "keras")
+
+
+def export_model(loaded: LoadedModel, to: str, directory: Path, force: bool = False) -> list[Path]:
+    """Write a loaded model for another Keras: "keras2" (Keras 2 JSON + HDF5 weights),
+    "keras3" (`to_json()` + `.weights.h5`) or "keras" (one `.keras` file). Returns the paths written.
+
+    Example:
+        >>> export_model(load_model("models/basic_model.json"), "keras2", Path("out"))
+        [PosixPath('out/basic_model.json'), PosixPath('out/basic_weights.h5')]
+    """
+    from xornet.keras2 import to_keras2
+
+    directory = Path(directory)
+    stem = stem_of(loaded.model_path.name)
+    model = loaded.model
+    if to == "keras2":
+        config = json.loads(model.to_json())
+        files = {
+            directory / f"{stem}_model.json":
+                lambda temp: temp.write_text(json.dumps(to_keras2(config, str(loaded.model_path))), encoding="utf-8"),
+            directory / f"{stem}_weights.h5": lambda temp: write_weights_h5(model, temp),
+        }
+    elif to == "keras3":
+        files = {
+            directory / f"{stem}_model.json": lambda temp: temp.write_text(model.to_json(), encoding="utf-8"),
+            directory / f"{stem}.weights.h5": lambda temp: _save_with_suffix(temp, ".weights.h5", model.save_weights),
+        }
+    elif to == "keras":
+        files = {directory / f"{stem}.keras": lambda temp: _save_with_suffix(temp, ".keras", model.save)}
+    else:
+        raise InputError(f"--to: expected one of {', '.join(EXPORT_FORMATS)}, received {to!r}")
+    existing = [str(path) for path in files if path.exists()]
+    if existing and not force:
+        raise InputError(f"{existing[0]} already exists; refusing to overwrite it", hint="pass --force to replace it")
+    for path, write in files.items():
+        atomic_write(path, write)
+    return list(files)
+
+
+def _save_with_suffix(temp: Path, suffix: str, save: Callable[[str], None]) -> None:
+    """Keras insists on file name endings; save under one beside `temp`, then move it onto `temp`."""
+    named = temp.with_name(temp.name + suffix)
+    try:
+        save(str(named))
+        os.replace(named, temp)
+    finally:
+        named.unlink(missing_ok=True)

@@ -302,6 +302,31 @@ def summary(
     typer.echo(config_summary(cfg))
 
 
+# --- export -----------------------------------------------------------------------------
+
+
+class ExportFormat(str, Enum):
+    keras2 = "keras2"
+    keras3 = "keras3"
+    keras = "keras"
+
+
+@app.command()
+@friendly_errors
+def export(
+    model: Path = typer.Argument(..., help="The architecture JSON to export (weights found as for predict)."),
+    directory: Path = typer.Argument(..., help="Where to write the exported files."),
+    to: ExportFormat = typer.Option(..., "--to", help="keras2: Keras 2 JSON + HDF5; keras3: to_json() + .weights.h5; keras: one .keras file."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The HDF5 weights [default: as for predict]."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files."),
+):
+    """Write a saved model in a form another Keras reads: Keras 2, the Keras 3 pair, or a .keras file."""
+    from xornet.artifacts import export_model, load_model
+
+    written = export_model(load_model(model, weights), to.value, directory, force)
+    typer.echo("Wrote " + ", ".join(str(p) for p in written))
+
+
 def main() -> None:
     """Entry point of the `xornet` console script."""
     app(prog_name="xornet")

@@ -41,6 +41,9 @@ INITIALIZERS = ("VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
                 "LecunNormal", "RandomUniform", "RandomNormal", "TruncatedNormal", "Zeros", "Ones", "Constant",
                 "Orthogonal", "Identity")
 REGULARIZERS = ("L1", "L2", "L1L2")
+# The initializer and regularizer options Keras 2 knows (Keras 3 added others, e.g. input_axes).
+KERAS2_OBJECT_OPTIONS = ("scale", "mode", "distribution", "seed", "mean", "stddev", "minval", "maxval", "value",
+                         "gain", "l1", "l2")
 
 
 def is_keras2(config: dict) -> bool:
@@ -143,8 +146,9 @@ def to_keras2(config: dict, source: str) -> dict:
     body = [_translate_layer(i, layer, source, module=False) for i, layer in enumerate(layers)]
     for layer in body:
         for key, value in layer["config"].items():
-            if isinstance(value, dict) and "module" in value:  # initializers: Keras 2 wants {class_name, config}
-                layer["config"][key] = {"class_name": value["class_name"], "config": value["config"]}
+            if isinstance(value, dict) and "module" in value:  # Keras 2 wants {class_name, config} with its own keys
+                options = {k: v for k, v in value["config"].items() if k in KERAS2_OBJECT_OPTIONS}
+                layer["config"][key] = {"class_name": value["class_name"], "config": options}
     body[0]["config"]["batch_input_shape"] = [None, width]
     return {"class_name": "Sequential", "config": {"name": name, "layers": body},
             "keras_version": "2.15.0", "backend": "tensorflow"}
