@@ -164,9 +164,15 @@ def train(
             f"loss {t.loss}{target}")
         say(model_summary(model))
 
+    def report_attempt(attempt, number):
+        if t.restarts:
+            verdict = {True: "converged", False: "not converged", None: "done"}[attempt.converged]
+            say(f"Attempt {number} of at most {t.restarts + 1}, seed {attempt.seed}: {attempt.result.epochs_run} epochs, "
+                f"{format_metrics(attempt.final)}: {verdict}")
+
     bar = ProgressBar(enabled=not quiet)
     try:
-        run = train_experiment(cfg, force=force, progress=bar, on_start=describe)
+        run = train_experiment(cfg, force=force, progress=bar, on_start=describe, on_attempt=report_attempt)
     except KeyboardInterrupt:
         raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
     finally:
@@ -192,8 +198,9 @@ def train(
     say("")
     say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
     if run.converged is False:
+        tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
         _err(
-            f"warning: training did not converge ({format_metrics(run.final)}): "
+            f"warning: training did not converge ({tries}{format_metrics(run.final)}): "
             f"try more epochs (--epochs {max(t.epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
         )
 
@@ -325,6 +332,56 @@ def export(
 
     written = export_model(load_model(model, weights), to.value, directory, force)
     typer.echo("Wrote " + ", ".join(str(p) for p in written))
+
+
+# --- config -----------------------------------------------------------------------------
+
+config_app = typer.Typer(help="Check, show and start experiment configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@friendly_errors
+def config_show(
+    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a key: --set training.epochs=500"),
+):
+    """Print the fully resolved config: file, defaults and overrides together."""
+    import yaml
+
+    typer.echo(yaml.safe_dump(_load_config(config, overrides).resolved(), sort_keys=False).rstrip("\n"))
+
+
+@config_app.command("init")
+@friendly_errors
+def config_init(
+    path: Path = typer.Argument(Path("xornet.yaml"), help="Where to write the starter config."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+):
+    """Write a commented starter config (the XOR experiment)."""
+    from xornet.artifacts import atomic_write_text
+    from xornet.config import STARTER
+
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists; refusing to overwrite it", hint="pass --force, or give another PATH")
+    atomic_write_text(path, STARTER)
+    typer.echo(f"Wrote {path}")
+
+
+@config_app.command("validate")
+def config_validate(configs: List[Path] = typer.Argument(..., help="Config files to check.")):
+    """Check configs without training: exit 0 when all are valid, 2 otherwise."""
+    failed = 0
+    for path in configs:
+        try:
+            _load_config(path, [])
+        except XornetError as exc:
+            failed += 1
+            _err(f"error: {exc}")
+        else:
+            typer.echo(f"ok: {path}")
+    if failed:
+        raise typer.Exit(2)
 
 
 def main() -> None:

@@ -176,6 +176,8 @@ class TrainingConfig(_Section):
     batch_size: int | None = Field(default=None, ge=1)
     shuffle: bool = True
     target_loss: float | None = Field(default=None, gt=0)
+    restarts: int = Field(default=0, ge=0)
+    tensorboard: str | None = None
     engine: Literal["auto", "fast", "keras"] = "auto"
 
     @model_validator(mode="after")
@@ -462,3 +464,49 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     path = Path(path)
     data, lines = _read_yaml(path)
     return validate_config(data, str(path), lines, list(overrides))
+
+
+STARTER = """\
+# xornet experiment config: the classic Keras XOR network.
+# Every key is optional; what is left out takes the value shown here.
+# Check it with `xornet config validate FILE`, see it resolved with
+# `xornet config show FILE`, train it with `xornet train FILE`.
+name: xor                       # names the run; letters, digits, _ . -
+seed: 42                        # initial weights; null = a fresh random start each run
+
+data:
+  table: xor                    # xor, and, or, nand, nor, xnor
+  inputs: 2                     # bits per row (xor of N bits is parity)
+  # Or a file instead of a table (a path relative to this file):
+  # path: data.csv              # CSV with a header row, or a 2-D .npy array
+  # features: [a, b]            # columns to learn from (default: all but the label)
+  # label: y                    # the column to predict (default: the last)
+
+model:
+  layers:                       # Dense (units, activation, use_bias, input_dim,
+                                # kernel_initializer, bias_initializer), Activation, Dropout (rate)
+    - {type: Dense, units: 10, input_dim: 2}
+    - {type: Activation, activation: tanh}
+    - {type: Dense, units: 1}
+    - {type: Activation, activation: sigmoid}
+
+training:
+  optimizer: sgd                # sgd, adam, rmsprop
+  learning_rate: 0.1
+  momentum: 0.0                 # sgd and rmsprop
+  nesterov: false               # sgd only
+  loss: binary_crossentropy
+  metrics: [accuracy]
+  epochs: 3000
+  batch_size: null              # null = full batch; 1 = stochastic; N = mini-batch
+  shuffle: true                 # reshuffle mini-batches every epoch
+  target_loss: 0.05             # stop as soon as the loss is below this (null = never)
+  restarts: 3                   # not converged? start again from a new seed, up to this many times
+  tensorboard: null             # a directory for TensorBoard scalars
+  engine: auto                  # auto | fast | keras (plain model.fit)
+
+output:
+  dir: models                   # relative to the working directory
+  model_file: basic_model.json
+  weights_file: basic_weights.h5
+"""

@@ -10,9 +10,11 @@ Example:
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import platform
+import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +24,7 @@ from xornet import __version__
 from xornet.artifacts import check_can_write, save_run
 from xornet.config import Config
 from xornet.data import Dataset, load_data
+from xornet.errors import InputError
 from xornet.trainer import ProgressFn, TrainResult, evaluate_model, train_model
 
 
@@ -37,6 +40,7 @@ class Run:
     final: dict[str, float]
     probabilities: np.ndarray
     paths: dict[str, Path] | None
+    attempts: list[dict] = field(default_factory=list)
 
     @property
     def converged(self) -> bool | None:
@@ -67,21 +71,63 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def restart_seeds(seed: int, restarts: int) -> list[int]:
+    """The seeds of the first attempt and of each restart, derived from the first.
+
+    Example:
+        >>> restart_seeds(42, 2)[0]
+        42
+    """
+    draw = random.Random(seed)
+    return [seed] + [draw.randrange(2**31) for _ in range(restarts)]
+
+
 def train(config: Config, force: bool = False, save: bool = True, progress: ProgressFn | None = None,
-          on_start: Callable[[Dataset, object], None] | None = None) -> Run:
+          on_start: Callable[[Dataset, object], None] | None = None,
+          on_attempt: Callable[[Run, int], None] | None = None) -> Run:
     """Train the experiment `config` describes and (by default) save its files.
 
     Raises `InputError` for bad data or an output that would overwrite another
     experiment's model (unless `force`), before TensorFlow is imported.
-    `on_start(dataset, model)` is called once the model is built, before training.
+    When an attempt does not converge and `training.restarts` allows, training
+    starts again from a new seed; the converged attempt is kept, or else the one
+    with the lowest loss. `on_start(dataset, model)` is called once the first
+    model is built; `on_attempt(run, number)` after each attempt.
     """
-    from xornet.network import build_model, compile_model
-
     dataset = load_data(config)
     directory = Path(config.output.dir)
     if save:
         check_can_write(directory, config.output.model_file, config.output.weights_file, config.name, force)
-    seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+    if config.training.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise InputError("training.tensorboard: writing TensorBoard scalars needs the tensorboard package",
+                         hint="pip install tensorboard (or pip install 'xornet[tensorboard]')")
+    first_seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+    best, attempts = None, []
+    for number, seed in enumerate(restart_seeds(first_seed, config.training.restarts), start=1):
+        run = _train_once(config, dataset, seed, progress, on_start if number == 1 else None)
+        attempts.append({"seed": seed, "epochs": run.result.epochs_run, "stop_reason": run.result.stop_reason,
+                         "final": run.final, "converged": run.converged})
+        if on_attempt:
+            on_attempt(run, number)
+        if best is None or run.final["loss"] < best.final["loss"]:
+            best = run
+        if run.converged is not False:
+            best = run
+            break
+    best.attempts = attempts
+    if config.training.tensorboard:
+        from xornet.tensorboard import write_scalars
+
+        write_scalars(Path(config.training.tensorboard) / config.name, best.result.history)
+    if save:
+        best.paths = save_run(best.model, directory, config.output.model_file, config.output.weights_file,
+                              run_record(best), best.result.history)
+    return best
+
+
+def _train_once(config: Config, dataset: Dataset, seed: int, progress, on_start) -> Run:
+    from xornet.network import build_model, compile_model
+
     model = build_model(config, dataset.width, seed)
     compile_model(model, config.training)
     if on_start:
@@ -89,12 +135,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     result = train_model(model, dataset.x, dataset.y, config.training, seed=seed, progress=progress)
     final = evaluate_model(model, dataset.x, dataset.y)
     probabilities = np.asarray(model(dataset.x, training=False))
-    run = Run(config, seed, dataset, model, result, final, probabilities, None)
-    if save:
-        record = run_record(run)
-        run.paths = save_run(model, directory, config.output.model_file, config.output.weights_file,
-                             record, result.history)
-    return run
+    return Run(config, seed, dataset, model, result, final, probabilities, None)
 
 
 def run_record(run: Run) -> dict:
@@ -105,6 +146,7 @@ def run_record(run: Run) -> dict:
         "config_file": run.config.source,
         "overrides": run.config.overrides,
         "seed": run.seed,
+        "attempts": run.attempts,
         "engine": run.result.engine,
         "engine_reason": run.result.engine_reason,
         "epochs_run": run.result.epochs_run,
