@@ -218,3 +218,16 @@ def check_fits_model(dataset: Dataset, config: Config) -> None:
             f"{dataset.source}: row {row + 1}: label {dataset.label_name!r} is {labels[row]:g}, "
             f"expected {allowed} for loss {loss} ({bad.size} such row{'s' if bad.size > 1 else ''})"
         )
+
+
+def dataset_of_record(record: dict | None) -> Dataset | None:
+    """The training data a run record's config names, or None when it cannot be read back."""
+    from xornet.config import validate_config
+
+    if not record or not isinstance(record.get("config"), dict):
+        return None
+    try:
+        config = validate_config(dict(record["config"]), "<run record>")
+        return load_data(config)
+    except InputError:
+        return None

@@ -1,0 +1,76 @@
+"""Scoring a model's predictions against labels: loss, accuracy, precision, recall, F1, confusion matrix.
+
+Example:
+    >>> scores = evaluate_predictions(np.array([[0.1], [0.8]]), np.array([[0], [1]]), "binary_crossentropy")
+    >>> scores["accuracy"], scores["confusion_matrix"]
+    (1.0, [[1, 0], [0, 1]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xornet.predicting import to_classes
+
+EPSILON = 1e-7  # keras.backend.epsilon(), the clipping Keras' cross-entropies use
+
+
+def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The mean loss, computed from probabilities the way `keras.losses.<name>` computes it."""
+    p = probabilities.astype("float64")
+    y = labels.astype("float64")
+    if name == "binary_crossentropy":
+        p = np.clip(p, EPSILON, 1 - EPSILON)
+        return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+    if name == "sparse_categorical_crossentropy":
+        p = np.clip(p / p.sum(axis=1, keepdims=True), EPSILON, 1 - EPSILON)
+        return float(np.mean(-np.log(p[np.arange(len(p)), y[:, 0].astype(int)])))
+    if name == "mean_squared_error":
+        return float(np.mean((p - y) ** 2))
+    if name == "mean_absolute_error":
+        return float(np.mean(np.abs(p - y)))
+    from xornet.backend import import_keras
+
+    keras = import_keras()
+    return float(np.mean(np.asarray(keras.losses.get(name)(labels.astype("float32"), probabilities))))
+
+
+def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str,
+                         threshold: float = 0.5) -> dict:
+    """Loss, accuracy, precision, recall, F1 and confusion matrix.
+
+    With one output, class 1 is the positive class; with several, precision,
+    recall and F1 are macro averages over the classes.
+    """
+    predicted = to_classes(probabilities, threshold)
+    true = labels[:, 0].astype(int)
+    classes = max(2, probabilities.shape[1])
+    matrix = np.zeros((classes, classes), dtype=int)
+    np.add.at(matrix, (true, predicted), 1)
+    tp = np.diag(matrix).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.nan_to_num(tp / matrix.sum(axis=0))
+        recall = np.nan_to_num(tp / matrix.sum(axis=1))
+        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+    pick = (lambda values: float(values[1])) if probabilities.shape[1] == 1 else (lambda values: float(values.mean()))
+    return {
+        "rows": int(len(true)),
+        "loss": loss_value(loss, probabilities, labels),
+        "accuracy": float(tp.sum() / max(len(true), 1)),
+        "precision": pick(precision),
+        "recall": pick(recall),
+        "f1": pick(f1),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def format_evaluation(scores: dict) -> str:
+    """The scores as an aligned text table with the confusion matrix."""
+    lines = [f"{'loss':<10} {scores['loss']:.4f}", f"{'accuracy':<10} {scores['accuracy'] * 100:.1f}%"]
+    lines += [f"{name:<10} {scores[name]:.4f}" for name in ("precision", "recall", "f1")]
+    matrix = scores["confusion_matrix"]
+    width = max(6, *(len(str(v)) for row in matrix for v in row))
+    lines += ["", "confusion matrix (rows: true class, columns: predicted class)",
+              " " * 7 + "".join(f"  {'pred ' + str(j):>{width}}" for j in range(len(matrix)))]
+    lines += [f"true {i:<2}" + "".join(f"  {v:>{width}}" for v in row) for i, row in enumerate(matrix)]
+    return "\n".join(lines)

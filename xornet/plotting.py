@@ -1,0 +1,77 @@
+"""Pictures of a run: loss and accuracy curves, and for two-input models the decision surface.
+
+matplotlib runs with its non-interactive Agg backend; nothing opens a window.
+
+Example:
+    >>> plot_run(Path("models/basic_model.json"), Path("xor.png"))
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from xornet.artifacts import Predictor, atomic_write, history_path
+from xornet.data import Dataset
+from xornet.errors import InputError
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """A run's per-epoch history CSV as {metric: values}."""
+    if not path.exists():
+        raise InputError(f"{path}: history file not found", hint="train the model with xornet to record one")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    names = [name for name in (rows[0].keys() if rows else []) if name != "epoch"]
+    return {name: [float(row[name]) for row in rows] for name in names}
+
+
+def plot_run(model_path: Path, out: Path, predictor: Predictor, dataset: Dataset | None) -> Path:
+    """Draw the history curves (and the decision surface for two inputs) into a PNG at `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = read_history(history_path(model_path))
+    curves = [name for name in history if name == "loss"] + [name for name in history if name != "loss"]
+    surface = predictor.input_width == 2
+    panels = len(curves) + int(surface)
+    figure, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 4), squeeze=False)
+    axes = axes[0]
+    for axis, name in zip(axes, curves):
+        epochs = np.arange(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], color="tab:blue" if name == "loss" else "tab:green")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.set_title(f"{name} per epoch")
+        axis.grid(alpha=0.3)
+    if surface:
+        _decision_surface(axes[-1], predictor, dataset)
+    experiment = (predictor.record or {}).get("experiment")
+    figure.suptitle(f"experiment {experiment} ({model_path})" if experiment else str(model_path))
+    figure.tight_layout()
+    atomic_write(out, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    plt.close(figure)
+    return out
+
+
+def _decision_surface(axis, predictor: Predictor, dataset: Dataset | None) -> None:
+    low, high = -0.25, 1.25
+    if dataset is not None:
+        low = min(low, float(dataset.x.min()) - 0.25)
+        high = max(high, float(dataset.x.max()) + 0.25)
+    grid = np.linspace(low, high, 201, dtype="float32")
+    xx, yy = np.meshgrid(grid, grid)
+    probabilities = predictor.predict(np.column_stack([xx.ravel(), yy.ravel()]))
+    values = probabilities[:, 0] if probabilities.shape[1] == 1 else probabilities.argmax(axis=1)
+    image = axis.contourf(xx, yy, values.reshape(xx.shape), levels=20, cmap="RdBu_r", alpha=0.8)
+    axis.figure.colorbar(image, ax=axis, label="probability of class 1" if probabilities.shape[1] == 1 else "class")
+    if dataset is not None:
+        axis.scatter(dataset.x[:, 0], dataset.x[:, 1], c=dataset.y[:, 0], cmap="RdBu_r", edgecolors="black",
+                     s=80, vmin=0, vmax=max(1, float(dataset.y.max())))
+    axis.set_xlabel("x1")
+    axis.set_ylabel("x2")
+    axis.set_title("decision surface")
