@@ -141,7 +141,7 @@ def test_bad_inputs_to_predict(trained, xornet):
 
 
 def test_weights_that_do_not_fit(trained, xornet):
-    result = xornet("train", "configs/xor.yaml", "--set", "model.layers.0.units=4", "--epochs", "2",
+    result = xornet("train", "configs/xor.yaml", "--set", "model.layers.0.units=4", "--epochs", "2", "--set", "training.restarts=0",
                     "--output-dir", "small", "-q")
     assert result.exit_code == 0
     result = xornet("predict", "--weights", "small/basic_weights.h5")

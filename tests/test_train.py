@@ -113,22 +113,25 @@ def test_not_converged_says_so(workdir, xornet):
 
 
 def test_options_override_the_config(workdir, xornet):
-    result = xornet("train", "configs/xor.yaml", "--epochs", "20", "--seed", "7", "--output-dir", "out",
+    result = xornet("train", "configs/xor.yaml", "--epochs", "20", "--seed", "7", "--output-dir", "out", "--set", "training.restarts=0",
                     "--set", "training.learning_rate=0.5", "--quiet")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     record = json.loads((workdir / "out/basic_run.json").read_text())
     assert record["seed"] == 7 and record["epochs_run"] == 20
     assert record["config"]["training"]["learning_rate"] == 0.5
-    assert record["overrides"] == ["training.learning_rate=0.5", "training.epochs=20", "seed=7", "output.dir='out'"]
+    assert record["overrides"] == ["training.restarts=0", "training.learning_rate=0.5", "training.epochs=20", "seed=7",
+                                   "output.dir='out'"]
 
 
 def test_null_seed_records_the_seed_used(workdir, xornet):
-    first = xornet("train", "configs/xor.yaml", "--set", "seed=null", "--epochs", "5", "--output-dir", "a", "-q")
+    first = xornet("train", "configs/xor.yaml", "--set", "seed=null", "--epochs", "5", "--output-dir", "a", "-q",
+                    "--set", "training.restarts=0")
     assert first.exit_code == 0, first.stderr
     record = json.loads((workdir / "a/basic_run.json").read_text())
     assert isinstance(record["seed"], int) and record["config"]["seed"] == record["seed"]
-    again = xornet("train", "configs/xor.yaml", "--seed", record["seed"], "--epochs", "5", "--output-dir", "b", "-q")
+    again = xornet("train", "configs/xor.yaml", "--seed", record["seed"], "--epochs", "5", "--output-dir", "b", "-q",
+                    "--set", "training.restarts=0")
     assert again.exit_code == 0
     assert json.loads((workdir / "b/basic_run.json").read_text())["history"] == record["history"]
 

@@ -165,7 +165,7 @@ def train(
         say(model_summary(model))
 
     def report_attempt(attempt, number):
-        if t.restarts:
+        if attempt.converged is False or number > 1:  # a first attempt that converged needs no line
             verdict = {True: "converged", False: "not converged", None: "done"}[attempt.converged]
             say(f"Attempt {number} of at most {t.restarts + 1}, seed {attempt.seed}: {attempt.result.epochs_run} epochs, "
                 f"{format_metrics(attempt.final)}: {verdict}")

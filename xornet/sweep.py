@@ -130,11 +130,11 @@ def enqueue(plan: SweepPlan, storage: str, name: str) -> int:
         optuna.storages.fail_stale_trials(study)
     _fail_dead_local_trials(study)
     alive = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-    present = {_key(t.params or t.system_attrs.get("fixed_params", {})) for t in study.get_trials(states=alive)}
+    present = {_key(t.user_attrs["params"]) for t in study.get_trials(states=alive) if "params" in t.user_attrs}
     added = 0
     for params in plan.trials():
         if _key(params) not in present:
-            study.enqueue_trial(params, user_attrs={"planned": True})
+            study.enqueue_trial({}, user_attrs={"params": params})
             added += 1
     return added
 
@@ -172,17 +172,17 @@ def work(plan: SweepPlan, storage: str, name: str) -> int:
     from xornet.experiment import train
 
     study = _study(storage, name)
-    choices = {key: values for key, values in plan.grid.items()}
     done = 0
 
     def objective(trial):
         nonlocal done
-        if not trial.user_attrs.get("planned"):  # the queue emptied while this worker asked for a trial
+        # The setting and seed travel as a user attribute rather than as Optuna
+        # distributions, so later sweeps on the same study may extend the grid.
+        params = trial.user_attrs.get("params")
+        if params is None:  # the queue emptied while this worker asked for a trial
             trial.study.stop()
             raise optuna.TrialPruned("no planned trial left")
         trial.set_user_attr("worker", _worker_id())
-        params = {key: trial.suggest_categorical(key, values) for key, values in choices.items()}
-        params["seed"] = trial.suggest_int("seed", 0, 2**32 - 1)
         run = train(plan.config_for(params), save=False)
         losses = run.result.history["loss"]
         reached = next((epoch for epoch, loss in enumerate(losses, start=1) if loss < plan.target_loss), None)
@@ -220,7 +220,8 @@ def report(plan: SweepPlan, storage: str, name: str) -> list[SettingReport]:
     study = _study(storage, name)
     finished = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        finished.setdefault(_key(trial.params), trial)
+        if "params" in trial.user_attrs:
+            finished.setdefault(_key(trial.user_attrs["params"]), trial)
     reports = []
     for setting in plan.settings():
         trials = [finished[_key({**setting, "seed": seed})] for seed in plan.seeds
@@ -283,7 +284,8 @@ def plot_convergence(plan: SweepPlan, reports: list[SettingReport], out: Path) -
 
     from xornet.artifacts import atomic_write
 
-    epochs = np.arange(1, plan.config.training.epochs + 1)
+    longest = max(plan.config_for({**setting, "seed": 0}).training.epochs for setting in plan.settings())
+    epochs = np.arange(1, longest + 1)
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for r in reports:
         reached = np.array([e if e is not None else math.inf for e in r.epochs_to_target])

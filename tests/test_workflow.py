@@ -1,0 +1,175 @@
+"""Experiment workflow: config tools, restarts, evaluate, plots, TensorBoard and sweeps."""
+
+import csv
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write
+from xornet.config import STARTER, Config, load_config
+
+
+def test_config_init_show_validate(workdir, xornet):
+    result = xornet("config", "init", "start.yaml")
+    assert (result.exit_code, result.stdout) == (0, "Wrote start.yaml\n")
+    assert (workdir / "start.yaml").read_text() == STARTER
+    again = xornet("config", "init", "start.yaml")
+    assert (again.exit_code, again.stderr) == (
+        2, "error: start.yaml already exists; refusing to overwrite it (hint: pass --force, or give another PATH)\n")
+    started = load_config(workdir / "start.yaml")
+    assert started.model == Config().model and started.training.restarts == 3
+    shown = xornet("config", "show", "start.yaml", "--set", "training.epochs=7")
+    assert shown.exit_code == 0
+    assert "training:\n  optimizer: sgd\n  learning_rate: 0.1\n" in shown.stdout and "  epochs: 7\n" in shown.stdout
+    write("bad.yaml", "training:\n  epoch: 3\n")
+    checked = xornet("config", "validate", "start.yaml", "bad.yaml", "configs/xor.yaml")
+    assert checked.exit_code == 2
+    assert checked.stdout == "ok: start.yaml\nok: configs/xor.yaml\n"
+    assert checked.stderr.startswith("error: bad.yaml, line 2: unknown key training.epoch (did you mean 'epochs'?)")
+    assert xornet("config", "validate", "configs/and.yaml").exit_code == 0
+
+
+def test_restarts_keep_the_converged_attempt(workdir, xornet):
+    result = xornet("train", "configs/seed.yaml", "--epochs", "300", "--set", "training.target_loss=0.5",
+                    "--set", "training.restarts=3")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Attempt 1 of at most 4, seed 1: 300 epochs, loss 0.5531, accuracy 75.0%: not converged\n"
+        "Attempt 2 of at most 4, seed 577090037: 300 epochs, loss 0.5207, accuracy 100.0%: not converged\n"
+        "Attempt 3 of at most 4, seed 271041745: 163 epochs, loss 0.4983, accuracy 100.0%: converged\n"
+    ) in result.stdout
+    assert result.stderr == ""
+    record = json.loads((workdir / "models/seed/basic_run.json").read_text())
+    assert record["seed"] == 271041745 and [a["seed"] for a in record["attempts"]] == [1, 577090037, 271041745]
+    assert [a["converged"] for a in record["attempts"]] == [False, False, True]
+
+
+def test_restarts_without_convergence_keep_the_best_and_say_so(workdir, xornet):
+    result = xornet("train", "configs/seed.yaml", "--set", "training.restarts=2")
+    assert result.exit_code == 0
+    record = json.loads((workdir / "models/seed/basic_run.json").read_text())
+    losses = [a["final"]["loss"] for a in record["attempts"]]
+    assert len(losses) == 3 and record["final"]["loss"] == min(losses) and record["converged"] is False
+    assert result.stderr.startswith(f"warning: training did not converge (best of 3 attempts (seed {record['seed']}),")
+
+
+def test_evaluate(trained, xornet):
+    result = xornet("evaluate", "--data", "configs/xor.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "basic_model.json on truth table xor (4 rows, loss binary_crossentropy)\n"
+        "loss       0.0498\naccuracy   100.0%\nprecision  1.0000\nrecall     1.0000\nf1         1.0000\n\n"
+        "confusion matrix (rows: true class, columns: predicted class)\n"
+        "         pred 0  pred 1\ntrue 0        2       0\ntrue 1        0       2\n")
+    write("and.csv", "x1,x2,y\n0,0,0\n0,1,0\n1,0,0\n1,1,1\n")
+    scores = json.loads(xornet("evaluate", "--data", "and.csv", "--format", "json").stdout)
+    # The XOR model predicts 0, 1, 1, 0 against AND's 0, 0, 0, 1.
+    assert scores["confusion_matrix"] == [[1, 2], [1, 0]]
+    assert (scores["rows"], scores["accuracy"], scores["precision"], scores["recall"], scores["f1"]) == (4, 0.25, 0, 0, 0)
+    import keras
+
+    from xornet.artifacts import load_predictor
+
+    p = load_predictor("models/basic_model.json").predict(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32"))
+    y = np.array([[0], [0], [0], [1]], "float32")
+    assert scores["loss"] == pytest.approx(float(np.mean(keras.losses.binary_crossentropy(y, p))), rel=1e-5)
+    wrong = xornet("evaluate", "--data", "configs/and.yaml", "--model", "models/basic_model.json", "-f", "csv")
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: --format: evaluate prints table or json, received csv\n")
+
+
+def test_plot_writes_a_real_picture(trained, xornet):
+    result = xornet("plot", "models/basic_model.json")
+    assert (result.exit_code, result.stdout) == (0, "Wrote models/basic_plot.png\n")
+    from PIL import Image
+
+    with Image.open(trained / "models/basic_plot.png") as image:
+        assert image.size == (1350, 400)
+        pixels = np.asarray(image.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # curves, colour map and points, not blank
+    from_record = xornet("plot", "models/basic_run.json", "--out", "pics/xor.png")
+    assert from_record.exit_code == 0 and (trained / "pics/xor.png").stat().st_size > 10000
+
+
+def test_tensorboard_scalars_read_back(workdir, xornet):
+    result = xornet("train", "configs/xor.yaml", "--set", "training.tensorboard=tb", "-q")
+    assert result.exit_code == 0, result.stderr
+    import tensorflow as tf
+
+    events = list((workdir / "tb/xor").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    scalars = {}
+    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
+        for value in event.summary.value:
+            scalars.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+    history = json.loads((workdir / "models/basic_run.json").read_text())["history"]
+    assert sorted(scalars) == ["epoch_accuracy", "epoch_loss"]
+    assert [step for step, _ in scalars["epoch_loss"]] == list(range(1, len(history["loss"]) + 1))
+    np.testing.assert_allclose([v for _, v in scalars["epoch_loss"]], history["loss"], rtol=1e-6)
+
+
+def test_sweep_reports_per_setting(workdir, xornet):
+    result = xornet("sweep", "configs/seed.yaml", "--seeds", "4", "--grid", "training.learning_rate=0.1,0.5",
+                    "--set", "training.epochs=150", "--target-loss", "0.4")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["setting", "runs", "100%", "acc", "loss<0.4", "epochs", "med", "epochs", "p90",
+                                "final", "loss", "med"]
+    assert lines[1].startswith("training.learning_rate=0.1") and lines[2].startswith("training.learning_rate=0.5")
+    assert lines[-1].startswith("8 of 8 runs done in ")
+    with open(workdir / "sweeps/seed/summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["training.learning_rate"] for row in rows] == ["0.1", "0.5"]
+    assert all(row["runs"] == "4" for row in rows)
+    # Each run equals a plain `xornet train` with that seed and setting.
+    single = xornet("train", "configs/seed.yaml", "--seed", "2", "--epochs", "150", "--set", "training.learning_rate=0.5",
+                    "--output-dir", "one", "-q")
+    assert single.exit_code == 0
+    import optuna
+
+    study = optuna.load_study(study_name="seed", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(workdir / "sweeps/seed/study.log"))))
+    trial = next(t for t in study.trials if t.user_attrs["params"] == {"training.learning_rate": 0.5, "seed": 2})
+    assert trial.value == json.loads((workdir / "one/basic_run.json").read_text())["final"]["loss"]
+    assert (workdir / "sweeps/seed/convergence.png").stat().st_size > 10000
+    # Running it again finds nothing left to do.
+    again = xornet("sweep", "configs/seed.yaml", "--seeds", "4", "--grid", "training.learning_rate=0.1,0.5",
+                   "--set", "training.epochs=150", "--target-loss", "0.4")
+    assert "8 runs (2 settings x 4 seeds), 0 to run" in again.stderr
+
+
+def test_two_workers_run_every_trial_exactly_once_and_a_sweep_resumes(workdir, xornet):
+    from optuna.trial import TrialState
+
+    from xornet.sweep import _study
+
+    log = workdir / "shared.log"
+    args = ["configs/seed.yaml", "--seeds", "12", "--set", "training.epochs=20", "--storage", str(log), "--study", "s"]
+    first = xornet("sweep", *args, "--grid", "training.learning_rate=0.1,0.2")
+    assert first.exit_code == 0
+    # A second command on the same study, run as two worker processes, adds a third setting.
+    result = subprocess.run([sys.executable, "-m", "xornet", "sweep", *args, "--grid",
+                             "training.learning_rate=0.1,0.2,0.3", "--jobs", "2"],
+                            capture_output=True, text=True, cwd=workdir, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "36 runs (3 settings x 12 seeds), 12 to run, 2 workers" in result.stderr
+    study = _study(str(log), "s")
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    keys = [tuple(sorted(t.user_attrs["params"].items())) for t in complete]
+    assert len(keys) == 36 and len(set(keys)) == 36
+    workers = {t.user_attrs["worker"] for t in complete if t.user_attrs["params"]["training.learning_rate"] == 0.3}
+    assert len(workers) == 2  # both processes took trials
+    # A trial left RUNNING by a killed worker on this machine is run again on resume.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    trial = study.ask()
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{dead.stdout.strip()}")
+    trial.set_user_attr("params", {"training.learning_rate": 0.4, "seed": 0})
+    resumed = xornet("sweep", *args, "--grid", "training.learning_rate=0.4", "--seeds", "1")
+    assert resumed.exit_code == 0
+    assert [t.state for t in study.trials if t.number == trial.number] == [TrialState.FAIL]
+    redone = [t for t in study.trials if t.user_attrs.get("params") == {"training.learning_rate": 0.4, "seed": 0}]
+    assert [t.state for t in redone] == [TrialState.FAIL, TrialState.COMPLETE]
