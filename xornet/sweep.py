@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import socket
@@ -68,9 +69,7 @@ class SweepPlan:
 
     def settings(self) -> list[dict[str, Any]]:
         """Every combination of grid values, as {key: value}."""
-        keys = list(self.grid)
-        combos = np.array(np.meshgrid(*[range(len(self.grid[k])) for k in keys], indexing="ij")).reshape(len(keys), -1).T
-        return [{key: self.grid[key][i] for key, i in zip(keys, combo)} for combo in combos] if keys else [{}]
+        return [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
 
     def trials(self) -> list[dict[str, Any]]:
         """The Optuna params of every trial: the setting's values and a seed."""
@@ -164,18 +163,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def work(plan: SweepPlan, storage: str, name: str) -> int:
-    """Run queued trials until the queue is empty; return how many this worker ran."""
+def work(plan: SweepPlan, storage: str, name: str) -> None:
+    """Run queued trials until the queue is empty."""
     import optuna
     from optuna.trial import TrialState
 
     from xornet.experiment import train
 
     study = _study(storage, name)
-    done = 0
 
     def objective(trial):
-        nonlocal done
         # The setting and seed travel as a user attribute rather than as Optuna
         # distributions, so later sweeps on the same study may extend the grid.
         params = trial.user_attrs.get("params")
@@ -189,7 +186,6 @@ def work(plan: SweepPlan, storage: str, name: str) -> int:
         trial.set_user_attr("epochs_to_target", reached)
         trial.set_user_attr("final", run.final)
         trial.set_user_attr("full_accuracy", bool(run.final.get("accuracy", 0.0) >= 1.0))
-        done += 1
         return run.final["loss"]
 
     def stop_when_empty(study, _trial):
@@ -198,7 +194,6 @@ def work(plan: SweepPlan, storage: str, name: str) -> int:
 
     if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         study.optimize(objective, callbacks=[stop_when_empty])
-    return done
 
 
 @dataclass
