@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, write
-from xornet.artifacts import load_model, load_predictor
+from xornet.files.load import load_model
+from xornet.predictor import load_predictor
 
 FIXTURES = REPO / "tests/fixtures/keras2"
 XOR = [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -136,7 +137,7 @@ def test_swapped_or_damaged_files_are_caught(trained, xornet):
 KILLED_SAVER = """
 import os, signal, sys
 from pathlib import Path
-from xornet import artifacts
+from xornet.files import safe_write as artifacts
 
 kill_at, source, target = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 steps = 0

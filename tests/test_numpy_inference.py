@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import write
-from xornet.artifacts import load_predictor
+from xornet.predictor import load_predictor
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "relu6", "softplus", "softsign", "elu",

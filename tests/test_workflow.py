@@ -73,7 +73,7 @@ def test_evaluate(trained, xornet):
     assert (scores["rows"], scores["accuracy"], scores["precision"], scores["recall"], scores["f1"]) == (4, 0.25, 0, 0, 0)
     import keras
 
-    from xornet.artifacts import load_predictor
+    from xornet.predictor import load_predictor
 
     p = load_predictor("models/basic_model.json").predict(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32"))
     y = np.array([[0], [0], [0], [1]], "float32")

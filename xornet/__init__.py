@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 from xornet.config import Config, load_config  # noqa: E402
 from xornet.errors import InputError, TrainingError, XornetError  # noqa: E402
 from xornet.experiment import Run, train  # noqa: E402
-from xornet.artifacts import load_model as load  # noqa: E402
+from xornet.files.load import load_model as load  # noqa: E402
 from xornet.predicting import predict  # noqa: E402
 
 __all__ = ["Config", "InputError", "Run", "TrainingError", "XornetError", "load", "load_config", "predict", "train"]

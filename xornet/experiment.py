@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from xornet import __version__
-from xornet.artifacts import check_can_write, save_run
+from xornet.files.save import check_can_write, save_run
 from xornet.config import Config
 from xornet.data import Dataset, load_data
 from xornet.errors import InputError

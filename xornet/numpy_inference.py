@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.artifacts import check_weight_shapes
+from xornet.files.weights_h5 import check_weight_shapes
 from xornet.errors import InputError
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.artifacts import Predictor, atomic_write, history_path
+from xornet.files.names import history_path
+from xornet.files.safe_write import atomic_write
+from xornet.predictor import Predictor
 from xornet.data import Dataset
 from xornet.errors import InputError
 

@@ -43,7 +43,8 @@ def config_summary(config: Config) -> str:
 
 def saved_model_summary(model_path: Path) -> str:
     """The summary of a saved model, with its training facts when a run record is beside it."""
-    from xornet.artifacts import find_model_file, read_architecture, read_record, verify_against_record
+    from xornet.files.load import find_model_file, read_architecture
+    from xornet.files.record import read_record, verify_against_record
 
     path = find_model_file(model_path)
     record = read_record(path)

@@ -277,7 +277,7 @@ def plot_convergence(plan: SweepPlan, reports: list[SettingReport], out: Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from xornet.artifacts import atomic_write
+    from xornet.files.safe_write import atomic_write
 
     longest = max(plan.config_for({**setting, "seed": 0}).training.epochs for setting in plan.settings())
     epochs = np.arange(1, longest + 1)

@@ -1,0 +1,59 @@
+"""`xornet config show | init | validate`: check, show and start experiment configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.errors import InputError, XornetError
+
+
+config_app = typer.Typer(help="Check, show and start experiment configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@friendly_errors
+def config_show(
+    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a key: --set training.epochs=500"),
+):
+    """Print the fully resolved config: file, defaults and overrides together."""
+    import yaml
+
+    typer.echo(yaml.safe_dump(_load_config(config, overrides).resolved(), sort_keys=False).rstrip("\n"))
+
+
+@config_app.command("init")
+@friendly_errors
+def config_init(
+    path: Path = typer.Argument(Path("xornet.yaml"), help="Where to write the starter config."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+):
+    """Write a commented starter config (the XOR experiment)."""
+    from xornet.files.safe_write import atomic_write_text
+    from xornet.config import STARTER
+
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists; refusing to overwrite it", hint="pass --force, or give another PATH")
+    atomic_write_text(path, STARTER)
+    typer.echo(f"Wrote {path}")
+
+
+@config_app.command("validate")
+def config_validate(configs: List[Path] = typer.Argument(..., help="Config files to check.")):
+    """Check configs without training: exit 0 when all are valid, 2 otherwise."""
+    failed = 0
+    for path in configs:
+        try:
+            _load_config(path, [])
+        except XornetError as exc:
+            failed += 1
+            _err(f"error: {exc}")
+        else:
+            typer.echo(f"ok: {path}")
+    if failed:
+        raise typer.Exit(2)

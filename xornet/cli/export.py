@@ -1,0 +1,34 @@
+"""`xornet export`: a saved model in a form another Keras reads."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from xornet.cli.app import app, friendly_errors
+
+
+class ExportFormat(str, Enum):
+    keras2 = "keras2"
+    keras3 = "keras3"
+    keras = "keras"
+
+
+@app.command()
+@friendly_errors
+def export(
+    model: Path = typer.Argument(..., help="The architecture JSON to export (weights found as for predict)."),
+    directory: Path = typer.Argument(..., help="Where to write the exported files."),
+    to: ExportFormat = typer.Option(..., "--to", help="keras2: Keras 2 JSON + HDF5; keras3: to_json() + .weights.h5; keras: one .keras file."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The HDF5 weights [default: as for predict]."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files."),
+):
+    """Write a saved model in a form another Keras reads: Keras 2, the Keras 3 pair, or a .keras file."""
+    from xornet.files.export import export_model
+    from xornet.files.load import load_model
+
+    written = export_model(load_model(model, weights), to.value, directory, force)
+    typer.echo("Wrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,88 @@
+"""`xornet predict`: predictions of a saved model for rows from a file, stdin or the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from xornet.cli.app import Format, app, friendly_errors
+from xornet.errors import InputError
+
+
+@app.command()
+@friendly_errors
+def predict(
+    model: Path = typer.Option(Path("basic_model.json"), "--model", "-m",
+                               help="The architecture JSON (a bare name is also looked for in models/)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w",
+                                           help="The HDF5 weights [default: from the run record or <stem>_weights.h5]."),
+    input_file: Optional[str] = typer.Option(None, "--input", "-i", help="CSV or .npy file of inputs; - reads CSV from stdin."),
+    xs: List[str] = typer.Option([], "--x", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+):
+    """Predict with a saved model. Without inputs: every 0/1 combination of its inputs."""
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
+    if input_file is not None and xs:
+        raise InputError("--input and --x: expected one source of inputs, received both")
+    from xornet.predictor import load_predictor
+    from xornet.predicting import iter_csv_inputs, parse_x, read_npy_inputs
+
+    predictor = load_predictor(model, weights)
+    width = predictor.input_width
+    features = (predictor.record or {}).get("data", {}).get("features")
+    handle = None
+    if input_file is None:
+        from xornet.data import all_binary_inputs
+
+        if xs:
+            chunks = iter([(parse_x(xs, width), None)])
+        elif width > 16:
+            raise InputError(f"the model has {width} inputs: too many to list every 0/1 combination",
+                             hint="pass --input FILE or --x values")
+        else:
+            chunks = iter([(all_binary_inputs(width), None)])
+    elif input_file == "-":
+        chunks = iter_csv_inputs(sys.stdin, width, "<stdin>", features)
+    else:
+        path = Path(input_file)
+        if not path.exists():
+            raise InputError(f"{path}: input file not found")
+        if path.suffix.lower() == ".npy":
+            chunks = iter([(read_npy_inputs(path, width), None)])
+        else:
+            handle = open(path, encoding="utf-8", errors="replace")
+            chunks = iter_csv_inputs(handle, width, str(path), features)
+    with handle or contextlib.nullcontext():
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features)
+
+
+def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features) -> None:
+    """Predict each chunk of inputs and write it to stdout in the chosen format."""
+    import numpy as np
+
+    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, to_classes
+
+    out = sys.stdout
+    if output_format is Format.table:
+        x = np.concatenate([values for values, _ in chunks])
+        probabilities = run(x)
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
+        return
+    first = True
+    for x, texts in chunks:
+        probabilities = run(x)
+        classes = to_classes(probabilities, threshold)
+        if output_format is Format.json:
+            out.write(format_json_chunk(x, probabilities, classes, first))
+        else:
+            header = csv_header(width, probabilities.shape[1], features) if first else None
+            out.write(format_csv_chunk(x, probabilities, classes, header, texts))
+        first = False
+    if output_format is Format.json:
+        out.write("[]\n" if first else "\n]\n")

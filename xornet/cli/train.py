@@ -1,0 +1,126 @@
+"""`xornet train`: train the network a config describes and save it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.errors import Interrupted
+
+
+SHOWN_ROWS = 16  # training rows whose predictions `train` prints
+
+
+class ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and only for runs longer than about a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.bar = None
+
+    def __call__(self, done: int, total: int, logs: dict) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        if self.bar is None:
+            if done >= total or elapsed / done * total < 1.0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, stats="")
+        stats = "  ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f"  {done / elapsed:,.0f} epochs/s"
+        self.bar.update(self.task, completed=done, stats=stats)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+@friendly_errors
+def train(
+    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override training.epochs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed (the initial weights)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override output.dir."),
+    overrides: List[str] = typer.Option([], "--set", help="Override any key: --set training.learning_rate=0.5"),
+    force: bool = typer.Option(False, "--force", help="Replace a model made by a different experiment."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
+):
+    """Train the network a config describes and save it (JSON + HDF5 + run record)."""
+    extra = list(overrides)
+    if epochs is not None:
+        extra.append(f"training.epochs={epochs}")
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if output_dir is not None:
+        extra.append(f"output.dir={str(output_dir)!r}")
+    cfg = _load_config(config, extra)
+
+    from xornet.experiment import train as train_experiment
+    from xornet.summary import format_metrics, model_summary
+
+    say = (lambda text="": None) if quiet else typer.echo
+    t = cfg.training
+
+    def describe(dataset, model):
+        seed_text = f"seed {cfg.seed}" if cfg.seed is not None else "random seed"
+        say(f"Experiment {cfg.name} ({config}), {seed_text}")
+        say(f"Data: {dataset.source}, {len(dataset.x)} rows, {dataset.width} inputs")
+        rows = len(dataset.x)
+        batch = "full batch" if t.batch_size is None or t.batch_size >= rows else (
+            "stochastic (batch size 1)" if t.batch_size == 1 else f"mini-batch (batch size {t.batch_size})")
+        target = f", target loss {t.target_loss:g}" if t.target_loss is not None else ""
+        say(f"Training: {t.epochs} epochs, {batch}, {t.optimizer} learning rate {t.learning_rate:g}, "
+            f"loss {t.loss}{target}")
+        say(model_summary(model))
+
+    def report_attempt(attempt, number):
+        if attempt.converged is False or number > 1:  # a first attempt that converged needs no line
+            verdict = {True: "converged", False: "not converged", None: "done"}[attempt.converged]
+            say(f"Attempt {number} of at most {t.restarts + 1}, seed {attempt.seed}: {attempt.result.epochs_run} epochs, "
+                f"{format_metrics(attempt.final)}: {verdict}")
+
+    bar = ProgressBar(enabled=not quiet)
+    try:
+        run = train_experiment(cfg, force=force, progress=bar, on_start=describe, on_attempt=report_attempt)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
+    finally:
+        bar.close()
+    dataset = run.dataset
+
+    from xornet.predicting import format_table, to_classes
+
+    result = run.result
+    how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
+           if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
+    say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
+    say(f"Final on the training data: {format_metrics(run.final)}")
+    say("")
+    shown = min(len(dataset.x), SHOWN_ROWS)
+    x, probabilities = dataset.x[:shown], run.probabilities[:shown]
+    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names).splitlines()
+    say(lines[0] + "  target")
+    for line, target_value in zip(lines[1:], dataset.y[:shown, 0]):
+        say(f"{line}  {target_value:>6g}")
+    if len(dataset.x) > shown:
+        say(f"... {len(dataset.x) - shown} more rows (xornet predict --input FILE shows them all)")
+    say("")
+    say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
+    if run.converged is False:
+        tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
+        _err(
+            f"warning: training did not converge ({tries}{format_metrics(run.final)}): "
+            f"try more epochs (--epochs {max(t.epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
+        )

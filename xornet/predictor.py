@@ -1,0 +1,53 @@
+"""A saved model ready to predict: NumPy when the network allows, Keras otherwise.
+
+Example:
+    >>> predictor = load_predictor("models/basic_model.json")
+    >>> predictor.predict(np.array([[0, 1]], "float32")).round(2).tolist()
+    [[0.94]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from xornet.files.load import _model_files, read_architecture
+from xornet.files.weights_h5 import layer_classes, read_weights_h5, set_weights_from
+
+@dataclass
+class Predictor:
+    """A saved model ready to predict: call it on rows, get probabilities.
+
+    Plain Dense/Activation/Dropout networks run in NumPy (no TensorFlow
+    import); anything else runs in Keras.
+    """
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    input_width: int
+    record: dict | None
+    engine: str
+
+
+def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
+    """Load a saved model for prediction, with NumPy when the network allows it.
+
+    Example:
+        >>> predictor = load_predictor("models/basic_model.json")
+        >>> predictor.predict(np.array([[0, 1]], "float32")).round(2).tolist()
+        [[0.94]]
+    """
+    from xornet.numpy_inference import NumpyNetwork
+
+    path, record, config, weights = _model_files(model_path, weights_path)
+    layers = read_weights_h5(weights, layer_classes(config))
+    network = NumpyNetwork.from_config(config, layers, weights)
+    if network is not None:
+        return Predictor(network, network.input_width, record, "numpy")
+    from xornet.predicting import predict
+
+    model = read_architecture(path, config)
+    set_weights_from(model, layers, weights)
+    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras")
