@@ -1,0 +1,229 @@
+"""Hostile model files, run records and configs: each ends in one clear `error: ` line and exit 2.
+
+The weights cases start from the shipped reference weights (Keras 2 layout,
+written by xornet), change one thing with h5py and run `xornet predict` on it.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import REPO, write
+
+
+@pytest.fixture
+def model_dir(workdir):
+    """A working directory with the shipped reference model copied into models/."""
+    shutil.copytree(REPO / "models", workdir / "models")
+    return workdir
+
+
+def assert_one_error(result, *fragments):
+    """Exit 2, nothing on stdout, one `error: ` line on stderr holding every fragment."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and "unexpected failure" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+# --- HDF5 weights ---------------------------------------------------------------------
+
+KERNEL = "/dense/dense/kernel:0"
+BIAS = "/dense/dense/bias:0"
+
+
+def replace_dataset(f, where, data=None, **options):
+    del f[where]
+    f.create_dataset(where, data=data, **options)
+
+
+def set_values(where, *changes):
+    def change(f):
+        values = np.array(f[where])
+        for index, value in changes:
+            values.flat[index] = value
+        f[where][...] = values
+    return change
+
+
+def set_attr(holder, name, value):
+    def change(f):
+        f[holder].attrs[name] = value
+    return change
+
+
+def keras3_layout(change=None):
+    """The reference weights in Keras 3's `.weights.h5` layout (layers/<name>/vars/<i>), then `change`."""
+    def build(f):
+        values = {name: [np.array(f[f"/{name}/{name}/{w}:0"]) for w in ("kernel", "bias")] for name in ("dense", "dense_1")}
+        for key in list(f):
+            del f[key]
+        del f.attrs["layer_names"]
+        for name, arrays in values.items():
+            for i, array in enumerate(arrays):
+                f.create_dataset(f"layers/{name}/vars/{i}", data=array)
+        if change:
+            change(f)
+    return build
+
+
+def nested_groups(depth):
+    def change(f):
+        f.create_group("/".join(f"g{i}" for i in range(depth)))
+    return change
+
+
+def many_groups(count):
+    def change(f):
+        for i in range(count):
+            f.create_group(f"extra{i}")
+    return change
+
+
+def enum_dtype():
+    return h5py.enum_dtype({"zero": 0, "one": 1}, basetype="i1")
+
+
+HDF5_CASES = {
+    # Values that produce garbage.
+    "nan_kernel": (set_values(KERNEL, (0, np.nan), (3, np.nan), (7, np.nan)),
+                   "models/basic_weights.h5: layer 'dense' weight 'kernel' holds 3 NaN values"),
+    "inf_bias": (set_values(BIAS, (2, np.inf)), "layer 'dense' weight 'bias' holds 1 infinite value (HDF5 dataset"),
+    "minus_inf_output": (set_values("/dense_1/dense_1/kernel:0", (0, -np.inf)),
+                         "layer 'dense_1' weight 'kernel' holds 1 infinite value"),
+    "nan_and_inf": (set_values(BIAS, (0, np.nan), (1, np.inf)), "holds 1 NaN and 1 infinite values"),
+    # Datasets of the wrong type.
+    "string_kernel": (lambda f: replace_dataset(f, KERNEL, np.array([b"a", b"b"])),
+                      f"HDF5 dataset '{KERNEL}' has type string, expected real numbers"),
+    "vlen_string_kernel": (lambda f: replace_dataset(f, KERNEL, ["a", "b"], dtype=h5py.string_dtype()),
+                           "has type string, expected real numbers"),
+    "compound_kernel": (lambda f: replace_dataset(f, KERNEL, np.zeros(3, [("a", "f4"), ("b", "i4")])),
+                        "has type compound"),
+    "vlen_float_kernel": (lambda f: replace_dataset(f, KERNEL, shape=(2,), dtype=h5py.vlen_dtype("f4")),
+                          "has type variable-length"),
+    "reference_kernel": (lambda f: replace_dataset(f, KERNEL, shape=(2,), dtype=h5py.ref_dtype),
+                         "has type object reference"),
+    "bool_kernel": (lambda f: replace_dataset(f, KERNEL, np.ones((2, 10), bool)), "has type boolean"),
+    "complex_kernel": (lambda f: replace_dataset(f, KERNEL, np.ones((2, 10), complex)), "has type complex"),
+    "enum_kernel": (lambda f: replace_dataset(f, KERNEL, np.zeros((2, 10), "i1"), dtype=enum_dtype()),
+                    "has type enum"),
+    "opaque_kernel": (lambda f: replace_dataset(f, KERNEL, np.zeros(2, "V8")), "has type opaque"),
+    "array_dtype_kernel": (lambda f: replace_dataset(f, KERNEL, shape=(2,), dtype=np.dtype(("f4", (10,)))),
+                           "has type array of float32 (10,)"),
+    "empty_dataspace_kernel": (lambda f: replace_dataset(f, KERNEL, h5py.Empty("f4")),
+                               f"HDF5 dataset '{KERNEL}' is empty (no shape)"),
+    # Sizes declared before anything is read.
+    "huge_declared_shape": (lambda f: replace_dataset(f, KERNEL, shape=(10**6, 10**6), dtype="f4", chunks=(10, 10)),
+                            f"HDF5 dataset '{KERNEL}' declares shape (1000000, 1000000) (1,000,000,000,000 values)"),
+    "huge_in_total": (lambda f: replace_dataset(f, BIAS, shape=(10**8,), dtype="f4", chunks=(1000,)),
+                      f"HDF5 dataset '{BIAS}' declares shape (100000000,)"),
+    "wrong_shape": (lambda f: replace_dataset(f, KERNEL, np.zeros((3, 10), "f4")),
+                    "layer 'dense' (stored as 'dense') expects weights of shapes (2, 10), (10), received (3, 10), (10)"),
+    # Groups and datasets where the other belongs, or missing.
+    "layer_group_is_dataset": (lambda f: replace_dataset(f, "/dense", np.zeros(3)),
+                               "HDF5 path '/dense' is a dataset, expected a group"),
+    "weight_is_group": (lambda f: (f.__delitem__(KERNEL), f.create_group(KERNEL)),
+                        f"HDF5 path '{KERNEL}' is a group, expected a dataset"),
+    "layer_group_missing": (lambda f: f.__delitem__("/dense"), "no HDF5 group '/dense', which the file's layout names"),
+    "weight_missing": (lambda f: f.__delitem__(BIAS), f"no HDF5 dataset '{BIAS}'"),
+    "model_weights_is_dataset": (lambda f: (f.attrs.__delitem__("layer_names"), f.create_dataset("model_weights", data=[1])),
+                                 "HDF5 path '/model_weights' is a dataset, expected a group"),
+    "no_keras_layout": (lambda f: f.attrs.__delitem__("layer_names"), "HDF5 file without Keras weights"),
+    # Links: the SHA-256 of the file cannot vouch for what they point to.
+    "soft_link_kernel": (lambda f: (f.__delitem__(KERNEL), f.__setitem__(KERNEL, h5py.SoftLink(BIAS))),
+                         f"HDF5 path '{KERNEL}' is a soft link to '{BIAS}'"),
+    "dangling_soft_link": (lambda f: f.__setitem__("elsewhere", h5py.SoftLink("/nowhere")),
+                           "HDF5 path '/elsewhere' is a soft link"),
+    "external_link_kernel": (lambda f: (f.__delitem__(KERNEL), f.__setitem__(KERNEL, h5py.ExternalLink("other.h5", "/k"))),
+                             f"HDF5 path '{KERNEL}' is an external link to other.h5:/k; refused: the run record's "
+                             "SHA-256 check cannot cover another file"),
+    "external_link_unused": (lambda f: f.__setitem__("spare", h5py.ExternalLink("/etc/passwd", "/")),
+                             "HDF5 path '/spare' is an external link to /etc/passwd:/"),
+    "named_datatype": (lambda f: f.__setitem__("type", np.dtype("f4")), "HDF5 path '/type' is a Datatype"),
+    "groups_too_deep": (nested_groups(40), "HDF5 groups nested more than 32 deep"),
+    "too_many_objects": (many_groups(10_001), "holds more than 10000 HDF5 objects"),
+    # Attributes of the wrong type or holding names that are not plain paths.
+    "layer_names_ints": (set_attr("/", "layer_names", np.arange(4)),
+                         "attribute 'layer_names' of HDF5 path '/' has type int64, expected an array of strings"),
+    "layer_names_floats": (set_attr("/", "layer_names", np.ones(2)), "has type float64, expected an array of strings"),
+    "layer_names_scalar": (set_attr("/", "layer_names", "dense"), "has shape (), expected a one-dimensional array"),
+    "layer_names_2d": (set_attr("/", "layer_names", np.array([[b"dense"]])), "has shape (1, 1)"),
+    "layer_names_compound": (set_attr("/", "layer_names", np.zeros(2, [("a", "i4")])), "has type compound"),
+    "weight_names_ints": (set_attr("/dense", "weight_names", np.arange(2)),
+                          "attribute 'weight_names' of HDF5 path '/dense' has type int64"),
+    "layer_name_dotdot": (set_attr("/", "layer_names", np.array([b"..", b"dense_1"])),
+                          "holds the name '..', expected a relative HDF5 path"),
+    "layer_name_absolute": (set_attr("/", "layer_names", np.array([b"/dense", b"dense_1"])), "holds the name '/dense'"),
+    "weight_name_empty_part": (set_attr("/dense", "weight_names", np.array([b"dense//kernel:0", b"dense/bias:0"])),
+                               "holds the name 'dense//kernel:0'"),
+    "layer_name_not_utf8": (set_attr("/", "layer_names", np.array([b"\xff\xfe", b"dense_1"])), "not UTF-8 text"),
+    "too_many_layer_names": (set_attr("/", "layer_names", np.array([b"d"] * 10_001)), "lists 10001 names"),
+    # Keras 3's layout, damaged.
+    "keras3_nan": (keras3_layout(set_values("/layers/dense/vars/0", (1, np.nan))),
+                   "layer 'dense' weight '0' holds 1 NaN value"),
+    "keras3_vars_is_dataset": (keras3_layout(lambda f: replace_dataset(f, "/layers/dense/vars", np.zeros(2))),
+                               "HDF5 path '/layers/dense/vars' is a dataset, expected a group"),
+    "keras3_var_missing": (keras3_layout(lambda f: f.move("/layers/dense/vars/1", "/layers/dense/vars/5")),
+                           "no HDF5 dataset '/layers/dense/vars/1'"),
+    "keras3_layers_is_dataset": (keras3_layout(lambda f: replace_dataset(f, "/layers", np.zeros(2))),
+                                 "HDF5 path '/layers' is a dataset, expected a group"),
+}
+
+
+@pytest.mark.parametrize("change, message", HDF5_CASES.values(), ids=HDF5_CASES.keys())
+def test_hostile_weights_are_refused_by_predict(model_dir, xornet, change, message):
+    (model_dir / "models/basic_run.json").unlink()  # the record's SHA-256 would catch the change first
+    with h5py.File(model_dir / "models/basic_weights.h5", "r+") as f:
+        change(f)
+    assert_one_error(xornet("predict", "--model", "models/basic_model.json"), "error: models/basic_weights.h5: ", message)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not an HDF5 file"),
+    (b"layer_names = dense\n", "not an HDF5 file"),
+    ("truncated", "damaged HDF5 weights file"),
+], ids=["empty", "text", "truncated"])
+def test_weights_that_are_not_hdf5_are_refused(model_dir, xornet, content, message):
+    weights = model_dir / "models/basic_weights.h5"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if content == "truncated" else content)
+    (model_dir / "models/basic_run.json").unlink()
+    assert_one_error(xornet("predict", "--model", "models/basic_model.json"), message)
+
+
+def test_weights_that_are_a_directory_are_refused(model_dir, xornet):
+    (model_dir / "dir.h5").mkdir()
+    assert_one_error(xornet("predict", "--model", "models/basic_model.json", "--weights", "dir.h5"),
+                     "error: dir.h5: is a directory, expected an HDF5 weights file")
+
+
+def test_nan_weights_are_refused_by_every_command_that_loads_them(model_dir, xornet):
+    (model_dir / "models/basic_run.json").unlink()
+    with h5py.File(model_dir / "models/basic_weights.h5", "r+") as f:
+        set_values(KERNEL, (4, np.nan))(f)
+    expected = ("error: models/basic_weights.h5: layer 'dense' weight 'kernel' holds 1 NaN value (HDF5 dataset "
+                f"'{KERNEL}'); refusing to use these weights (hint: the file is damaged or training diverged; "
+                "retrain the model)\n")
+    for args in (("predict", "--x", "0,1", "--format", "json"),
+                 ("export", "models/basic_model.json", "out", "--to", "keras2"),
+                 ("evaluate", "--data", "configs/xor.yaml"),
+                 ("plot", "models/basic_model.json")):
+        result = xornet(*args)
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected), args
+    assert not (model_dir / "out").exists() and not (model_dir / "models/basic_plot.png").exists()
+
+
+def test_integer_weights_and_hard_link_loops_are_accepted(model_dir, xornet):
+    """Integers are real numbers, and a loop of hard links is walked once: neither is refused."""
+    (model_dir / "models/basic_run.json").unlink()
+    with h5py.File(model_dir / "models/basic_weights.h5", "r+") as f:
+        replace_dataset(f, BIAS, np.arange(10, dtype="i4"))
+        f["dense/loop"] = f["dense"]
+    result = xornet("predict", "--x", "0,1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert 0 <= json.loads(result.stdout)[0]["probability"] <= 1
