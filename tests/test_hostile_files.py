@@ -227,3 +227,132 @@ def test_integer_weights_and_hard_link_loops_are_accepted(model_dir, xornet):
     result = xornet("predict", "--x", "0,1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert 0 <= json.loads(result.stdout)[0]["probability"] <= 1
+
+
+# --- run records ----------------------------------------------------------------------
+
+MISSING = object()
+
+
+def at(key, value=MISSING):
+    """A change to a record: set the dotted `key` to `value`, or delete it when no value is given."""
+    def change(record):
+        *parents, last = key.split(".")
+        node = record
+        for part in parents:
+            node = node[part]
+        if value is MISSING:
+            del node[last]
+        else:
+            node[last] = value
+        return record
+    return change
+
+
+def nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+HINT = "(hint: retrain the model, restore the record, or delete models/basic_run.json to use the model files unchecked)"
+
+RECORD_CASES = {
+    "null": (lambda r: None, "run record holds null, expected a mapping of keys"),
+    "list": (lambda r: [r], "run record holds a list, expected a mapping"),
+    "number": (lambda r: 7, "run record holds 7, expected a mapping"),
+    "no_files": (at("files"), "run record has no key files, which holds the SHA-256 of the model files"),
+    "files_null": (at("files", None), "run record key files: expected a mapping, received null"),
+    "files_list": (at("files", []), "key files: expected a mapping, received a list"),
+    "weights_entry_null": (at("files.weights", None), "key files.weights: expected a mapping, received null"),
+    "weights_entry_string": (at("files.weights", "basic_weights.h5"), "key files.weights: expected a mapping"),
+    "no_weights_sha256": (at("files.weights.sha256"), "has no key files.weights.sha256"),
+    "no_model_entry": (at("files.model"), "has no key files.model"),
+    "model_name_number": (at("files.model.name", 42),
+                          "key files.model.name: expected a file name without a directory, received 42"),
+    "weights_name_dotdot": (at("files.weights.name", "../basic_weights.h5"),
+                            "key files.weights.name: expected a file name without a directory, received '../basic_weights.h5'"),
+    "weights_name_absolute": (at("files.weights.name", "/etc/passwd"), "received '/etc/passwd'"),
+    "weights_name_parent": (at("files.weights.name", ".."), "received '..'"),
+    "weights_name_backslash": (at("files.weights.name", "..\\basic_weights.h5"), "expected a file name without a directory"),
+    "weights_name_nul": (at("files.weights.name", "basic\x00.h5"), "expected a file name without a directory"),
+    "sha256_not_hex": (at("files.model.sha256", "xyz"), "key files.model.sha256: expected 64 hexadecimal digits, received 'xyz'"),
+    "sha256_number": (at("files.weights.sha256", 12345), "key files.weights.sha256: expected 64 hexadecimal digits"),
+    "sha256_empty": (at("files.weights.sha256", ""), "expected 64 hexadecimal digits, received ''"),
+    "history_name_path": (at("files.history", "../x.csv"), "key files.history: expected a file name"),
+    "other_model_file": (at("files.model.name", "other_model.json"),
+                         "run record describes the model file 'other_model.json', not 'basic_model.json'"),
+    "weights_named_missing": (at("files.weights.name", "gone.h5"),
+                              "run record names the weights 'gone.h5', which are missing; refusing to use "
+                              "models/basic_weights.h5 unchecked"),
+    "experiment_number": (at("experiment", 42), "key experiment: expected a string, received 42"),
+    "seed_string": (at("seed", "42"), "key seed: expected an integer or null, received '42'"),
+    "seed_bool": (at("seed", True), "key seed: expected an integer or null, received True"),
+    "final_strings": (at("final", {"loss": "low"}), "key final: expected a mapping of metric names to numbers"),
+    "config_list": (at("config", [1]), "key config: expected a mapping, received a list"),
+    "config_training_null": (at("config.training", None), "key config.training: expected a mapping, received null"),
+    "config_loss_unknown": (at("config.training.loss", "rm -rf"), "key config.training.loss: expected a Keras loss name"),
+    "data_string": (at("data", "xor"), "key data: expected a mapping, received 'xor'"),
+    "features_string": (at("data.features", "x1,x2"), "key data.features: expected a list of column names or null"),
+    "features_numbers": (at("data.features", [1, 2]), "key data.features: expected a list of column names"),
+    "label_bool": (at("data.label", False), "key data.label: expected a column name or null, received False"),
+    "deep_unknown_key": (at("notes", nested(100)), "run record is nested more than 64 levels deep at key notes."),
+    "lone_surrogate": (at("experiment", "\ud800"), "key experiment holds text that is not valid Unicode"),
+    "lone_surrogate_key": (at("\udfff", 1), "key \\udfff holds text that is not valid Unicode"),
+}
+
+
+@pytest.mark.parametrize("change, message", RECORD_CASES.values(), ids=RECORD_CASES.keys())
+def test_malformed_run_record_is_an_error_naming_record_and_key(model_dir, xornet, change, message):
+    path = model_dir / "models/basic_run.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    result = xornet("predict", "--model", "models/basic_model.json")
+    assert_one_error(result, "error: models/basic_run.json: ", message)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "run record is not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    (b"{'files': 1}", "run record is not valid JSON"),
+    (b"\xff\xfe{}", "run record is not UTF-8 text (byte 0)"),
+    (b"[" * 100_000 + b"]" * 100_000, "run record is nested too deeply to read"),
+    (b" " * 10_000_001 + b"{}", "run record is 10,000,003 bytes, more than the 10,000,000 a run record may have"),
+], ids=["empty", "python_dict", "not_utf8", "json_recursion", "too_big"])
+def test_unreadable_run_record_is_an_error(model_dir, xornet, content, message):
+    (model_dir / "models/basic_run.json").write_bytes(content)
+    assert_one_error(xornet("predict", "--model", "models/basic_model.json"), message, HINT)
+
+
+def test_run_record_that_is_a_directory_or_dangling_link_is_an_error(model_dir, xornet):
+    record = model_dir / "models/basic_run.json"
+    record.unlink()
+    record.mkdir()
+    assert_one_error(xornet("predict"), "error: models/basic_run.json: run record is a directory")
+    record.rmdir()
+    record.symlink_to(model_dir / "nowhere.json")
+    assert_one_error(xornet("predict"), "error: models/basic_run.json: run record cannot be read: No such file")
+
+
+def test_malformed_run_record_stops_every_command_that_reads_it(model_dir, xornet):
+    """summary, evaluate, plot, export and train (without --force) read the record; none skips it."""
+    path = model_dir / "models/basic_run.json"
+    path.write_text(json.dumps(at("files.weights", None)(json.loads(path.read_text()))))
+    expected = f"error: models/basic_run.json: run record key files.weights: expected a mapping, received null {HINT}\n"
+    for args in (("summary", "models/basic_model.json"),
+                 ("evaluate", "--data", "configs/xor.yaml"),
+                 ("plot", "models/basic_run.json"),
+                 ("export", "models/basic_model.json", "out", "--to", "keras3"),
+                 ("train", "configs/xor.yaml", "--epochs", "1", "-q")):
+        result = xornet(*args)
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected), args
+
+
+def test_record_check_cannot_be_bypassed_from_python(model_dir):
+    """verify_against_record checks the record it is given, so a hand-made record cannot skip the SHA-256."""
+    from xornet.errors import InputError
+    from xornet.files.record import verify_against_record
+
+    model = Path("models/basic_model.json")
+    for record in ({}, {"files": None}, {"files": {"model": {"name": "basic_model.json"}}}):
+        with pytest.raises(InputError, match="models/basic_run.json: run record has no key files|expected a mapping"):
+            verify_against_record(model, record, Path("models/basic_weights.h5"))
