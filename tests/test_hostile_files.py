@@ -356,3 +356,104 @@ def test_record_check_cannot_be_bypassed_from_python(model_dir):
     for record in ({}, {"files": None}, {"files": {"model": {"name": "basic_model.json"}}}):
         with pytest.raises(InputError, match="models/basic_run.json: run record has no key files|expected a mapping"):
             verify_against_record(model, record, Path("models/basic_weights.h5"))
+
+
+# --- configs --------------------------------------------------------------------------
+
+
+def laughs(levels=9):
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        name, previous = chr(97 + i), chr(96 + i)
+        lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def block_nesting(depth):
+    return "".join("  " * i + f"k{i}:\n" for i in range(depth)) + "  " * depth + "v\n"
+
+
+TWO_LAYERS = "model:\n  layers:\n    - {{type: Dense, units: {units}{extra}}}\n    - {{type: Dense, units: 1}}\n"
+
+CONFIG_CASES = {
+    "billion_laughs": (laughs(), "x.yaml, line 6, column 4: aliases (*name) expand this to more than 100,000 values; "
+                                 "refusing to expand it"),
+    "recursive_alias": ("data: &a [1, *a]\n", "x.yaml, line 1, column 7: an alias refers to a value that contains it"),
+    "recursive_mapping_alias": ("model: &m {layers: *m}\n", "a recursive alias"),
+    "deep_flow_nesting": ("model: " + "[" * 1000 + "]" * 1000 + "\n",
+                          "x.yaml, line 1, column 57: nested more than 50 levels deep"),
+    "very_deep_flow_nesting": ("a: " + "{x: " * 100_000 + "1" + "}" * 100_000 + "\n", "nested more than 50 levels deep"),
+    "deep_block_nesting": (block_nesting(200), "x.yaml, line 50, column 99: nested more than 50 levels deep"),
+    "nul_byte": ("name: xor\noutput:\n  dir: a\0b\n", "x.yaml, line 3, column 9: NUL byte in the text, expected YAML text"),
+    "nul_escape": ('name: xor\noutput:\n  dir: "a\\0b"\n',
+                   "x.yaml, line 3, column 8: output.dir: the value holds a NUL character (\\0)"),
+    "nul_escape_in_key": ('"na\\0me": xor\n', "the value holds a NUL character"),
+    "control_character": ("name: x\x01y\n", "x.yaml, line 1, column 8: character U+0001 is not allowed in YAML"),
+    "too_big": ("# " + "x" * 1_000_000 + "\n", "x.yaml: the config is 1,000,003 bytes, more than the 1,000,000"),
+    "list_as_key": ("? [a, b]\n: 1\n", "x.yaml, line 1, column 3: expected a plain key (a name), received a list"),
+    "restarts_bound": ("training:\n  restarts: 5000\n",
+                       "x.yaml, line 2: training.restarts: expected a value less than or equal to 1000, received 5000"),
+    "units_bound": (TWO_LAYERS.format(units=10**12, extra=""),
+                    "model.layers.0.units: expected a value less than or equal to 100000000, received 1000000000000"),
+    "input_dim_bound": (TWO_LAYERS.format(units=1, extra=", input_dim: 10000000000"),
+                        "model.layers.0.input_dim: expected a value less than or equal to 100000000"),
+    "parameter_count": (TWO_LAYERS.format(units=100_000, extra=", input_dim: 2000"),
+                        "x.yaml, line 1: model: the network has 200,200,001 parameters (with 2000 inputs), more than "
+                        "the 100,000,000 xornet builds; use fewer units"),
+    "parameter_count_table": ("data: {inputs: 16}\n" + TWO_LAYERS.format(units=10_000_000, extra=""),
+                              "the network has 180,000,001 parameters (with 16 inputs)"),
+    "parameter_count_deep": ("model:\n  layers:\n" + "    - {type: Dense, units: 5000}\n" * 6,
+                             "the network has 125,040,000 parameters (with 2 inputs)"),
+    "parameter_count_file": ("data: {path: d.csv}\n" + TWO_LAYERS.format(units=60_000_000, extra=""),
+                             "the network has 180,000,001 parameters (at least, the data file's width not yet known)"),
+}
+
+
+@pytest.mark.parametrize("text, message", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
+def test_hostile_config_is_refused_by_config_validate(workdir, xornet, text, message):
+    (workdir / "x.yaml").write_text(text, encoding="utf-8")
+    assert_one_error(xornet("config", "validate", "x.yaml"), f"error: x.yaml", message)
+
+
+SET_CASES = {
+    "deep": ("model.layers=" + "[" * 100 + "]" * 100, "the value, line 1, column 51: nested more than 50 levels deep"),
+    "laughs": ("data=" + laughs().replace("\n", ", ").join("{}"), "aliases (*name) expand this to more than 100,000"),
+    "recursive": ("model.layers=&a [*a]", "the value, line 1, column 1: an alias refers to a value that contains it"),
+    "nul_escape": ('output.dir="a\\0b"', "output.dir: the value holds a NUL character"),
+    "duplicate_key": ("model.layers.0={type: Dense, type: Dense}", "key model.layers.0.type appears twice"),
+    "syntax": ("model.layers=[", "--set 'model.layers=[': the value, line 1, column 2: YAML syntax error"),
+    "restarts": ("training.restarts=1001", "--set training.restarts=1001: training.restarts: expected a value less "
+                                           "than or equal to 1000, received 1001"),
+    "units": ("model.layers.0.units=100000000", "model: the network has 400,000,001 parameters (with 2 inputs)"),
+}
+
+
+@pytest.mark.parametrize("setting, message", SET_CASES.values(), ids=SET_CASES.keys())
+def test_hostile_set_value_is_refused_by_train(workdir, xornet, setting, message):
+    assert_one_error(xornet("train", "configs/xor.yaml", "--set", setting), message)
+    assert not (workdir / "models").exists()
+
+
+def test_huge_network_is_refused_before_it_is_built(workdir, xornet):
+    big = write("big.yaml", TWO_LAYERS.format(units=100_000, extra=", input_dim: 2000"))
+    expected = ("error: big.yaml, line 1: model: the network has 200,200,001 parameters (with 2000 inputs), more than "
+                "the 100,000,000 xornet builds; use fewer units\n")
+    for args in (("summary", big), ("train", big), ("config", "show", big),
+                 ("summary", "--set", "model.layers.0.units=50000000")):
+        result = xornet(*args)
+        assert result.exit_code == 2 and result.stdout == "", args
+        assert result.stderr == (expected if args[-1] == big else
+                                 "error: --set model.layers.0.units=50000000: model: the network has 200,000,001 "
+                                 "parameters (with 2 inputs), more than the 100,000,000 xornet builds; use fewer units\n")
+
+
+def test_anchors_and_merge_keys_within_limits_still_work(workdir, xornet):
+    write("anchors.yaml", "model:\n  layers:\n    - {type: Dense, units: 4, input_dim: 2}\n"
+                          "    - &act {type: Activation, activation: tanh}\n"
+                          "    - &hidden {type: Dense, units: 3, activation: tanh}\n"
+                          "    - {<<: *hidden, units: 5}\n    - *act\n"
+                          "    - {type: Dense, units: 1, activation: sigmoid}\n")
+    result = xornet("config", "show", "anchors.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert [line.strip() for line in result.stdout.splitlines() if "units:" in line] == \
+        ["units: 4", "units: 3", "units: 5", "units: 1"]

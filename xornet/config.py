@@ -26,6 +26,8 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -91,12 +93,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# The largest network xornet builds or loads; a float32 copy of its weights takes 400 MB.
+MAX_PARAMETERS = 100_000_000
+
+
 class DenseLayer(_Section):
     type: Literal["Dense"]
-    units: int = Field(gt=0)
+    units: int = Field(gt=0, le=MAX_PARAMETERS)
     activation: Activation | None = None
     use_bias: bool = True
-    input_dim: int | None = Field(default=None, gt=0)
+    input_dim: int | None = Field(default=None, gt=0, le=MAX_PARAMETERS)
     kernel_initializer: Initializer = "glorot_uniform"
     bias_initializer: Initializer = "zeros"
     name: str | None = None
@@ -127,6 +133,21 @@ def reference_layers() -> list:
         DenseLayer(type="Dense", units=1),
         ActivationLayer(type="Activation", activation="sigmoid"),
     ]
+
+
+def parameter_count(layers: list, width: int) -> int:
+    """The number of weights of a network of `layers` taking `width` inputs, counted without building it.
+
+    Example:
+        >>> parameter_count(reference_layers(), 2)
+        41
+    """
+    count = 0
+    for layer in layers:
+        if isinstance(layer, DenseLayer):
+            count += width * layer.units + (layer.units if layer.use_bias else 0)
+            width = layer.units
+    return count
 
 
 class DataConfig(_Section):
@@ -176,7 +197,7 @@ class TrainingConfig(_Section):
     batch_size: int | None = Field(default=None, ge=1)
     shuffle: bool = True
     target_loss: float | None = Field(default=None, gt=0)
-    restarts: int = Field(default=0, ge=0)
+    restarts: int = Field(default=0, ge=0, le=1000)
     tensorboard: str | None = None
     engine: Literal["auto", "fast", "keras"] = "auto"
 
@@ -220,6 +241,21 @@ class Config(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("model")
+    @classmethod
+    def _parameters_fit(cls, model: ModelConfig, info: ValidationInfo) -> ModelConfig:
+        data = info.data.get("data")
+        first = model.layers[0]
+        width = getattr(first, "input_dim", None) or (data.inputs if isinstance(data, DataConfig) else None)
+        count = parameter_count(model.layers, width or 1)
+        if count > MAX_PARAMETERS:
+            counted = f"with {width} inputs" if width else "at least, the data file's width not yet known"
+            raise ValueError(
+                f"the network has {count:,} parameters ({counted}), more than the {MAX_PARAMETERS:,} "
+                "xornet builds; use fewer units"
+            )
+        return model
     _overrides: list[str] = PrivateAttr(default_factory=list)
 
     @property
@@ -244,6 +280,10 @@ def _line_map(node, path: tuple, lines: dict, source: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise InputError(f"{source}{_at(key_node.start_mark)}: expected a plain key (a name), "
+                                 f"received a {'mapping' if isinstance(key_node, yaml.MappingNode) else 'list'}")
+            _line_map(key_node, path, {}, source)
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
@@ -259,6 +299,15 @@ def _line_map(node, path: tuple, lines: dict, source: str) -> None:
         for index, item in enumerate(node.value):
             lines[path + (index,)] = item.start_mark.line + 1
             _line_map(item, path + (index,), lines, source)
+    elif "\0" in node.value:
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        raise InputError(f"{source}{_at(node.start_mark)}: {dotted}: the value holds a NUL character (\\0), "
+                         "which no name or path may hold")
+
+
+MAX_CONFIG_BYTES = 1_000_000
+MAX_YAML_DEPTH = 50
+MAX_YAML_VALUES = 100_000
 
 
 def _read_yaml(path: Path) -> tuple[dict, dict]:
@@ -268,23 +317,16 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
     if path.is_dir():
         raise InputError(f"{source}: is a directory, expected a YAML config file")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise InputError(f"{source}: the config is {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} "
+                             "a config may have")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
     except OSError as exc:
         raise InputError(f"{source}: cannot read the config: {exc.strerror}") from exc
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{source}{where}: YAML syntax error: {problem}") from exc
+    data, lines = parse_yaml(text, source)
     if data is None:
         raise InputError(f"{source}: the config is empty, expected a mapping of sections (name, data, model, training, output)")
     if not isinstance(data, dict):
@@ -292,9 +334,105 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
             f"{source}, line 1: expected a mapping of sections (name, data, model, training, output), "
             f"received a {type(data).__name__}"
         )
-    lines: dict = {}
-    _line_map(root, (), lines, source)
     return data, lines
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing documents nested more than MAX_YAML_DEPTH deep while it reads them."""
+
+    source = "<config>"
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise InputError(f"{self.source}{_at(self.peek_event().start_mark)}: "
+                                 f"nested more than {MAX_YAML_DEPTH} levels deep; a config is a few levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def parse_yaml(text: str, source: str, path: tuple = ()) -> tuple[Any, dict]:
+    """Parse one YAML document safely: (data, {key path: line}); data is None for an empty document.
+
+    Refused with a clear InputError naming `source` and the line: NUL bytes and
+    other characters YAML does not allow, syntax errors, duplicate keys,
+    nesting deeper than MAX_YAML_DEPTH, recursive aliases, and aliases that
+    expand the document to more than MAX_YAML_VALUES values ("billion laughs").
+    `path` is where the document sits in a config (for --set values).
+
+    Example:
+        >>> parse_yaml("epochs: 5", "<text>")
+        ({'epochs': 5}, {('epochs',): 1})
+    """
+    nul = text.find("\0")
+    if nul >= 0:
+        raise InputError(f"{source}{_at_offset(text, nul)}: NUL byte in the text, expected YAML text")
+    loader = None
+    try:
+        loader = _BoundedLoader(text)  # checks every character
+        loader.source = source
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        _check_expansion(root, source)
+        lines: dict = {}
+        _line_map(root, path, lines, source)  # before constructing, which merges `<<` keys into their mapping
+        return loader.construct_document(root), lines
+    except yaml.reader.ReaderError as exc:
+        raise InputError(f"{source}{_at_offset(text, exc.position)}: character U+{exc.character:04X} "
+                         "is not allowed in YAML, expected text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{source}{_at(mark) if mark else ''}: YAML syntax error: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _at(mark) -> str:
+    return f", line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _at_offset(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return f", line {text.count(chr(10), 0, offset) + 1}, column {offset - line_start + 1}"
+
+
+def _check_expansion(root, source: str) -> None:
+    """Count the values the document holds once its aliases are expanded, without expanding them."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = _children(node)
+        if finished:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                raise InputError(
+                    f"{source}{_at(node.start_mark)}: aliases (*name) expand this to more than "
+                    f"{MAX_YAML_VALUES:,} values; refusing to expand it"
+                )
+        elif id(node) in on_path:
+            raise InputError(f"{source}{_at(node.start_mark)}: an alias refers to a value that contains it "
+                             "(a recursive alias); a config cannot hold one")
+        elif id(node) not in sizes:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 # --- overrides ------------------------------------------------------------------------
@@ -318,11 +456,10 @@ def parse_override(text: str) -> tuple[tuple, Any]:
         raise InputError(
             f"--set {text!r}: expected KEY=VALUE with a dotted key, for example training.learning_rate=0.5"
         )
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise InputError(f"--set {text!r}: the value is not valid YAML: {exc}") from exc
-    return tuple(int(p) if p.isdigit() else p for p in parts), value
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    path = tuple(int(p) if p.isdigit() else p for p in parts)
+    value = parse_yaml(raw, f"--set {shown!r}: the value", path)[0] if raw.strip() else None
+    return path, value
 
 
 def apply_override(data: dict, path: tuple, value: Any, origin: str) -> None:
@@ -390,6 +527,8 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
     loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     where = override_origin.get(loc)
+    if where is None:  # an error about a whole section names the override that changed it
+        where = next((origin for path, origin in reversed(override_origin.items()) if path[:len(loc)] == loc), None)
     if where is None:
         probe = loc
         while probe and probe not in lines:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xornet.config import MAX_PARAMETERS
 from xornet.errors import InputError
 
 def write_weights_h5(model, path: Path) -> None:
@@ -216,7 +217,7 @@ def _weight_label(name: str) -> str:
     return re.sub(r":\d+$", "", name.rsplit("/", 1)[-1])
 
 
-MAX_WEIGHT_VALUES = 100_000_000
+MAX_WEIGHT_VALUES = MAX_PARAMETERS
 
 
 def _check_sizes(plan: list, path: Path) -> None:
