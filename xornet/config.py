@@ -120,8 +120,30 @@ class DropoutLayer(_Section):
     name: str | None = None
 
 
-Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer], Field(discriminator="type")]
-LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer}
+class BatchNormalizationLayer(_Section):
+    type: Literal["BatchNormalization"]
+    momentum: float = Field(default=0.99, ge=0, le=1)
+    epsilon: float = Field(default=0.001, gt=0)
+    center: bool = True
+    scale: bool = True
+    name: str | None = None
+
+
+class LeakyReLULayer(_Section):
+    type: Literal["LeakyReLU"]
+    negative_slope: float = 0.3
+    name: str | None = None
+
+
+class FlattenLayer(_Section):
+    type: Literal["Flatten"]
+    name: str | None = None
+
+
+Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer, BatchNormalizationLayer, LeakyReLULayer,
+                        FlattenLayer], Field(discriminator="type")]
+LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer,
+                 "BatchNormalization": BatchNormalizationLayer, "LeakyReLU": LeakyReLULayer, "Flatten": FlattenLayer}
 LAYER_TYPES = tuple(LAYER_CLASSES)
 
 
