@@ -80,8 +80,8 @@ def test_other_experiment_is_not_overwritten_silently(trained, xornet):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "error: models/basic_model.json already holds a model from experiment 'xor'; refusing to overwrite it "
-        "with experiment 'seed' (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)\n"
+        "error: models/basic_model.json already holds a model of a different experiment (name: 'xor' -> 'seed'); "
+        "refusing to overwrite it (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)\n"
     )
     assert {p.name: p.read_bytes() for p in (trained / "models").iterdir()} == before
     forced = xornet("train", "configs/seed.yaml", "--output-dir", "models", "--force", "--quiet")
@@ -166,7 +166,7 @@ def test_nan_loss_stops_with_a_clear_message_and_writes_nothing(trained, xornet)
     write("boom.yaml", "name: xor\nseed: 1\nmodel:\n  layers:\n    - {type: Dense, units: 4, input_dim: 2}\n"
                        "    - {type: Dense, units: 1}\ntraining:\n  loss: mean_squared_error\n  learning_rate: 1000\n"
                        "  metrics: []\n  epochs: 200\n")
-    result = xornet("train", "boom.yaml", "-q")
+    result = xornet("train", "boom.yaml", "-q", "--force")  # another experiment: --force passes the guard
     assert result.exit_code == 1
     assert re.fullmatch(
         r"error: training stopped at epoch \d+: the loss became (nan|inf) \(hint: lower training.learning_rate, "

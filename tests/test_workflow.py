@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import write
+from xornet.cli.config_commands import fill_starter
 from xornet.config import STARTER, Config, load_config
 
 
 def test_config_init_show_validate(workdir, xornet):
     result = xornet("config", "init", "start.yaml")
     assert (result.exit_code, result.stdout) == (0, "Wrote start.yaml\n")
-    assert (workdir / "start.yaml").read_text() == STARTER
+    assert (workdir / "start.yaml").read_text() == fill_starter(STARTER, "start")
     again = xornet("config", "init", "start.yaml")
     assert (again.exit_code, again.stderr) == (
         2, "error: start.yaml already exists; refusing to overwrite it (hint: pass --force, or give another PATH)\n")

@@ -234,6 +234,8 @@ class TrainingConfig(_Section):
 
 def _plain_file_name(suffixes: tuple[str, ...]):
     def check(value: str) -> str:
+        if "\0" in value:
+            raise ValueError(f"expected a file name, received {value!r} (it contains a NUL byte)")
         if "/" in value or "\\" in value or value in ("", ".", ".."):
             raise ValueError(f"expected a file name without a directory, received {value!r}")
         if not value.endswith(suffixes):
@@ -243,8 +245,16 @@ def _plain_file_name(suffixes: tuple[str, ...]):
     return AfterValidator(check)
 
 
+def _directory(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"expected a directory path, received {value!r} (it contains a NUL byte)")
+    if not value.strip():
+        raise ValueError(f"expected a directory path, received {value!r}")
+    return value
+
+
 class OutputConfig(_Section):
-    dir: str = "models"
+    dir: Annotated[str, AfterValidator(_directory)] = "models"
     model_file: Annotated[str, _plain_file_name((".json",))] = "basic_model.json"
     weights_file: Annotated[str, _plain_file_name((".h5", ".hdf5"))] = "basic_weights.h5"
 
@@ -632,7 +642,7 @@ STARTER = """\
 # Every key is optional; what is left out takes the value shown here.
 # Check it with `xornet config validate FILE`, see it resolved with
 # `xornet config show FILE`, train it with `xornet train FILE`.
-name: xor                       # names the run; letters, digits, _ . -
+name: <name>                    # names the run (default xor); letters, digits, _ . -
 seed: 42                        # initial weights; null = a fresh random start each run
 
 data:
@@ -667,7 +677,7 @@ training:
   engine: auto                  # auto | fast | keras (plain model.fit)
 
 output:
-  dir: models                   # relative to the working directory
+  dir: models/<name>            # relative to the working directory (default models, the reference model's)
   model_file: basic_model.json
   weights_file: basic_weights.h5
 """

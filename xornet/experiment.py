@@ -97,7 +97,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     dataset = load_data(config)
     directory = Path(config.output.dir)
     if save:
-        check_can_write(directory, config.output.model_file, config.output.weights_file, config.name, force)
+        check_can_write(directory, config.output.model_file, config.output.weights_file, config.resolved(), force)
     if config.training.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise InputError("training.tensorboard: writing TensorBoard scalars needs the tensorboard package",
                          hint="pip install tensorboard (or pip install 'xornet[tensorboard]')")
@@ -121,7 +121,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
         write_scalars(Path(config.training.tensorboard) / config.name, best.result.history)
     if save:
         best.paths = save_run(best.model, directory, config.output.model_file, config.output.weights_file,
-                              run_record(best), best.result.history)
+                              run_record(best), best.result.history, force=force)
     return best
 
 
