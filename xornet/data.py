@@ -159,7 +159,8 @@ def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
         raise InputError(f"{path}: expected numbers, received dtype {array.dtype}")
     if len(array) == 0:
         raise InputError(f"{path}: the array has no rows, expected at least one row of numbers")
-    return names, array.astype("float32")
+    with np.errstate(over="ignore"):  # values too large for float32 become inf; callers refuse non-finite values
+        return names, array.astype("float32")
 
 
 def load_file(path: str, features=None, label=None) -> Dataset:
