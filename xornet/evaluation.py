@@ -42,7 +42,7 @@ def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> No
     Example:
         >>> check_labels(np.array([[0], [2]]), 1, "and.csv")
         Traceback (most recent call last):
-        xornet.errors.InputError: and.csv, row 2: label 2 is not 0 or 1 (the model has one output) (1 such row)
+        xornet.errors.InputError: and.csv, row 2: expected a label of 0 or 1 (the model has one output), received 2 (1 such row)
     """
     values = labels[:, 0]
     classes = max(2, outputs)
@@ -51,7 +51,7 @@ def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> No
         row = int(bad[0])
         expected = "0 or 1 (the model has one output)" if outputs == 1 else (
             f"a class number from 0 to {classes - 1} (the model has {outputs} outputs)")
-        raise InputError(f"{source}, row {row + 1}: label {values[row]:g} is not {expected} "
+        raise InputError(f"{source}, row {row + 1}: expected a label of {expected}, received {values[row]:g} "
                          f"({bad.size} such row{'s' if bad.size > 1 else ''})")
 
 
