@@ -82,7 +82,7 @@ def test_explicit_weights(trained, xornet):
 
 
 def test_summary_of_reference_config_and_saved_model(trained, xornet):
-    result = xornet("summary")
+    result = xornet("summary", "--set", "seed=42")  # --set: a config, here the reference one
     assert result.exit_code == 0
     assert result.stdout == "Experiment xor (reference XOR experiment)\n" + SUMMARY
     result = xornet("summary", "configs/and.yaml")

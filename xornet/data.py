@@ -96,7 +96,7 @@ def read_csv_table(path: Path) -> tuple[list[str], np.ndarray, bool]:
     columns are named 0, 1, 2, ...
     """
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not data
             rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text CSV file (not UTF-8 at byte {exc.start})") from exc
@@ -141,8 +141,13 @@ def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
         if "allow_pickle" in str(exc):
             raise InputError(f"{path}: refused: the .npy file holds Python objects, expected numbers") from None
         raise InputError(f"{path}: not a readable .npy file: {exc}") from None
+    except EOFError:
+        raise InputError(f"{path}: the .npy file is empty or cut short, expected a 2-D array of numbers") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the .npy file: {exc}") from None
+    if not isinstance(array, np.ndarray):  # np.load opens .npz archives whatever their name
+        array.close()
+        raise InputError(f"{path}: an .npz archive, expected a single .npy array (save it with np.save)")
     if array.dtype.names:
         names = list(array.dtype.names)
         array = np.stack([array[name] for name in names], axis=1)
@@ -152,7 +157,10 @@ def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
         raise InputError(f"{path}: expected a 2-D array (rows x columns), received shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
         raise InputError(f"{path}: expected numbers, received dtype {array.dtype}")
-    return names, array.astype("float32")
+    if len(array) == 0:
+        raise InputError(f"{path}: the array has no rows, expected at least one row of numbers")
+    with np.errstate(over="ignore"):  # values too large for float32 become inf; callers refuse non-finite values
+        return names, array.astype("float32")
 
 
 def load_file(path: str, features=None, label=None) -> Dataset:
@@ -160,6 +168,8 @@ def load_file(path: str, features=None, label=None) -> Dataset:
     file = Path(path)
     if not file.exists():
         raise InputError(f"{path}: data file not found (data.path)")
+    if file.is_dir():
+        raise InputError(f"{path}: is a directory, expected a .csv or .npy data file (data.path)")
     if file.suffix.lower() == ".npy":
         names, values = load_npy(file)
     elif file.suffix.lower() in (".csv", ".txt"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xornet.errors import InputError
 from xornet.predicting import to_classes
 
 EPSILON = 1e-7  # keras.backend.epsilon(), the clipping Keras' cross-entropies use
@@ -35,13 +36,34 @@ def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray) -> floa
     return float(np.mean(np.asarray(keras.losses.get(name)(labels.astype("float32"), probabilities))))
 
 
+def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> None:
+    """Refuse labels the model's outputs cannot score: 0 or 1 for one output, 0 .. N-1 for N outputs.
+
+    Example:
+        >>> check_labels(np.array([[0], [2]]), 1, "and.csv")
+        Traceback (most recent call last):
+        xornet.errors.InputError: and.csv, row 2: expected a label of 0 or 1 (the model has one output), received 2 (1 such row)
+    """
+    values = labels[:, 0]
+    classes = max(2, outputs)
+    bad = np.flatnonzero(~np.isin(values, np.arange(classes)))
+    if bad.size:
+        row = int(bad[0])
+        expected = "0 or 1 (the model has one output)" if outputs == 1 else (
+            f"a class number from 0 to {classes - 1} (the model has {outputs} outputs)")
+        raise InputError(f"{source}, row {row + 1}: expected a label of {expected}, received {values[row]:g} "
+                         f"({bad.size} such row{'s' if bad.size > 1 else ''})")
+
+
 def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str,
-                         threshold: float = 0.5) -> dict:
+                         threshold: float = 0.5, source: str = "labels") -> dict:
     """Loss, accuracy, precision, recall, F1 and confusion matrix.
 
     With one output, class 1 is the positive class; with several, precision,
-    recall and F1 are macro averages over the classes.
+    recall and F1 are macro averages over the classes. Labels outside the
+    model's classes are refused (`check_labels`); `source` names them in errors.
     """
+    check_labels(labels, probabilities.shape[1], source)
     predicted = to_classes(probabilities, threshold)
     true = labels[:, 0].astype(int)
     classes = max(2, probabilities.shape[1])

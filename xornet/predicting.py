@@ -73,7 +73,13 @@ def parse_x(values: list[str], width: int) -> np.ndarray:
         except ValueError:
             bad = next(c for c in cells if not is_number(c))
             raise InputError(f"--x {text}: expected numbers, received {bad!r}") from None
-    return np.array(rows, dtype="float32")
+        with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused just below
+            finite = np.isfinite(np.array(rows[-1], dtype="float32"))
+        if not finite.all():
+            column = int(np.argmin(finite))
+            raise InputError(f"--x {text}: column {column + 1}: expected a finite number, received {cells[column]!r}")
+    with np.errstate(over="ignore"):
+        return np.array(rows, dtype="float32")
 
 
 def read_npy_inputs(path: Path, width: int) -> np.ndarray:
@@ -83,7 +89,24 @@ def read_npy_inputs(path: Path, width: int) -> np.ndarray:
     _, values = load_npy(path)
     if values.shape[1] != width:
         raise InputError(f"{path}: expected {width} columns (the model's input width), received {values.shape[1]}")
+    check_finite_inputs(values, str(path))
     return values
+
+
+def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None) -> None:
+    """Refuse nan, inf and numbers too large for float32, naming the row and column (counted from 1, or by name).
+
+    Example:
+        >>> check_finite_inputs(np.array([[0.0, np.nan]], "float32"), "in.npy")
+        Traceback (most recent call last):
+        xornet.errors.InputError: in.npy, row 1, column 2: expected a finite number, received nan (1 such value)
+    """
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        row, column = (int(i) for i in bad[0])
+        where = f"column {column + 1}" if column_names is None else f"column {column_names[column]!r}"
+        raise InputError(f"{source}, row {row + 1}, {where}: expected a finite number, "
+                         f"received {x[row, column]} ({len(bad)} such value{'s' if len(bad) > 1 else ''})")
 
 
 def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
@@ -94,7 +117,7 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
     training features, those columns are used (so a training CSV with its label
     column works), otherwise the file must be exactly `width` columns wide.
     """
-    first = stream.readline()
+    first = stream.readline().lstrip("\ufeff")  # a UTF-8 byte-order mark is not part of the header
     while first and not first.strip():
         first = stream.readline()
     if not first:
@@ -120,6 +143,8 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
         pending = []
         lines = [line for line in lines if line.strip()]
         if not lines:
+            if line_number == 2:
+                raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
             return
         values = _parse_block(lines, file_width, source, line_number)
         line_number += len(lines)
@@ -138,6 +163,7 @@ def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> 
         if values.size == len(lines) * width:
             values = values.reshape(len(lines), width)
             if all(line.count(",") == width - 1 for line in lines):
+                _check_finite_rows(values, lines, source, first_line)
                 return values
     except (ValueError, DeprecationWarning):
         pass
@@ -151,6 +177,33 @@ def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> 
             if not is_number(cell):
                 raise InputError(f"{where}: expected a number, received {cell!r}")
     raise InputError(f"{source}: could not read the rows starting at line {first_line}")
+
+
+def _check_finite_rows(values: np.ndarray, lines: list[str], source: str, first_line: int) -> None:
+    """Refuse nan, inf and numbers too large for float32, naming the line and column."""
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        row, column = (int(i) for i in bad[0])
+        cell = lines[row].split(",")[column].strip()
+        raise InputError(f"{source}, line {first_line + row}, column {column + 1}: "
+                         f"expected a finite number, received {cell!r}")
+
+
+def check_finite_outputs(x: np.ndarray, probabilities: np.ndarray, first_row: int = 1) -> None:
+    """Refuse outputs that are not finite numbers (inputs so large that the network overflows).
+
+    Example:
+        >>> check_finite_outputs(np.array([[1e30]]), np.array([[np.nan]]))
+        Traceback (most recent call last):
+        xornet.errors.InputError: input row 1 ([1e+30]): the model's output is nan, not a finite number ...
+    """
+    bad = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        values = ", ".join(f"{v:g}" for v in x[row])
+        raise InputError(f"input row {first_row + row} ([{values}]): the model's output is "
+                         f"{', '.join(str(v) for v in probabilities[row])}, not a finite number; "
+                         f"the inputs are too large for this network", hint="scale the inputs like the training data")
 
 
 # --- formatting -----------------------------------------------------------------------

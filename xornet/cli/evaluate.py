@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from xornet.cli.app import Format, _load_config, app, friendly_errors
+from xornet.cli.app import WEIGHTS_HELP, _load_config, app, check_model_options, check_output_file, friendly_errors
 from xornet.errors import InputError
 
 
-@app.command()
+class EvaluateFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command(short_help="Score a saved model on labelled data.")
 @friendly_errors
 def evaluate(
-    model: Path = typer.Option(Path("basic_model.json"), "--model", "-m", help="The architecture JSON."),
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="PATH",
+                              help="The architecture JSON (a bare name is also looked for in models/)."),
     data: Path = typer.Option(..., "--data", "-d", help="A config (.yaml: its data) or a CSV / .npy file with labels."),
-    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The HDF5 weights [default: as for predict]."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
+    label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
+                                        help="The label column of a CSV / .npy file. Default: the training label."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):
-    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix."""
+    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix.
+
+    Labels must fit the model: 0 or 1 for a one-output model, a class number
+    0 .. N-1 for N outputs; other labels are refused, naming the row.
+    """
     import json
 
     from xornet.predictor import load_predictor
     from xornet.data import load_data, load_file
     from xornet.evaluation import evaluate_predictions, format_evaluation
+    from xornet.predicting import check_finite_inputs, check_finite_outputs
 
-    if output_format is Format.csv:
-        raise InputError("--format: evaluate prints table or json, received csv")
+    check_model_options(model, weights)
+    if label is not None and data.suffix.lower() in (".yaml", ".yml"):
+        raise InputError(f"--label applies to a CSV or .npy file, not to a config ({data})",
+                         hint="set data.label in the config")
     predictor = load_predictor(model, weights)
     record = predictor.record or {}
     loss = record.get("config", {}).get("training", {}).get("loss", "binary_crossentropy")
@@ -38,23 +54,28 @@ def evaluate(
     else:
         recorded = record.get("data", {})
         features = recorded.get("features")
-        dataset = load_file(str(data), features if features and data.suffix.lower() != ".npy" else None,
-                            recorded.get("label") if data.suffix.lower() != ".npy" else None)
+        is_npy = data.suffix.lower() == ".npy"
+        dataset = load_file(str(data), features if features and not is_npy else None,
+                            label if label is not None else recorded.get("label") if not is_npy else None)
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
-    scores = evaluate_predictions(predictor.predict(dataset.x), dataset.y, loss, threshold)
-    if output_format is Format.json:
-        typer.echo(json.dumps(scores))
+    check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
+    probabilities = predictor.predict(dataset.x)
+    check_finite_outputs(dataset.x, probabilities)
+    scores = evaluate_predictions(probabilities, dataset.y, loss, threshold, source=dataset.source)
+    if output_format is EvaluateFormat.json:
+        typer.echo(json.dumps(scores, allow_nan=False))
     else:
         typer.echo(f"{model} on {dataset.source} ({scores['rows']} rows, loss {loss})")
         typer.echo(format_evaluation(scores))
 
 
-@app.command()
+@app.command(short_help="Draw a saved model's training curves.")
 @friendly_errors
 def plot(
-    target: Path = typer.Argument(..., help="A saved model (.json) or its run record (_run.json)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The PNG to write [default: <stem>_plot.png beside the model]."),
+    target: Path = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="The PNG to write. Default: <stem>_plot.png beside the model."),
 ):
     """Draw loss and accuracy per epoch and, for two-input models, the decision surface."""
     from xornet.files.names import stem_of
@@ -62,6 +83,8 @@ def plot(
     from xornet.data import dataset_of_record
     from xornet.plotting import plot_run
 
+    if out is not None:
+        check_output_file(out, f"--out {out}")
     model_path = target
     if target.name.endswith("_run.json"):
         model_path = target.with_name(target.name[: -len("_run.json")] + "_model.json")
