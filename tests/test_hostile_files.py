@@ -199,7 +199,7 @@ def test_weights_that_are_not_hdf5_are_refused(model_dir, xornet, content, messa
 def test_weights_that_are_a_directory_are_refused(model_dir, xornet):
     (model_dir / "dir.h5").mkdir()
     assert_one_error(xornet("predict", "--model", "models/basic_model.json", "--weights", "dir.h5"),
-                     "error: dir.h5: is a directory, expected an HDF5 weights file")
+                     "dir.h5: is a directory, expected an HDF5 weights file")
 
 
 def test_nan_weights_are_refused_by_every_command_that_loads_them(model_dir, xornet):
