@@ -30,14 +30,15 @@ def config_show(
 @config_app.command("init")
 @friendly_errors
 def config_init(
-    path: Path = typer.Argument(Path("xornet.yaml"), help="Where to write the starter config."),
+    path: str = typer.Argument("xornet.yaml", help="Where to write the starter config."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file."),
 ):
     """Write a commented starter config (the XOR experiment), named after the file, saving into models/NAME."""
     from xornet.config import STARTER
     from xornet.files.safe_write import atomic_write_text, check_writable
 
-    check_writable(path, "config init PATH")
+    check_writable(Path(path), "config init PATH")  # a str argument: click refuses a NUL byte with a usage box
+    path = Path(path)
     if path.exists() and not force:
         raise InputError(f"{path} already exists; refusing to overwrite it", hint="pass --force, or give another PATH")
     atomic_write_text(path, fill_starter(STARTER, experiment_name(path)))

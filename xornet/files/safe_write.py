@@ -83,10 +83,13 @@ def _write_temp(path: Path, write: Callable[[Path], None]) -> Path:
 
 def _os_failure(path: Path, exc: OSError) -> XornetError:
     """One line for an OSError while writing `path`, e.g. 'No space left on device'."""
-    reason = exc.strerror
-    if not reason:  # h5py puts errno inside its own message
-        found = re.search(r"errno = (\d+)", str(exc))
-        reason = os.strerror(int(found.group(1))) if found else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    found = re.search(r"errno = (\d+)", str(exc))  # h5py puts the OS error inside its own message
+    if found:
+        reason = os.strerror(int(found.group(1)))
+    elif exc.errno:
+        reason = os.strerror(exc.errno)
+    else:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
     return XornetError(f"{path}: cannot write it: {reason}; the previous file, if any, is untouched")
 
 
@@ -162,6 +165,7 @@ def finish_interrupted_save(model_path: Path, weights_name: str | None = None) -
     """
     if not os.path.lexists(journal_path(model_path)):
         return
+    read_journal(model_path, weights_name)  # refuse a hostile journal before touching anything, even the lock
     with save_lock(model_path):
         finish_interrupted_save_locked(model_path, weights_name)
 
@@ -196,11 +200,16 @@ def read_journal(model_path: Path, weights_name: str | None = None) -> list[tupl
 
     try:
         info = os.lstat(journal)
+    except FileNotFoundError:
+        return []  # a save finished it meanwhile
+    try:
         if not stat.S_ISREG(info.st_mode):
             raise refuse("expected a regular file written by xornet, found a symlink or special file")
         if info.st_size > JOURNAL_MAX_BYTES:
             raise refuse(f"is {info.st_size} bytes, expected a journal of a few hundred bytes")
         data = json.loads(journal.read_bytes())
+    except FileNotFoundError:
+        return []
     except (ValueError, RecursionError) as exc:
         raise refuse(f"not valid JSON ({type(exc).__name__})") from None
     except OSError as exc:
@@ -327,7 +336,7 @@ def check_writable(path: Path, what: str) -> None:
         if any(candidate == special or special in candidate.parents for special in SPECIAL_DIRS):
             raise InputError(f"{what}: {path} is inside a system directory "
                              f"({', '.join(map(str, SPECIAL_DIRS))}), expected a place for ordinary files")
-    ancestor = absolute.parent
+    ancestor = path.parent
     while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
