@@ -163,7 +163,7 @@ def finish_interrupted_save(model_path: Path, weights_name: str | None = None) -
     `InputError` and nothing is changed. A save still running (holding the lock)
     is waited for, not replayed.
     """
-    if not os.path.lexists(journal_path(model_path)):
+    if not model_path.name or not os.path.lexists(journal_path(model_path)):
         return
     read_journal(model_path, weights_name)  # refuse a hostile journal before touching anything, even the lock
     with save_lock(model_path):
@@ -232,9 +232,11 @@ def read_journal(model_path: Path, weights_name: str | None = None) -> list[tupl
         if not temp_name_pattern(final).fullmatch(temp):
             raise refuse(f"entry {number}: renames {temp!r}, expected a temporary file xornet made for {final} "
                          f"(.{final}.XXXXXXXX.tmp)")
-        source = model_path.parent / temp
-        if os.path.lexists(source) and not stat.S_ISREG(os.lstat(source).st_mode):
-            raise refuse(f"entry {number}: {temp} is not a regular file")
+        try:
+            if not stat.S_ISREG(os.lstat(model_path.parent / temp).st_mode):
+                raise refuse(f"entry {number}: {temp} is not a regular file")
+        except FileNotFoundError:
+            pass  # already renamed
     return renames
 
 
