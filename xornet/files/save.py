@@ -14,7 +14,6 @@ from xornet.errors import InputError, XornetError
 from xornet.files.names import history_path, journal_path, record_path
 from xornet.files.record import history_csv, read_record
 from xornet.files.safe_write import (
-    check_writable,
     discard,
     finish_interrupted_save,
     finish_interrupted_save_locked,
@@ -25,6 +24,7 @@ from xornet.files.safe_write import (
     stage,
 )
 from xornet.files.weights_h5 import write_weights_h5
+from xornet.files.writable import check_writable
 
 # Config keys a re-run of the same experiment may change without making it another experiment:
 # the seed (initial weights), the training budget (epochs, target_loss, restarts), where TensorBoard
