@@ -360,7 +360,8 @@ def train_three_at_once(workdir: Path, out: Path) -> list:
                "--epochs", "5", "--set", "training.restarts=0", "--set", "seed=null"]
     processes = [subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(3)]
-    return [(p.wait(timeout=300), *p.communicate()) for p in processes]
+    outputs = [p.communicate(timeout=900) for p in processes]  # reads both pipes while waiting: no pipe stall
+    return [(p.returncode, *output) for p, output in zip(processes, outputs)]
 
 
 def check_concurrent_round(workdir: Path, out: Path) -> None:
