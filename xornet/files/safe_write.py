@@ -83,10 +83,13 @@ def _write_temp(path: Path, write: Callable[[Path], None]) -> Path:
 
 def _os_failure(path: Path, exc: OSError) -> XornetError:
     """One line for an OSError while writing `path`, e.g. 'No space left on device'."""
-    reason = exc.strerror
-    if not reason:  # h5py puts errno inside its own message
-        found = re.search(r"errno = (\d+)", str(exc))
-        reason = os.strerror(int(found.group(1))) if found else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    found = re.search(r"errno = (\d+)", str(exc))  # h5py puts the OS error inside its own message
+    if found:
+        reason = os.strerror(int(found.group(1)))
+    elif exc.errno:
+        reason = os.strerror(exc.errno)
+    else:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
     return XornetError(f"{path}: cannot write it: {reason}; the previous file, if any, is untouched")
 
 
@@ -160,8 +163,9 @@ def finish_interrupted_save(model_path: Path, weights_name: str | None = None) -
     `InputError` and nothing is changed. A save still running (holding the lock)
     is waited for, not replayed.
     """
-    if not os.path.lexists(journal_path(model_path)):
+    if not model_path.name or not os.path.lexists(journal_path(model_path)):
         return
+    read_journal(model_path, weights_name)  # refuse a hostile journal before touching anything, even the lock
     with save_lock(model_path):
         finish_interrupted_save_locked(model_path, weights_name)
 
@@ -196,11 +200,16 @@ def read_journal(model_path: Path, weights_name: str | None = None) -> list[tupl
 
     try:
         info = os.lstat(journal)
+    except FileNotFoundError:
+        return []  # a save finished it meanwhile
+    try:
         if not stat.S_ISREG(info.st_mode):
             raise refuse("expected a regular file written by xornet, found a symlink or special file")
         if info.st_size > JOURNAL_MAX_BYTES:
             raise refuse(f"is {info.st_size} bytes, expected a journal of a few hundred bytes")
         data = json.loads(journal.read_bytes())
+    except FileNotFoundError:
+        return []
     except (ValueError, RecursionError) as exc:
         raise refuse(f"not valid JSON ({type(exc).__name__})") from None
     except OSError as exc:
@@ -223,9 +232,11 @@ def read_journal(model_path: Path, weights_name: str | None = None) -> list[tupl
         if not temp_name_pattern(final).fullmatch(temp):
             raise refuse(f"entry {number}: renames {temp!r}, expected a temporary file xornet made for {final} "
                          f"(.{final}.XXXXXXXX.tmp)")
-        source = model_path.parent / temp
-        if os.path.lexists(source) and not stat.S_ISREG(os.lstat(source).st_mode):
-            raise refuse(f"entry {number}: {temp} is not a regular file")
+        try:
+            if not stat.S_ISREG(os.lstat(model_path.parent / temp).st_mode):
+                raise refuse(f"entry {number}: {temp} is not a regular file")
+        except FileNotFoundError:
+            pass  # already renamed
     return renames
 
 
@@ -302,67 +313,6 @@ def remove_orphan_temps(model_path: Path, file_names: list[str]) -> list[Path]:
             Path(entry.path).unlink(missing_ok=True)
             removed.append(Path(entry.path))
     return removed
-
-
-SPECIAL_DIRS = (Path("/proc"), Path("/sys"), Path("/dev"))  # kernel and device files, not a place for models
-_TEMP_EXTRA = len(".") + len(".XXXXXXXX.tmp")  # what _write_temp adds to a name
-
-
-def check_writable(path: Path, what: str) -> None:
-    """Raise InputError unless a regular file can be written at `path` (checked without writing anything).
-
-    Refused: NUL bytes, a name too long for the file system (counting the
-    temporary name written first), an existing directory, a parent that is a
-    file, a parent that is not writable, and /proc, /sys, /dev. `what` says
-    where the path came from, e.g. "output.dir" or "config init PATH".
-
-    Example:
-        >>> check_writable(Path("models/basic_model.json"), "output.dir")
-    """
-    text = str(path)
-    if "\0" in text:
-        raise InputError(f"{what}: {text!r} contains a NUL byte, expected a file path")
-    absolute = Path(os.path.abspath(path))
-    for candidate in (absolute, _resolve(absolute)):
-        if any(candidate == special or special in candidate.parents for special in SPECIAL_DIRS):
-            raise InputError(f"{what}: {path} is inside a system directory "
-                             f"({', '.join(map(str, SPECIAL_DIRS))}), expected a place for ordinary files")
-    ancestor = absolute.parent
-    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise InputError(f"{what}: {ancestor} is a file, expected a directory to write {path.name} in")
-    name_max = _pathconf(ancestor, "PC_NAME_MAX", 255)
-    for index, part in enumerate(absolute.parts[1:], start=2):
-        extra = _TEMP_EXTRA if index == len(absolute.parts) else 0
-        if len(os.fsencode(part)) + extra > name_max:
-            raise InputError(f"{what}: the name {_short(part)} is too long for the file system "
-                             f"({len(os.fsencode(part))} bytes; at most {name_max - extra} here)")
-    if len(os.fsencode(str(absolute))) + _TEMP_EXTRA >= _pathconf(ancestor, "PC_PATH_MAX", 4096):
-        raise InputError(f"{what}: {_short(text)} is too long for the file system "
-                         f"({len(os.fsencode(str(absolute)))} bytes)")
-    if os.path.isdir(absolute):
-        raise InputError(f"{what}: {path} is a directory, expected a file name")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise InputError(f"{what}: cannot write in {ancestor} (not writable: permissions or a read-only file system)")
-
-
-def _resolve(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return path
-
-
-def _pathconf(path: Path, name: str, default: int) -> int:
-    try:
-        return os.pathconf(path, name)
-    except (OSError, ValueError):
-        return default
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:20] + "..." + text[-12:])
 
 
 def _umask() -> int:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xornet.errors import InputError
+from xornet.errors import InputError, XornetError
 from xornet.files.names import history_path, journal_path, record_path
 from xornet.files.record import history_csv, read_record
 from xornet.files.safe_write import (
-    check_writable,
     discard,
     finish_interrupted_save,
     finish_interrupted_save_locked,
@@ -25,6 +24,7 @@ from xornet.files.safe_write import (
     stage,
 )
 from xornet.files.weights_h5 import write_weights_h5
+from xornet.files.writable import check_writable
 
 # Config keys a re-run of the same experiment may change without making it another experiment:
 # the seed (initial weights), the training budget (epochs, target_loss, restarts), where TensorBoard
@@ -47,11 +47,17 @@ def model_paths(directory: Path, model_file: str, weights_file: str) -> dict[str
 def check_can_write(directory: Path, model_file: str, weights_file: str, config: dict, force: bool) -> None:
     """Refuse to write where files cannot be written, or over another experiment's model without `force`.
 
-    `config` is the resolved config of the new run (`Config.resolved()`). The
-    existing files belong to the same experiment when the config in their run
-    record equals it, ignoring `RERUN_KEYS`; otherwise (or with no run record)
-    an `InputError` says which keys differ. Checked before training starts,
-    and again under the save lock.
+    `config` is the resolved config of the new run (`Config.resolved()`).
+    The rule: existing files (model or weights) may be replaced when the
+    `config` in their run record equals the new one, key by key, except
+    `seed`, `training.epochs`, `training.target_loss`, `training.restarts`,
+    `training.tensorboard`, `training.engine` and `output.dir` (`RERUN_KEYS`:
+    what a re-run of the same experiment changes). A recorded config from an
+    older xornet is completed with today's defaults first. Otherwise an
+    `InputError` names up to three differing keys ("key: old -> new"); files
+    with no readable run record, or a record without its config, are refused
+    too. `force` skips the comparison. Checked before training starts, and
+    again under the save lock in `save_run`.
 
     Example:
         >>> check_can_write(Path("models"), "basic_model.json", "basic_weights.h5", Config().resolved(), False)
@@ -151,7 +157,10 @@ def save_run(model, directory: Path, model_file: str, weights_file: str, record:
     paths = model_paths(directory, model_file, weights_file)
     for path in paths.values():
         check_writable(path, "output.dir")
-    paths["model"].parent.mkdir(parents=True, exist_ok=True)
+    try:
+        paths["model"].parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XornetError(f"{paths['model'].parent}: cannot create the directory: {exc.strerror}") from exc
     with save_lock(paths["model"]):
         finish_interrupted_save_locked(paths["model"], weights_file)
         remove_orphan_temps(paths["model"], [p.name for p in paths.values()])
