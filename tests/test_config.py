@@ -54,7 +54,8 @@ def test_shipped_configs_are_valid():
          "c.yaml, line 4: model.layers.1.activation: expected a Keras activation name (tanh, sigmoid, relu, celu, "
          "elu, exponential, ...), received 'tahn' (did you mean 'tanh'?)"),
         ("model:\n  layers:\n    - {type: Dens, units: 3}\n",
-         "c.yaml, line 3: model.layers.0.type: expected one of Dense, Activation, Dropout, BatchNormalization, LeakyReLU, Flatten, received 'Dens' "
+         "c.yaml, line 3: model.layers.0.type: expected one of Dense, Activation, Dropout, BatchNormalization, "
+         "LeakyReLU, Flatten, received 'Dens' "
          "(did you mean 'Dense'?)"),
         ("model:\n  layers:\n    - {type: Dense, unit: 3}\n",
          "c.yaml, line 3: unknown key model.layers.0.unit (did you mean 'units'?); expected one of: type, units, "

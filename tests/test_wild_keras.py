@@ -2,6 +2,7 @@
 summary, predict, evaluate and export with the numbers real Keras gives; every other one is refused by name."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -127,3 +128,14 @@ def test_the_corpus_count():
     oracle = json.loads((wild_dir() / "oracle.json").read_text())
     loaded = [entry["dir"] for entry in oracle if runnable(entry)]
     assert (len(oracle), len(loaded), sum(1 for e in oracle if runnable(e) and e.get("has_weights"))) == (28, 21, 17)
+
+
+def test_keras2_pair_model_json_and_model_h5_is_found_by_default(tmp_path, xornet):
+    """Keras 2 users saved `model.json` + `model.h5` (here a whole-model file with a model_weights group)."""
+    folder = wild_dir() / "07_adeel-iris"
+    shutil.copy(folder / "model.json", tmp_path / "model.json")
+    shutil.copy(folder / "weights.h5", tmp_path / "model.h5")
+    result = xornet("predict", "-m", tmp_path / "model.json", "-i", folder / "rows.csv", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    got = [row["probability"] for row in json.loads(result.stdout)]
+    np.testing.assert_allclose(got, expected(folder)[1], rtol=RTOL, atol=ATOL)

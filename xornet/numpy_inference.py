@@ -8,7 +8,8 @@ below falls back to Keras. tests/test_numpy_inference.py checks the
 numbers against Keras' own predictions.
 
 Example:
-    >>> network = NumpyNetwork.from_config(json.load(open("models/basic_model.json")), weights)
+    >>> config = read_model_json(Path("models/basic_model.json"))  # checked and translated to Keras 3
+    >>> network = NumpyNetwork.from_config(config, read_weights_h5(weights, layer_classes(config)), weights)
     >>> network([[0.0, 1.0]]).shape
     (1, 1)
 """

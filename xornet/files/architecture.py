@@ -67,6 +67,8 @@ def _check_layers(layers: list, source: str) -> None:
         if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
             raise InputError(f"{where}: expected an object with a class_name, received {_kind(layer)}")
         kind = layer["class_name"]
+        if not (kind.isidentifier() and len(kind) <= 60):
+            raise InputError(f"{where}: expected a layer class name, received {kind!r:.60}")
         if kind in CODE_CLASSES:
             raise InputError(f"{source}: refused: a {kind} layer would run code from the file")
         if kind not in RUNNABLE:
