@@ -299,7 +299,7 @@ RECORD_CASES = {
     "label_bool": (at("data.label", False), "key data.label: expected a column name or null, received False"),
     "deep_unknown_key": (at("notes", nested(100)), "run record is nested more than 64 levels deep at key notes."),
     "lone_surrogate": (at("experiment", "\ud800"), "key experiment holds text that is not valid Unicode"),
-    "lone_surrogate_key": (at("\udfff", 1), "key \\udfff holds text that is not valid Unicode"),
+    "lone_surrogate_key": (at("\udfff", 1), "key '\\udfff' holds text that is not valid Unicode"),
 }
 
 
