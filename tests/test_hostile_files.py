@@ -162,6 +162,8 @@ HDF5_CASES = {
     "weight_name_empty_part": (set_attr("/dense", "weight_names", np.array([b"dense//kernel:0", b"dense/bias:0"])),
                                "holds the name 'dense//kernel:0'"),
     "layer_name_not_utf8": (set_attr("/", "layer_names", np.array([b"\xff\xfe", b"dense_1"])), "not UTF-8 text"),
+    "layer_names_too_long": (set_attr("/", "layer_names", np.array([b"d" * 5000, b"dense_1"])),
+                             "holds names of 5,000 bytes each, more than the 1000"),
     "too_many_layer_names": (set_attr("/", "layer_names", np.array([b"d"] * 10_001)), "lists 10001 names"),
     # Keras 3's layout, damaged.
     "keras3_nan": (keras3_layout(set_values("/layers/dense/vars/0", (1, np.nan))),

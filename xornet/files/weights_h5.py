@@ -182,6 +182,7 @@ def _join(parent: str, name: str) -> str:
 
 
 MAX_NAMES = 10_000
+MAX_NAME_BYTES = 1_000
 
 
 def _names(node, attribute: str, path: Path) -> list[str]:
@@ -198,6 +199,9 @@ def _names(node, attribute: str, path: Path) -> list[str]:
         raise InputError(f"{path}: {where} has type {_describe_dtype(info.dtype)}, expected an array of strings")
     if info.shape[0] > MAX_NAMES:
         raise InputError(f"{path}: {where} lists {info.shape[0]} names, more than the {MAX_NAMES} xornet reads")
+    if info.dtype.itemsize > MAX_NAME_BYTES:
+        raise InputError(f"{path}: {where} holds names of {info.dtype.itemsize:,} bytes each, "
+                         f"more than the {MAX_NAME_BYTES} a layer or weight name may have")
     names = []
     for raw in node.attrs[attribute]:
         try:
