@@ -119,9 +119,11 @@ HDF5_CASES = {
                                f"HDF5 dataset '{KERNEL}' is empty (no shape)"),
     # Sizes declared before anything is read.
     "huge_declared_shape": (lambda f: replace_dataset(f, KERNEL, shape=(10**6, 10**6), dtype="f4", chunks=(10, 10)),
-                            f"HDF5 dataset '{KERNEL}' declares shape (1000000, 1000000) (1,000,000,000,000 values)"),
+                            f"HDF5 dataset '{KERNEL}' declares shape (1000000, 1000000) (1,000,000,000,000 values), "
+                            "more than the 100,000,000 values"),
     "huge_in_total": (lambda f: replace_dataset(f, BIAS, shape=(10**8,), dtype="f4", chunks=(1000,)),
-                      f"HDF5 dataset '{BIAS}' declares shape (100000000,)"),
+                      f"HDF5 dataset '{BIAS}' declares shape (100000000,) (100,000,000 values), with the weights before it, "
+                      "more than the 100,000,000 values xornet reads from a weights file"),
     "wrong_shape": (lambda f: replace_dataset(f, KERNEL, np.zeros((3, 10), "f4")),
                     "layer 'dense' (stored as 'dense') expects weights of shapes (2, 10), (10), received (3, 10), (10)"),
     # Groups and datasets where the other belongs, or missing.

@@ -235,12 +235,13 @@ def _check_sizes(plan: list, path: Path) -> None:
                                  "expected real numbers (float or integer)")
             if dataset.shape is None:
                 raise InputError(f"{path}: HDF5 dataset {dataset.name!r} is empty (no shape), expected an array")
-            total += math.prod(dataset.shape)
+            size = math.prod(dataset.shape)
+            total += size
             if total > MAX_WEIGHT_VALUES:
+                before = "" if size > MAX_WEIGHT_VALUES else ", with the weights before it"
                 raise InputError(
-                    f"{path}: HDF5 dataset {dataset.name!r} declares shape {dataset.shape} "
-                    f"({math.prod(dataset.shape):,} values); with the weights before it that is more than "
-                    f"the {MAX_WEIGHT_VALUES:,} values xornet reads from a weights file"
+                    f"{path}: HDF5 dataset {dataset.name!r} declares shape {dataset.shape} ({size:,} values)"
+                    f"{before}, more than the {MAX_WEIGHT_VALUES:,} values xornet reads from a weights file"
                 )
 
 
