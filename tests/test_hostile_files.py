@@ -5,6 +5,7 @@ written by xornet), change one thing with h5py and run `xornet predict` on it.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -327,6 +328,17 @@ def test_unreadable_run_record_is_an_error(model_dir, xornet, content, message):
     assert_one_error(xornet("predict", "--model", "models/basic_model.json"), message, HINT)
 
 
+def test_special_files_are_refused_without_blocking(model_dir, xornet):
+    """A FIFO would block a reader for ever; /dev/zero never ends."""
+    os.mkfifo(model_dir / "fifo")
+    os.replace(model_dir / "fifo", model_dir / "models/basic_run.json")
+    assert_one_error(xornet("predict"), "error: models/basic_run.json: run record is not a regular file")
+    (model_dir / "models/basic_run.json").unlink()
+    assert_one_error(xornet("predict", "--weights", "/dev/zero"), "error: /dev/zero: is not a regular file")
+    assert_one_error(xornet("config", "validate", "/dev/zero"),
+                     "error: /dev/zero: the config is more than the 1,000,000 bytes a config may have")
+
+
 def test_run_record_that_is_a_directory_or_dangling_link_is_an_error(model_dir, xornet):
     record = model_dir / "models/basic_run.json"
     record.unlink()
@@ -393,7 +405,7 @@ CONFIG_CASES = {
                    "x.yaml, line 3, column 8: output.dir: the value holds a NUL character (\\0)"),
     "nul_escape_in_key": ('"na\\0me": xor\n', "the value holds a NUL character"),
     "control_character": ("name: x\x01y\n", "x.yaml, line 1, column 8: character U+0001 is not allowed in YAML"),
-    "too_big": ("# " + "x" * 1_000_000 + "\n", "x.yaml: the config is 1,000,003 bytes, more than the 1,000,000"),
+    "too_big": ("# " + "x" * 1_000_000 + "\n", "x.yaml: the config is more than the 1,000,000 bytes a config may have"),
     "list_as_key": ("? [a, b]\n: 1\n", "x.yaml, line 1, column 3: expected a plain key (a name), received a list"),
     "restarts_bound": ("training:\n  restarts: 5000\n",
                        "x.yaml, line 2: training.restarts: expected a value less than or equal to 1000, received 5000"),

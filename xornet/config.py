@@ -328,11 +328,12 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
     if path.is_dir():
         raise InputError(f"{source}: is a directory, expected a YAML config file")
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise InputError(f"{source}: the config is {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} "
-                             "a config may have")
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte too many, so that a device such as /dev/zero ends too; a pipe works.
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise InputError(f"{source}: the config is more than the {MAX_CONFIG_BYTES:,} bytes a config may have")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
     except OSError as exc:

@@ -52,6 +52,8 @@ def read_record(model_path: Path) -> dict | None:
         return None
     if path.is_dir():
         raise _damaged(path, "is a directory, expected a run record (JSON)")
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise _damaged(path, "is not a regular file, expected a run record (JSON)")
     try:
         size = path.stat().st_size
         if size > MAX_RECORD_BYTES:

@@ -58,6 +58,8 @@ def read_weights_h5(path: Path, layer_classes: list[str]) -> list[tuple[str, lis
         raise InputError(f"{path}: weights file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an HDF5 weights file (.h5)")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"{path}: is not a regular file, expected an HDF5 weights file (.h5)")
     if not h5py.is_hdf5(path):
         raise InputError(f"{path}: not an HDF5 file, expected Keras weights (.h5)")
     try:
