@@ -5,6 +5,7 @@ written by xornet), change one thing with h5py and run `xornet predict` on it.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -119,9 +120,11 @@ HDF5_CASES = {
                                f"HDF5 dataset '{KERNEL}' is empty (no shape)"),
     # Sizes declared before anything is read.
     "huge_declared_shape": (lambda f: replace_dataset(f, KERNEL, shape=(10**6, 10**6), dtype="f4", chunks=(10, 10)),
-                            f"HDF5 dataset '{KERNEL}' declares shape (1000000, 1000000) (1,000,000,000,000 values)"),
+                            f"HDF5 dataset '{KERNEL}' declares shape (1000000, 1000000) (1,000,000,000,000 values), "
+                            "more than the 100,000,000 values"),
     "huge_in_total": (lambda f: replace_dataset(f, BIAS, shape=(10**8,), dtype="f4", chunks=(1000,)),
-                      f"HDF5 dataset '{BIAS}' declares shape (100000000,)"),
+                      f"HDF5 dataset '{BIAS}' declares shape (100000000,) (100,000,000 values), with the weights before it, "
+                      "more than the 100,000,000 values xornet reads from a weights file"),
     "wrong_shape": (lambda f: replace_dataset(f, KERNEL, np.zeros((3, 10), "f4")),
                     "layer 'dense' (stored as 'dense') expects weights of shapes (2, 10), (10), received (3, 10), (10)"),
     # Groups and datasets where the other belongs, or missing.
@@ -162,6 +165,8 @@ HDF5_CASES = {
     "weight_name_empty_part": (set_attr("/dense", "weight_names", np.array([b"dense//kernel:0", b"dense/bias:0"])),
                                "holds the name 'dense//kernel:0'"),
     "layer_name_not_utf8": (set_attr("/", "layer_names", np.array([b"\xff\xfe", b"dense_1"])), "not UTF-8 text"),
+    "layer_names_too_long": (set_attr("/", "layer_names", np.array([b"d" * 5000, b"dense_1"])),
+                             "holds names of 5,000 bytes each, more than the 1000"),
     "too_many_layer_names": (set_attr("/", "layer_names", np.array([b"d"] * 10_001)), "lists 10001 names"),
     # Keras 3's layout, damaged.
     "keras3_nan": (keras3_layout(set_values("/layers/dense/vars/0", (1, np.nan))),
@@ -299,7 +304,7 @@ RECORD_CASES = {
     "label_bool": (at("data.label", False), "key data.label: expected a column name or null, received False"),
     "deep_unknown_key": (at("notes", nested(100)), "run record is nested more than 64 levels deep at key notes."),
     "lone_surrogate": (at("experiment", "\ud800"), "key experiment holds text that is not valid Unicode"),
-    "lone_surrogate_key": (at("\udfff", 1), "key \\udfff holds text that is not valid Unicode"),
+    "lone_surrogate_key": (at("\udfff", 1), "key '\\udfff' holds text that is not valid Unicode"),
 }
 
 
@@ -321,6 +326,17 @@ def test_malformed_run_record_is_an_error_naming_record_and_key(model_dir, xorne
 def test_unreadable_run_record_is_an_error(model_dir, xornet, content, message):
     (model_dir / "models/basic_run.json").write_bytes(content)
     assert_one_error(xornet("predict", "--model", "models/basic_model.json"), message, HINT)
+
+
+def test_special_files_are_refused_without_blocking(model_dir, xornet):
+    """A FIFO would block a reader for ever; /dev/zero never ends."""
+    os.mkfifo(model_dir / "fifo")
+    os.replace(model_dir / "fifo", model_dir / "models/basic_run.json")
+    assert_one_error(xornet("predict"), "error: models/basic_run.json: run record is not a regular file")
+    (model_dir / "models/basic_run.json").unlink()
+    assert_one_error(xornet("predict", "--weights", "/dev/zero"), "error: /dev/zero: is not a regular file")
+    assert_one_error(xornet("config", "validate", "/dev/zero"),
+                     "error: /dev/zero: the config is more than the 1,000,000 bytes a config may have")
 
 
 def test_run_record_that_is_a_directory_or_dangling_link_is_an_error(model_dir, xornet):
@@ -389,7 +405,7 @@ CONFIG_CASES = {
                    "x.yaml, line 3, column 8: output.dir: the value holds a NUL character (\\0)"),
     "nul_escape_in_key": ('"na\\0me": xor\n', "the value holds a NUL character"),
     "control_character": ("name: x\x01y\n", "x.yaml, line 1, column 8: character U+0001 is not allowed in YAML"),
-    "too_big": ("# " + "x" * 1_000_000 + "\n", "x.yaml: the config is 1,000,003 bytes, more than the 1,000,000"),
+    "too_big": ("# " + "x" * 1_000_000 + "\n", "x.yaml: the config is more than the 1,000,000 bytes a config may have"),
     "list_as_key": ("? [a, b]\n: 1\n", "x.yaml, line 1, column 3: expected a plain key (a name), received a list"),
     "restarts_bound": ("training:\n  restarts: 5000\n",
                        "x.yaml, line 2: training.restarts: expected a value less than or equal to 1000, received 5000"),

@@ -308,6 +308,17 @@ class Config(_Section):
 # --- reading YAML with line numbers ---------------------------------------------------
 
 
+def dotted_key(path: tuple) -> str:
+    """("model", "layers", 0) -> "model.layers.0"; a key that is not plain printable text is quoted.
+
+    Example:
+        >>> dotted_key(("data", "a\\nb"))
+        "data.'a\\\\nb'"
+    """
+    shown = (str(p) if str(p).isprintable() and str(p) and "." not in str(p) else repr(p) for p in path)
+    return ".".join(shown) or "(top level)"
+
+
 def _line_map(node, path: tuple, lines: dict, source: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -319,7 +330,7 @@ def _line_map(node, path: tuple, lines: dict, source: str) -> None:
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                dotted = ".".join(str(p) for p in path + (key,))
+                dotted = dotted_key(path + (key,))
                 raise InputError(
                     f"{source}, line {line}: key {dotted} appears twice (first on line {seen[key]})",
                     hint="keep one of them",
@@ -332,7 +343,7 @@ def _line_map(node, path: tuple, lines: dict, source: str) -> None:
             lines[path + (index,)] = item.start_mark.line + 1
             _line_map(item, path + (index,), lines, source)
     elif "\0" in node.value:
-        dotted = ".".join(str(p) for p in path) or "(top level)"
+        dotted = dotted_key(path)
         raise InputError(f"{source}{_at(node.start_mark)}: {dotted}: the value holds a NUL character (\\0), "
                          "which no name or path may hold")
 
@@ -349,11 +360,12 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
     if path.is_dir():
         raise InputError(f"{source}: is a directory, expected a YAML config file")
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise InputError(f"{source}: the config is {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} "
-                             "a config may have")
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte too many, so that a device such as /dev/zero ends too; a pipe works.
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise InputError(f"{source}: the config is more than the {MAX_CONFIG_BYTES:,} bytes a config may have")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
     except OSError as exc:
@@ -557,7 +569,7 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
     loc = tuple(err["loc"])
     # Tagged unions put the tag into the location: model.layers.0.Dense.units.
     loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    dotted = dotted_key(loc)
     where = override_origin.get(loc)
     if where is None:  # an error about a whole section names the override that changed it
         where = next((origin for path, origin in reversed(override_origin.items()) if path[:len(loc)] == loc), None)
@@ -606,8 +618,9 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
     origin: dict = {}
     for text in overrides:
         path, value = parse_override(text)
-        apply_override(data, path, value, f"--set {text}")
-        origin[path] = f"--set {text}"
+        shown = f"--set {text}" if text.isprintable() else f"--set {text!r}"
+        apply_override(data, path, value, shown)
+        origin[path] = shown
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

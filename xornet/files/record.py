@@ -17,7 +17,7 @@ import json
 import re
 from pathlib import Path
 
-from xornet.config import LOSSES
+from xornet.config import LOSSES, dotted_key
 from xornet.errors import InputError
 from xornet.files.names import record_path
 from xornet.files.safe_write import sha256_of
@@ -52,6 +52,8 @@ def read_record(model_path: Path) -> dict | None:
         return None
     if path.is_dir():
         raise _damaged(path, "is a directory, expected a run record (JSON)")
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise _damaged(path, "is not a regular file, expected a run record (JSON)")
     try:
         size = path.stat().st_size
         if size > MAX_RECORD_BYTES:
@@ -135,6 +137,10 @@ def check_record(record, path: Path) -> None:
     if not isinstance(record, dict):
         raise _damaged(path, f"holds {_describe(record)}, expected a mapping of keys (experiment, files, config, ...)")
     _check_nesting(record, path)
+    _check_keys(record, path)
+
+
+def _check_keys(record: dict, path: Path) -> None:
     for key, (test, expected) in _RECORD_SHAPE.items():
         parent = _lookup(record, key[:-1])
         if not isinstance(parent, dict) or key[-1] not in parent:
@@ -159,14 +165,13 @@ def _check_nesting(record: dict, path: Path) -> None:
     while stack:
         node, where, depth = stack.pop()
         if depth > MAX_RECORD_DEPTH:
-            raise _damaged(path, f"is nested more than {MAX_RECORD_DEPTH} levels deep at key {_dotted(where)}")
+            raise _damaged(path, f"is nested more than {MAX_RECORD_DEPTH} levels deep at key {dotted_key(where)}")
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in items:
-            for text in (key, value):
-                if isinstance(text, str) and not _is_unicode(text):
-                    raise _damaged(path, f"key {_dotted(where + (key,))} holds text that is not valid Unicode")
             if isinstance(value, (dict, list)):
                 stack.append((value, where + (key,), depth + 1))
+            elif (isinstance(value, str) and not _is_unicode(value)) or (isinstance(key, str) and not _is_unicode(key)):
+                raise _damaged(path, f"key {dotted_key(where + (key,))} holds text that is not valid Unicode")
 
 
 def _is_unicode(text: str) -> bool:
@@ -175,10 +180,6 @@ def _is_unicode(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate such as "\ud800", which JSON allows
         return False
     return True
-
-
-def _dotted(where: tuple) -> str:
-    return ".".join(str(part) for part in where) or "(top level)"
 
 
 def _describe(value) -> str:
@@ -203,7 +204,9 @@ def verify_against_record(model_path: Path, record: dict | None, weights_path: P
     if record is None:
         return
     source = record_path(model_path)
-    check_record(record, source)
+    if not isinstance(record, dict):
+        raise _damaged(source, f"holds {_describe(record)}, expected a mapping")
+    _check_keys(record, source)  # read_record checked the rest
     files = record["files"]
     if files["model"]["name"] != model_path.name:
         raise _damaged(source, f"describes the model file {files['model']['name']!r}, not {model_path.name!r}")

@@ -58,6 +58,8 @@ def read_weights_h5(path: Path, layer_classes: list[str]) -> list[tuple[str, lis
         raise InputError(f"{path}: weights file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an HDF5 weights file (.h5)")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"{path}: is not a regular file, expected an HDF5 weights file (.h5)")
     if not h5py.is_hdf5(path):
         raise InputError(f"{path}: not an HDF5 file, expected Keras weights (.h5)")
     try:
@@ -182,6 +184,7 @@ def _join(parent: str, name: str) -> str:
 
 
 MAX_NAMES = 10_000
+MAX_NAME_BYTES = 1_000
 
 
 def _names(node, attribute: str, path: Path) -> list[str]:
@@ -198,6 +201,9 @@ def _names(node, attribute: str, path: Path) -> list[str]:
         raise InputError(f"{path}: {where} has type {_describe_dtype(info.dtype)}, expected an array of strings")
     if info.shape[0] > MAX_NAMES:
         raise InputError(f"{path}: {where} lists {info.shape[0]} names, more than the {MAX_NAMES} xornet reads")
+    if info.dtype.itemsize > MAX_NAME_BYTES:
+        raise InputError(f"{path}: {where} holds names of {info.dtype.itemsize:,} bytes each, "
+                         f"more than the {MAX_NAME_BYTES} a layer or weight name may have")
     names = []
     for raw in node.attrs[attribute]:
         try:
@@ -231,12 +237,13 @@ def _check_sizes(plan: list, path: Path) -> None:
                                  "expected real numbers (float or integer)")
             if dataset.shape is None:
                 raise InputError(f"{path}: HDF5 dataset {dataset.name!r} is empty (no shape), expected an array")
-            total += math.prod(dataset.shape)
+            size = math.prod(dataset.shape)
+            total += size
             if total > MAX_WEIGHT_VALUES:
+                before = "" if size > MAX_WEIGHT_VALUES else ", with the weights before it"
                 raise InputError(
-                    f"{path}: HDF5 dataset {dataset.name!r} declares shape {dataset.shape} "
-                    f"({math.prod(dataset.shape):,} values); with the weights before it that is more than "
-                    f"the {MAX_WEIGHT_VALUES:,} values xornet reads from a weights file"
+                    f"{path}: HDF5 dataset {dataset.name!r} declares shape {dataset.shape} ({size:,} values)"
+                    f"{before}, more than the {MAX_WEIGHT_VALUES:,} values xornet reads from a weights file"
                 )
 
 
