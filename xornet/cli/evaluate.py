@@ -39,7 +39,7 @@ def evaluate(
     from xornet.predictor import load_predictor
     from xornet.data import load_data, load_file
     from xornet.evaluation import evaluate_predictions, format_evaluation
-    from xornet.predicting import check_finite_inputs, check_finite_outputs
+    from xornet.predicting import check_finite_inputs, predict_finite
 
     check_model_options(model, weights)
     if label is not None and data.suffix.lower() in (".yaml", ".yml"):
@@ -60,8 +60,7 @@ def evaluate(
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
-    probabilities = predictor.predict(dataset.x)
-    check_finite_outputs(dataset.x, probabilities)
+    probabilities = predict_finite(predictor.predict, dataset.x)
     scores = evaluate_predictions(probabilities, dataset.y, loss, threshold, source=dataset.source)
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))

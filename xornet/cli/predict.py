@@ -70,21 +70,18 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
     """Predict each chunk of inputs and write it to stdout in the chosen format."""
     import numpy as np
 
-    from xornet.predicting import (check_finite_outputs, csv_header, format_csv_chunk, format_json_chunk,
-                                   format_table, to_classes)
+    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, predict_finite, to_classes
 
     out = sys.stdout
     if output_format is Format.table:
         x = np.concatenate([values for values, _ in chunks])
-        probabilities = run(x)
-        check_finite_outputs(x, probabilities)
+        probabilities = predict_finite(run, x)
         out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
         return
     first = True
     rows_done = 0
     for x, texts in chunks:
-        probabilities = run(x)
-        check_finite_outputs(x, probabilities, rows_done + 1)
+        probabilities = predict_finite(run, x, rows_done + 1)
         rows_done += len(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:

@@ -17,7 +17,7 @@ DEFAULT_MODEL = "basic_model.json"  # what predict and evaluate use without --mo
 @friendly_errors
 def summary(
     target: Optional[Path] = typer.Argument(
-        None, metavar="[TARGET]",
+        None, metavar="TARGET",
         help=f"A config (.yaml) or a saved model (.json). Default: {DEFAULT_MODEL} (here or in models/) when it "
              "exists, as for predict and evaluate; else the reference XOR net, untrained."),
     overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",

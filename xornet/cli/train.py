@@ -169,7 +169,7 @@ def train(
     say("")
     say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
     if as_json:
-        typer.echo(json.dumps(train_report(run)))
+        typer.echo(json.dumps(train_report(run), allow_nan=False))
     if run.converged is False:
         tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
         _err(
