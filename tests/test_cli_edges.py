@@ -67,6 +67,13 @@ def test_outputs_that_overflow_are_refused_not_printed_as_nan(workdir, xornet):
             "the inputs are too large for this network (hint: scale the inputs like the training data)")
 
 
+@pytest.mark.parametrize("args", [["plot", "models/basic_model.json", "--out", "/proc/xornet/plot.png"],
+                                  ["export", "models/basic_model.json", "/proc/xornet", "--to", "keras2"]])
+def test_unwritable_output_places_are_refused_before_work(trained, xornet, args):
+    message = one_error(xornet(*args))
+    assert re.fullmatch(r"error: (--out )?/proc/xornet(/plot.png)?: cannot write into /proc \(.+\)", message), message
+
+
 # --- byte-order marks ----------------------------------------------------------------
 
 

@@ -72,7 +72,7 @@ def evaluate(
 @app.command(short_help="Draw a saved model's training curves.")
 @friendly_errors
 def plot(
-    target: Path = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
+    target: str = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="The PNG to write. Default: <stem>_plot.png beside the model."),
 ):
@@ -82,8 +82,10 @@ def plot(
     from xornet.data import dataset_of_record
     from xornet.plotting import plot_run
 
+    check_model_options(target, None, "MODEL")
     if out is not None:
         check_output_file(out, f"--out {out}")
+    target = Path(target)
     model_path = target
     if target.name.endswith("_run.json"):
         model_path = target.with_name(target.name[: -len("_run.json")] + "_model.json")
