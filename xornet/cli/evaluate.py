@@ -20,12 +20,12 @@ class EvaluateFormat(str, Enum):
 @app.command(short_help="Score a saved model on labelled data.")
 @friendly_errors
 def evaluate(
-    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="PATH",
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                               help="The architecture JSON (a bare name is also looked for in models/)."),
     data: Path = typer.Option(..., "--data", "-d", help="A config (.yaml: its data) or a CSV / .npy file with labels."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
-    label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
-                                        help="The label column of a CSV / .npy file. Default: the training label."),
+    label: Optional[str] = typer.Option(None, "--label", metavar="<column>",
+                                        help="The label column of a CSV / .npy file. Default: the model's training label (.npy: the last column)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):

@@ -16,11 +16,11 @@ from xornet.errors import InputError
 @app.command(short_help="Predict with a saved model.")
 @friendly_errors
 def predict(
-    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="PATH",
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                                help="The architecture JSON (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     input_file: Optional[str] = typer.Option(None, "--input", "-i", help="CSV or .npy file of inputs; - reads CSV from stdin."),
-    xs: List[str] = typer.Option([], "--x", metavar="ROW", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
+    xs: List[str] = typer.Option([], "--x", metavar="<row>", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: Format = typer.Option(Format.table, "--format", "-f",
                                          help="table, json (one strict JSON array) or csv."),
