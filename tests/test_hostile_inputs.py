@@ -155,6 +155,10 @@ CASES = [
     ("export-dir-under-a-file", {"out": text("a file")}, "export models/basic_model.json out/k2 --to keras3",
      "out/k2: out is a file, expected a directory there"),
     ("export-model-empty", {}, "export '' out --to keras2", "MODEL: expected a model .json file, received an empty path"),
+    ("plot-model-empty", {}, "plot ''", "MODEL: expected a model .json file, received an empty path"),
+    ("plot-model-directory", {"m.json": directory}, "plot m.json", "MODEL m.json: is a directory, expected a model .json file"),
+    ("evaluate-data-empty", {}, "evaluate -d ''", ".: is a directory, expected a .csv or .npy data file (data.path)"),
+    ("summary-directory", {"net.yaml": directory}, "summary net.yaml", "net.yaml: is a directory, expected a YAML config file"),
     ("export-model-directory", {"m": directory}, "export m out --to keras", "MODEL m: is a directory, expected a model .json file"),
 ]
 

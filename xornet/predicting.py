@@ -189,14 +189,17 @@ def _check_finite_rows(values: np.ndarray, lines: list[str], source: str, first_
                          f"expected a finite number, received {cell!r}")
 
 
-def check_finite_outputs(x: np.ndarray, probabilities: np.ndarray, first_row: int = 1) -> None:
-    """Refuse outputs that are not finite numbers (inputs so large that the network overflows).
+def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
+    """`run(x)`, refusing outputs that are not finite numbers (inputs so large that the network overflows).
+
+    Overflow is expected here and reported as one error, not as NumPy warnings.
 
     Example:
-        >>> check_finite_outputs(np.array([[1e30]]), np.array([[np.nan]]))
-        Traceback (most recent call last):
-        xornet.errors.InputError: input row 1 ([1e+30]): the model's output is nan, not a finite number ...
+        >>> predict_finite(lambda x: x * 2, np.array([[1.0]], "float32")).tolist()
+        [[2.0]]
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        probabilities = run(x)
     bad = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
     if bad.size:
         row = int(bad[0])
@@ -204,6 +207,7 @@ def check_finite_outputs(x: np.ndarray, probabilities: np.ndarray, first_row: in
         raise InputError(f"input row {first_row + row} ([{values}]): the model's output is "
                          f"{', '.join(str(v) for v in probabilities[row])}, not a finite number; "
                          f"the inputs are too large for this network", hint="scale the inputs like the training data")
+    return probabilities
 
 
 # --- formatting -----------------------------------------------------------------------
@@ -227,7 +231,7 @@ def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.n
 
 def format_json_chunk(x, probabilities, classes, first: bool) -> str:
     """A chunk of the JSON array (without its closing bracket)."""
-    body = ",\n".join("  " + json.dumps(obj) for obj in rows_as_json_objects(x, probabilities, classes))
+    body = ",\n".join("  " + json.dumps(obj, allow_nan=False) for obj in rows_as_json_objects(x, probabilities, classes))
     return ("[\n" if first else ",\n") + body
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import tempfile
 import traceback
 from enum import Enum
 from pathlib import Path
@@ -155,8 +156,10 @@ def _check_folder(folder: Path, where: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"{where}: {existing} is a file, expected a directory there")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{where}: cannot write into {existing} (permission denied)")
+    try:  # a real probe: permissions, read-only and special file systems (/proc) all show here
+        os.rmdir(tempfile.mkdtemp(prefix=".xornet-probe-", dir=existing))
+    except OSError as exc:
+        raise InputError(f"{where}: cannot write into {existing} ({exc.strerror or exc})") from None
 
 
 def _load_config(path: Path, overrides: list[str]):

@@ -20,12 +20,12 @@ class EvaluateFormat(str, Enum):
 @app.command(short_help="Score a saved model on labelled data.")
 @friendly_errors
 def evaluate(
-    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="PATH",
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                               help="The architecture JSON (a bare name is also looked for in models/)."),
     data: Path = typer.Option(..., "--data", "-d", help="A config (.yaml: its data) or a CSV / .npy file with labels."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
-    label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
-                                        help="The label column of a CSV / .npy file. Default: the training label."),
+    label: Optional[str] = typer.Option(None, "--label", metavar="<column>",
+                                        help="The label column of a CSV / .npy file. Default: the model's training label (.npy: the last column)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):
@@ -39,7 +39,7 @@ def evaluate(
     from xornet.predictor import load_predictor
     from xornet.data import load_data, load_file
     from xornet.evaluation import evaluate_predictions, format_evaluation
-    from xornet.predicting import check_finite_inputs, check_finite_outputs
+    from xornet.predicting import check_finite_inputs, predict_finite
 
     check_model_options(model, weights)
     if label is not None and data.suffix.lower() in (".yaml", ".yml"):
@@ -60,8 +60,7 @@ def evaluate(
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
-    probabilities = predictor.predict(dataset.x)
-    check_finite_outputs(dataset.x, probabilities)
+    probabilities = predict_finite(predictor.predict, dataset.x)
     scores = evaluate_predictions(probabilities, dataset.y, loss, threshold, source=dataset.source)
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
@@ -73,7 +72,7 @@ def evaluate(
 @app.command(short_help="Draw a saved model's training curves.")
 @friendly_errors
 def plot(
-    target: Path = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
+    target: str = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="The PNG to write. Default: <stem>_plot.png beside the model."),
 ):
@@ -83,8 +82,10 @@ def plot(
     from xornet.data import dataset_of_record
     from xornet.plotting import plot_run
 
+    check_model_options(target, None, "MODEL")
     if out is not None:
         check_output_file(out, f"--out {out}")
+    target = Path(target)
     model_path = target
     if target.name.endswith("_run.json"):
         model_path = target.with_name(target.name[: -len("_run.json")] + "_model.json")

@@ -16,11 +16,12 @@ from xornet.errors import InputError
 @app.command(short_help="Predict with a saved model.")
 @friendly_errors
 def predict(
-    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="PATH",
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                                help="The architecture JSON (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
-    input_file: Optional[str] = typer.Option(None, "--input", "-i", help="CSV or .npy file of inputs; - reads CSV from stdin."),
-    xs: List[str] = typer.Option([], "--x", metavar="ROW", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
+    input_file: Optional[str] = typer.Option(None, "--input", "-i", metavar="<path>",
+                                             help="CSV or .npy file of inputs; - reads CSV from stdin."),
+    xs: List[str] = typer.Option([], "--x", metavar="<row>", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: Format = typer.Option(Format.table, "--format", "-f",
                                          help="table, json (one strict JSON array) or csv."),
@@ -70,21 +71,18 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
     """Predict each chunk of inputs and write it to stdout in the chosen format."""
     import numpy as np
 
-    from xornet.predicting import (check_finite_outputs, csv_header, format_csv_chunk, format_json_chunk,
-                                   format_table, to_classes)
+    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, predict_finite, to_classes
 
     out = sys.stdout
     if output_format is Format.table:
         x = np.concatenate([values for values, _ in chunks])
-        probabilities = run(x)
-        check_finite_outputs(x, probabilities)
+        probabilities = predict_finite(run, x)
         out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
         return
     first = True
     rows_done = 0
     for x, texts in chunks:
-        probabilities = run(x)
-        check_finite_outputs(x, probabilities, rows_done + 1)
+        probabilities = predict_finite(run, x, rows_done + 1)
         rows_done += len(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:

@@ -17,10 +17,10 @@ DEFAULT_MODEL = "basic_model.json"  # what predict and evaluate use without --mo
 @friendly_errors
 def summary(
     target: Optional[Path] = typer.Argument(
-        None, metavar="[TARGET]",
+        None, metavar="TARGET",
         help=f"A config (.yaml) or a saved model (.json). Default: {DEFAULT_MODEL} (here or in models/) when it "
              "exists, as for predict and evaluate; else the reference XOR net, untrained."),
-    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
                                         help="Override a config key: --set model.layers.0.units=4 (repeatable)."),
 ):
     """Show the network a config describes (built, not trained) or a saved model."""

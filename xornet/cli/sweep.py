@@ -17,7 +17,7 @@ from xornet.errors import InputError, XornetError
 @friendly_errors
 def sweep(
     config: Path = typer.Argument(..., help="The experiment config (YAML)."),
-    seeds: int = typer.Option(0, "--seeds", help="Train every setting from seeds 0 .. N-1 [default: the config's seed]."),
+    seeds: int = typer.Option(0, "--seeds", show_default=False, help="Train every setting with seeds 0 .. N-1. Default: 0, only the config's seed."),
     grid: List[str] = typer.Option([], "--grid", help="Values to try: --grid training.learning_rate=0.05,0.1,0.5 (repeatable)."),
     overrides: List[str] = typer.Option([], "--set", help="Override a key for every run: --set training.epochs=100"),
     target_loss: Optional[float] = typer.Option(None, "--target-loss", help="Loss that counts as converged [default: training.target_loss, else 0.1]."),

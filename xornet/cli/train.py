@@ -83,7 +83,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Override training.epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed (the initial weights)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override output.dir."),
-    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
                                         help="Override any key: --set training.learning_rate=0.5 (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Replace a model made by a different experiment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
@@ -169,7 +169,7 @@ def train(
     say("")
     say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
     if as_json:
-        typer.echo(json.dumps(train_report(run)))
+        typer.echo(json.dumps(train_report(run), allow_nan=False))
     if run.converged is False:
         tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
         _err(
