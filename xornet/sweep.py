@@ -418,23 +418,36 @@ def _others_running(plan: SweepPlan, study: Study) -> bool:
 
 
 def _train_batch(plan: SweepPlan, study: Study, trials: list) -> None:
-    """Train the claimed trials (one setting, several seeds) and tell the study each result."""
-    from optuna.trial import TrialState
+    """Train the claimed trials (one setting, several seeds) and tell the study each result.
 
+    All seeds at once with `xornet.many_seeds` where it supports the setting, else seed by seed.
+    """
+    from xornet.data import load_data
     from xornet.experiment import train
+    from xornet.many_seeds import train_seeds, unsupported
 
-    for trial in trials:
+    configs = [plan.config_for(trial.user_attrs["params"]) for trial in trials]
+    if len(trials) > 1 and unsupported(configs[0], len(load_data(configs[0]).x)) is None:
+        for trial, run in zip(trials, train_seeds(configs[0], [config.seed for config in configs])):
+            _tell(study, trial, run.history["loss"], run.final, run.error)
+        return
+    for trial, config in zip(trials, configs):
         try:
-            run = train(plan.config_for(trial.user_attrs["params"]), save=False)
+            run = train(config, save=False)
         except XornetError as exc:
-            study.storage.set_trial_user_attr(trial._trial_id, "error", str(exc))
-            study.optuna.tell(trial.number, state=TrialState.FAIL)
-            print(f"warning: run {trial.user_attrs['params']} failed: {exc}", file=sys.stderr)
+            _tell(study, trial, [], {}, str(exc))
             continue
         _tell(study, trial, run.result.history["loss"], run.final)
 
 
-def _tell(study: Study, trial, losses: list[float], final: dict[str, float]) -> None:
+def _tell(study: Study, trial, losses: list[float], final: dict[str, float], error: str | None = None) -> None:
+    from optuna.trial import TrialState
+
+    if error:
+        study.storage.set_trial_user_attr(trial._trial_id, "error", error)
+        study.optuna.tell(trial.number, state=TrialState.FAIL)
+        print(f"warning: run {trial.user_attrs['params']} failed: {error}", file=sys.stderr)
+        return
     study.storage.set_trial_user_attr(trial._trial_id, "losses", encode_losses(losses))
     study.storage.set_trial_user_attr(trial._trial_id, "final", final)
     study.optuna.tell(trial.number, final["loss"])
