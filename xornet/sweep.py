@@ -448,8 +448,8 @@ def _tell(study: Study, trial, losses: list[float], final: dict[str, float], err
         study.optuna.tell(trial.number, state=TrialState.FAIL)
         print(f"warning: run {trial.user_attrs['params']} failed: {error}", file=sys.stderr)
         return
-    study.storage.set_trial_user_attr(trial._trial_id, "losses", encode_losses(losses))
-    study.storage.set_trial_user_attr(trial._trial_id, "final", final)
+    # One attribute, one write: on a journal file every write is an fsync.
+    study.storage.set_trial_user_attr(trial._trial_id, "result", {"final": final, "losses": encode_losses(losses)})
     study.optuna.tell(trial.number, final["loss"])
 
 
@@ -502,12 +502,12 @@ def report(plan: SweepPlan, study: Study) -> list[SettingReport]:
         trials = [finished[t.fingerprint] for t in planned if t.fingerprint in finished]
         if not trials:
             continue
-        epochs = [epochs_to(decode_losses(t.user_attrs["losses"]), plan.target_loss) for t in trials]
+        epochs = [epochs_to(decode_losses(t.user_attrs["result"]["losses"]), plan.target_loss) for t in trials]
         reached = sorted(e for e in epochs if e is not None)
         reports.append(SettingReport(
             setting=setting,
             runs=len(trials),
-            full_accuracy=float(np.mean([t.user_attrs["final"].get("accuracy", 0.0) >= 1.0 for t in trials])),
+            full_accuracy=float(np.mean([t.user_attrs["result"]["final"].get("accuracy", 0.0) >= 1.0 for t in trials])),
             reached_target=len(reached) / len(trials),
             epochs_median=float(np.median(reached)) if reached else None,
             epochs_p90=float(np.percentile(reached, 90)) if reached else None,
