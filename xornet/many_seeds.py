@@ -134,7 +134,10 @@ def initial_weights(config: Config, width: int, seeds: list[int]) -> list:
             clone.seed = GivenSeed(pair)
             return clone(shape, dtype="float32")
 
-        weights.append(tf.vectorized_map(one, pairs).numpy())
+        # One traced loop over the seeds; tracing tf.vectorized_map costs more than running this.
+        draw = tf.function(lambda pairs, one=one: tf.map_fn(one, pairs, fn_output_signature=tf.float32),
+                           autograph=False)
+        weights.append(draw(pairs).numpy())
     return weights
 
 
@@ -170,7 +173,7 @@ def _train_group(config: Config, seeds: list[int], dataset) -> list[SeedRun]:
     optimizer.build(variables)
     names = ["loss", *config.training.metrics]
 
-    @tf.function(autograph=False)
+    @tf.function(autograph=False, jit_compile=True)
     def run(epochs):
         def epoch(step, rows_out):
             with tf.GradientTape() as tape:
@@ -184,23 +187,22 @@ def _train_group(config: Config, seeds: list[int], dataset) -> list[SeedRun]:
         start = (tf.constant(0), tf.TensorArray(tf.float32, size=epochs))
         return tf.while_loop(lambda step, _: step < epochs, epoch, start)[1].stack()
 
-    values = run(tf.constant(config.training.epochs)).numpy()  # (epochs, metrics, seeds)
+    values = run(tf.constant(config.training.epochs)).numpy().transpose(2, 1, 0).astype(float)  # seeds, metrics, epochs
     predicted = network(x, variables)
-    final_values = tf.stack([network.loss(y, predicted), *network.metrics(y, predicted)]).numpy()
+    final_values = tf.stack([network.loss(y, predicted), *network.metrics(y, predicted)]).numpy().T.astype(float)
     weights = [np.asarray(v.numpy()) for v in variables]
-    return [_seed_run(seed, index, names, values, final_values, weights) for index, seed in enumerate(seeds)]
-
-
-def _seed_run(seed, index, names, values, final_values, weights) -> SeedRun:
-    history = {name: values[:, column, index].astype(float).tolist() for column, name in enumerate(names)}
-    losses = history["loss"]
-    bad = next((epoch for epoch, loss in enumerate(losses, start=1) if not math.isfinite(loss)), None)
-    error = None
-    if bad is not None:
-        error = f"training stopped at epoch {bad}: the loss became {losses[bad - 1]}"
-        history = {name: column[:bad] for name, column in history.items()}
-    final = {name: float(final_values[column, index]) for column, name in enumerate(names)}
-    return SeedRun(seed, history, final, [w[index] for w in weights], error)
+    finite = np.isfinite(values[:, 0, :])
+    runs = []
+    for index, seed in enumerate(seeds):
+        history = dict(zip(names, values[index].tolist()))
+        error = None
+        if not finite[index].all():
+            bad = int(np.argmin(finite[index]))
+            error = f"training stopped at epoch {bad + 1}: the loss became {values[index, 0, bad]}"
+            history = {name: column[:bad + 1] for name, column in history.items()}
+        runs.append(SeedRun(seed, history, dict(zip(names, final_values[index].tolist())),
+                            [w[index] for w in weights], error))
+    return runs
 
 
 class _Network:

@@ -212,7 +212,10 @@ def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
     else:
         backend = optuna.storages.JournalStorage(JournalFileBackend(storage))
     wrapped = optuna.storages.get_storage(backend)  # the object the study itself uses
-    study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
+    try:
+        study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
+    except Exception:  # another worker created it at the same moment (a unique-key violation on an RDB)
+        study = optuna.load_study(study_name=name, storage=wrapped)
     return Study(study, wrapped, heartbeat)
 
 
@@ -282,12 +285,13 @@ def _worker_id() -> str:
 
 
 def _fail_dead_workers(study: Study) -> None:
-    """Fail trials whose worker died: stale heartbeats on an RDB; a vanished process on this machine."""
+    """Fail trials whose worker died: stale heartbeats on an RDB; else a vanished process on this machine."""
     import optuna
     from optuna.trial import TrialState
 
     if study.heartbeat_seconds:
         optuna.storages.fail_stale_trials(study.optuna)
+        return
     host = socket.gethostname()
     for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
