@@ -589,8 +589,9 @@ class Progress:
         >>> progress.update(12)
     """
 
-    def __init__(self, total: int, stream=None):
+    def __init__(self, total: int, stream=None, unit: str = "runs"):
         self.total = total
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.first: int | None = None  # runs already done when counting started (reused ones)
@@ -604,7 +605,7 @@ class Progress:
         elapsed = time.perf_counter() - self.started
         fresh = done - self.first
         left = f", about {elapsed / fresh * (self.total - done):.0f} s left" if 0 < fresh and done < self.total else ""
-        self.stream.write(f"\rruns {done}/{self.total}, {elapsed:.1f} s{left}\x1b[K")
+        self.stream.write(f"\r{self.unit} {done}/{self.total}, {elapsed:.1f} s{left}\x1b[K")
         self.stream.flush()
         self.shown = True
 
