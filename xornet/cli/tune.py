@@ -48,7 +48,8 @@ def tune(
     directory.mkdir(parents=True, exist_ok=True)
     url = storage or str(directory / "study.log")
     name = study_name or f"{cfg.name}-tune-{fingerprint([cfg.resolved(), searches, metric])[:8]}"
-    study = open_tune_study(url, name, cfg.seed)
+    # Workers sample from their own random streams: a shared seed would make them propose the same values.
+    study = open_tune_study(url, name, None if worker else cfg.seed)
     if worker:
         search(study, cfg, space, metric, trials)
         return
