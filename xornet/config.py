@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -165,6 +166,89 @@ class ModelConfig(_Section):
         return self
 
 
+CLASSIFICATION_LOSSES = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge",
+)  # fmt: skip
+
+
+class EarlyStoppingConfig(_Section):
+    """`keras.callbacks.EarlyStopping`'s arguments, with its defaults."""
+
+    monitor: str = "val_loss"
+    min_delta: float = Field(default=0.0, ge=0)
+    patience: int = Field(default=0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: int = Field(default=0, ge=0)
+
+
+# Each schedule's keys, passed to Keras as written; what is left out takes Keras' default.
+SCHEDULE_KEYS = {
+    "exponential_decay": ("decay_steps", "decay_rate", "staircase"),
+    "cosine_decay": ("decay_steps", "alpha", "warmup_target", "warmup_steps"),
+    "reduce_on_plateau": ("monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr"),
+}
+SCHEDULE_REQUIRED = {"exponential_decay": ("decay_steps", "decay_rate"), "cosine_decay": ("decay_steps",),
+                     "reduce_on_plateau": ()}
+
+
+class LearningRateSchedule(_Section):
+    """A Keras learning-rate schedule (exponential_decay, cosine_decay) or ReduceLROnPlateau.
+
+    The schedule starts from training.learning_rate.
+    """
+
+    type: Literal["exponential_decay", "cosine_decay", "reduce_on_plateau"]
+    decay_steps: int | None = Field(default=None, gt=0)
+    decay_rate: float | None = Field(default=None, gt=0)
+    staircase: bool | None = None
+    alpha: float | None = Field(default=None, ge=0, le=1)
+    warmup_target: float | None = Field(default=None, gt=0)
+    warmup_steps: int | None = Field(default=None, ge=0)
+    monitor: str | None = None
+    factor: float | None = Field(default=None, gt=0, lt=1)
+    patience: int | None = Field(default=None, ge=0)
+    mode: Literal["auto", "min", "max"] | None = None
+    min_delta: float | None = Field(default=None, ge=0)
+    cooldown: int | None = Field(default=None, ge=0)
+    min_lr: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _keys_of_the_type(self):
+        allowed = SCHEDULE_KEYS[self.type]
+        for key in self.model_fields_set - {"type"}:
+            if key not in allowed:
+                raise ValueError(f"{key} does not go with type {self.type}; "
+                                 f"expected keys: type, {', '.join(allowed)}")
+        for key in SCHEDULE_REQUIRED[self.type]:
+            if getattr(self, key) is None:
+                raise ValueError(f"type {self.type} needs {key}, received no {key} key")
+        return self
+
+    def keras_arguments(self) -> dict:
+        """The keyword arguments for the Keras class, without type (Keras' defaults fill the rest)."""
+        return {key: getattr(self, key) for key in SCHEDULE_KEYS[self.type] if getattr(self, key) is not None}
+
+
+def _check_class_weight(value: Any) -> Any:
+    expected = "expected balanced or a mapping {class: weight} (for example {0: 1.0, 1: 3.0})"
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{expected}, received {_describe(value)}")
+    for key, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"{expected}; the weight of class {key!r} must be a number >= 0, received {weight!r}")
+    return value
+
+
+ClassWeight = Annotated[
+    Union[Literal["balanced"], dict[Union[int, str], float]], BeforeValidator(_check_class_weight)
+]
+
+
 class TrainingConfig(_Section):
     optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
     learning_rate: float = Field(default=0.1, gt=0)
@@ -179,6 +263,10 @@ class TrainingConfig(_Section):
     restarts: int = Field(default=0, ge=0)
     tensorboard: str | None = None
     engine: Literal["auto", "fast", "keras"] = "auto"
+    early_stopping: EarlyStoppingConfig | None = None
+    learning_rate_schedule: LearningRateSchedule | None = None
+    class_weight: ClassWeight | None = None
+    checkpoint_every: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _optimizer_options(self):
@@ -186,6 +274,23 @@ class TrainingConfig(_Section):
             raise ValueError(f"nesterov goes with optimizer sgd, received optimizer {self.optimizer!r}")
         if self.momentum and self.optimizer == "adam":
             raise ValueError("momentum goes with optimizer sgd or rmsprop, received optimizer 'adam'")
+        return self
+
+    @model_validator(mode="after")
+    def _training_options(self):
+        known = ["loss", *self.metrics]
+        known += [f"val_{name}" for name in known]
+        monitored = [("early_stopping", self.early_stopping)]
+        if self.learning_rate_schedule and self.learning_rate_schedule.type == "reduce_on_plateau":
+            monitored.append(("learning_rate_schedule", self.learning_rate_schedule))
+        for key, section in monitored:
+            if section is not None and section.monitor is not None and section.monitor not in known:
+                raise ValueError(f"{key}.monitor: expected one of {', '.join(known)}, "
+                                 f"received {section.monitor!r}" + did_you_mean(section.monitor, known))
+        if self.class_weight is not None and self.loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"class_weight goes with a classification loss, received loss {self.loss!r}")
+        if self.checkpoint_every is not None and self.engine == "keras":
+            raise ValueError("checkpoint_every goes with engine auto or fast, received engine 'keras'")
         return self
 
 
@@ -504,6 +609,21 @@ training:
   restarts: 3                   # not converged? start again from a new seed, up to this many times
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
+  # early_stopping:             # keras.callbacks.EarlyStopping (these are its defaults)
+  #   monitor: val_loss         # loss, a metric, or val_<either> (val_ needs validation data)
+  #   patience: 0
+  #   min_delta: 0
+  #   mode: auto                # auto | min | max
+  #   baseline: null
+  #   restore_best_weights: false
+  #   start_from_epoch: 0
+  # learning_rate_schedule:     # starts from learning_rate; one of:
+  #   {type: exponential_decay, decay_steps: 100, decay_rate: 0.96, staircase: false}
+  #   {type: cosine_decay, decay_steps: 1000, alpha: 0.0, warmup_target: null, warmup_steps: 0}
+  #   {type: reduce_on_plateau, monitor: val_loss, factor: 0.1, patience: 10, min_delta: 0.0001,
+  #    cooldown: 0, min_lr: 0}
+  # class_weight: balanced      # or {0: 1.0, 1: 3.0}; balanced = rows / (classes * rows of the class)
+  # checkpoint_every: 10        # epochs between checkpoints; resume with `xornet train --resume`
 
 output:
   dir: models                   # relative to the working directory
