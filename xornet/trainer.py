@@ -34,6 +34,7 @@ ProgressFn = Callable[[float, int, dict], None]
 epochs_done is fractional (2.25) when a long epoch is reported part way."""
 
 CHUNK_SECONDS = 0.25  # how long one compiled call may run before progress is reported
+FIRST_CALL_ROWS = 65536  # rows the first (untimed) call may train on, at most 64 batches
 CALLBACK_STATE = {"EarlyStopping": ("wait", "stopped_epoch", "best", "best_epoch"),
                   "ReduceLROnPlateau": ("wait", "cooldown_counter", "best")}
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "restarts", "tensorboard")  # may differ on --resume
@@ -189,7 +190,7 @@ class _Pace:
     """How many batches one compiled call may run so that it returns within CHUNK_SECONDS."""
 
     def __init__(self, batch_rows: int):
-        self.steps = max(1, min(64, 65536 // batch_rows))
+        self.steps = max(1, min(64, FIRST_CALL_ROWS // batch_rows))
         self.timed = False
 
     def update(self, steps: int, seconds: float, traced: bool) -> None:
@@ -427,7 +428,11 @@ def _fit_with_keras(model, x, y, training: TrainingConfig, progress: ProgressFn 
         shuffle=training.shuffle, verbose=0, callbacks=[report, *callbacks],
         validation_data=validation, class_weight=class_weight,
     )
-    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    names = list(fitted.history)
+    # The fast engine's column order: loss, metrics, val_loss, val_metrics, learning_rate.
+    order = sorted(names, key=lambda n: (n == "learning_rate", n.startswith("val_"), n not in ("loss", "val_loss"),
+                                         names.index(n)))
+    history = {name: [float(v) for v in fitted.history[name]] for name in order}
     return history, "target_loss" if report.stopped_on_target else "completed"
 
 
