@@ -244,16 +244,19 @@ class _FastRun:
 
     # --- graph code (plain tf.while_loop: autograph on train_step costs ~0.5 s per run) ---
 
-    def _train_batches(self, epoch, start, stop):
+    def _order(self, epoch):
+        """The row order of an epoch: a shuffle seeded by (seed, epoch), so any chunking gives the same."""
+        tf = self.tf
+        if not self.shuffle:
+            return tf.range(self.rows)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.random.experimental.stateless_shuffle(tf.range(self.rows), seed=seed)
+
+    def _train_batches(self, order, start, stop):
         tf = self.tf
         if self.batches == 1:
             self.model.train_step(tuple(self.data))
             return
-        if self.shuffle:
-            seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)])
-            order = tf.random.experimental.stateless_shuffle(tf.range(self.rows), seed=seed)
-        else:
-            order = tf.range(self.rows)
 
         def one_batch(b):
             index = order[b * self.batch:(b + 1) * self.batch]
@@ -286,7 +289,7 @@ class _FastRun:
 
         def epoch(step, rows_out, go):
             self.model.reset_metrics()
-            self._train_batches(first_epoch + step, tf.constant(0), tf.constant(self.batches))
+            self._train_batches(self._order(first_epoch + step), tf.constant(0), tf.constant(self.batches))
             row = self._epoch_logs()
             loss = tf.cast(row[0], tf.float64)
             go = tf.logical_and(tf.math.is_finite(loss), tf.logical_not(loss < target))
@@ -296,8 +299,8 @@ class _FastRun:
         _, rows_out, _ = tf.while_loop(lambda step, rows_out, go: tf.logical_and(step < count, go), epoch, start)
         return rows_out.stack()
 
-    def _run_batches(self, epoch, start, stop):
-        self._train_batches(epoch, start, stop)
+    def _run_batches(self, order, start, stop):
+        self._train_batches(order, start, stop)
         return stop
 
     # --- the Python side: chunks, callbacks, checkpoints, progress ---
@@ -317,9 +320,9 @@ class _FastRun:
             else:
                 if position == 0:
                     self.model.reset_metrics()
+                    order = self._order(self.epoch)  # once per epoch, not once per call
                 stop = min(self.batches, position + pace.steps)
-                _, seconds, traced = _timed(self.run_batches, tf.constant(self.epoch), tf.constant(position),
-                                            tf.constant(stop))
+                _, seconds, traced = _timed(self.run_batches, order, tf.constant(position), tf.constant(stop))
                 pace.update(stop - position, seconds, traced)
                 position = stop % self.batches
                 if position == 0:
