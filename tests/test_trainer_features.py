@@ -92,11 +92,10 @@ def test_learning_rate_schedules_equal_keras(schedule):
     make = {"exponential_decay": keras.optimizers.schedules.ExponentialDecay,
             "cosine_decay": keras.optimizers.schedules.CosineDecay}[schedule["type"]]
     reference, history = fit_reference(training, optimizer=keras.optimizers.SGD(make(0.5, **arguments)))
-    plain, _ = fit_reference(TrainingConfig(epochs=10, batch_size=8, shuffle=False, learning_rate=0.5))
     model = fresh_model(training)
     result = train_model(model, X, Y, training, seed=5, validation=(XV, YV))
     assert_same(result, model, reference, history)
-    assert not np.allclose(plain.get_weights()[0], reference.get_weights()[0])  # the schedule changed something
+    assert float(model.optimizer.learning_rate) < 0.4  # the schedule is in use: 50 steps later, a lower rate
 
 
 def test_reduce_on_plateau_equals_keras_callback():

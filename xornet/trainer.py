@@ -81,7 +81,7 @@ def train_model(model, x: np.ndarray, y: np.ndarray, training: TrainingConfig, s
         ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
     engine, reason = choose_engine(training)
-    _check_monitors(training, validation)
+    check_monitors(training, validation is not None)
     if resume and engine == "keras":
         raise InputError("resuming goes with training.engine auto or fast, received engine 'keras'")
     started = time.perf_counter()
@@ -105,13 +105,17 @@ def train_model(model, x: np.ndarray, y: np.ndarray, training: TrainingConfig, s
     return TrainResult(history, epochs, stop, engine, reason, time.perf_counter() - started, best, resumed_from)
 
 
-def _check_monitors(training: TrainingConfig, validation) -> None:
+def check_monitors(training: TrainingConfig, has_validation: bool) -> None:
+    """Raise InputError when early stopping or reduce-on-plateau watch val_* without validation data.
+
+    Needs no TensorFlow, so a command can check before training.
+    """
     schedule = training.learning_rate_schedule
     sections = {"early_stopping": training.early_stopping,
                 "learning_rate_schedule": schedule if schedule and schedule.type == "reduce_on_plateau" else None}
     for key, section in sections.items():
         monitor = getattr(section, "monitor", None) or ("val_loss" if section is not None else None)
-        if monitor and monitor.startswith("val_") and validation is None:
+        if monitor and monitor.startswith("val_") and not has_validation:
             raise InputError(f"training.{key}.monitor is {monitor!r} but there is no validation data",
                              hint="set data.validation (for example 0.2), or monitor loss")
 
