@@ -73,6 +73,35 @@ def test_early_stopping_equals_keras_callback(settings):
     assert_same(result, model, reference, history)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("training:\n  early_stopping: {monitor: val_acuracy}\n",
+     "c.yaml, line 2: training.early_stopping: monitor 'val_acuracy' is not reported; expected one of loss, accuracy, "
+     "val_loss, val_accuracy (did you mean 'val_accuracy'?)"),
+    ("training:\n  early_stopping: {patience: -1}\n",
+     "c.yaml, line 2: training.early_stopping.patience: expected a value greater than or equal to 0, received -1"),
+    ("training:\n  learning_rate_schedule: {type: exponential_decay, decay_steps: 10, alpha: 0.1}\n",
+     "c.yaml, line 2: training.learning_rate_schedule: alpha does not go with type exponential_decay; "
+     "expected keys: type, decay_steps, decay_rate, staircase"),
+    ("training:\n  learning_rate_schedule: {type: cosine_decay}\n",
+     "c.yaml, line 2: training.learning_rate_schedule: type cosine_decay needs decay_steps, received no decay_steps key"),
+    ("training:\n  learning_rate_schedule: {type: step_decay}\n",
+     "c.yaml, line 2: training.learning_rate_schedule.type: expected 'exponential_decay', 'cosine_decay' or "
+     "'reduce_on_plateau', received 'step_decay' (did you mean 'cosine_decay'?)"),
+    ("training:\n  loss: huber\n  class_weight: balanced\n",
+     "c.yaml, line 3: training.class_weight: class weights need a classification loss (binary_crossentropy, "
+     "binary_focal_crossentropy, categorical_crossentropy, ...), received loss 'huber'"),
+    ("training:\n  class_weight: {0: -2}\n",
+     "c.yaml, line 2: training.class_weight: expected balanced or a mapping {class: weight} (for example "
+     "{0: 1.0, 1: 3.0}); the weight of class 0 must be a number >= 0, received -2"),
+    ("training:\n  engine: keras\n  checkpoint_every: 5\n",
+     "c.yaml, line 3: training.checkpoint_every: checkpoints need engine auto or fast, received engine 'keras'"),
+])
+def test_config_errors(workdir, xornet, text, message):
+    (workdir / "c.yaml").write_text(text)
+    result = xornet("config", "validate", "c.yaml")
+    assert result.exit_code == 2 and result.stderr == f"error: {message}\n"
+
+
 def test_early_stopping_on_validation_needs_validation_data():
     training = TrainingConfig(epochs=5, early_stopping={"patience": 2})
     with pytest.raises(InputError, match=r"training.early_stopping.monitor is 'val_loss' but there is no validation"):

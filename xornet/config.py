@@ -27,6 +27,8 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -276,22 +278,34 @@ class TrainingConfig(_Section):
             raise ValueError("momentum goes with optimizer sgd or rmsprop, received optimizer 'adam'")
         return self
 
-    @model_validator(mode="after")
-    def _training_options(self):
-        known = ["loss", *self.metrics]
+    @field_validator("early_stopping", "learning_rate_schedule")
+    @classmethod
+    def _monitor_is_reported(cls, section, info: ValidationInfo):
+        monitor = getattr(section, "monitor", None)
+        if monitor is None or "metrics" not in info.data:
+            return section
+        known = ["loss", *info.data["metrics"]]
         known += [f"val_{name}" for name in known]
-        monitored = [("early_stopping", self.early_stopping)]
-        if self.learning_rate_schedule and self.learning_rate_schedule.type == "reduce_on_plateau":
-            monitored.append(("learning_rate_schedule", self.learning_rate_schedule))
-        for key, section in monitored:
-            if section is not None and section.monitor is not None and section.monitor not in known:
-                raise ValueError(f"{key}.monitor: expected one of {', '.join(known)}, "
-                                 f"received {section.monitor!r}" + did_you_mean(section.monitor, known))
-        if self.class_weight is not None and self.loss not in CLASSIFICATION_LOSSES:
-            raise ValueError(f"class_weight goes with a classification loss, received loss {self.loss!r}")
-        if self.checkpoint_every is not None and self.engine == "keras":
-            raise ValueError("checkpoint_every goes with engine auto or fast, received engine 'keras'")
-        return self
+        if monitor not in known:
+            raise ValueError(f"monitor {monitor!r} is not reported; expected one of {', '.join(known)}"
+                             + did_you_mean(monitor, known))
+        return section
+
+    @field_validator("class_weight")
+    @classmethod
+    def _class_weight_for_classes(cls, value, info: ValidationInfo):
+        loss = info.data.get("loss")
+        if value is not None and loss is not None and loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"class weights need a classification loss ({', '.join(CLASSIFICATION_LOSSES[:3])}, ...), "
+                             f"received loss {loss!r}")
+        return value
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_engine(cls, value, info: ValidationInfo):
+        if value is not None and info.data.get("engine") == "keras":
+            raise ValueError("checkpoints need engine auto or fast, received engine 'keras'")
+        return value
 
 
 def _plain_file_name(suffixes: tuple[str, ...]):
