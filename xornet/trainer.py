@@ -1,15 +1,20 @@
-"""Training a compiled Keras model on in-memory data, many epochs per compiled call.
+"""Training a compiled Keras model on in-memory data, in compiled chunks of epochs or batches.
 
 `model.fit` spends ~40 ms per epoch on set-up (a new data iterator, callbacks)
-that a 4-row XOR epoch does not need. The fast engine runs whole chunks of
-epochs inside one `tf.function`, calling Keras' own `model.train_step` (the
-same loss, metrics and optimizer update as `fit`), so its per-epoch numbers are
-the ones `fit` reports (tests/test_trainer.py proves it). Between chunks it
-reports progress, and it stops early on a target loss or a NaN/inf loss.
+that a 4-row XOR epoch does not need. The fast engine runs chunks of training
+inside one `tf.function`, calling Keras' own `model.train_step` (and
+`test_step` for validation data), so its per-epoch numbers are the ones `fit`
+reports (tests/test_trainer.py and tests/test_trainer_features.py prove it).
+A chunk is many short epochs, or part of one long epoch, sized to return in
+about CHUNK_SECONDS, so progress and Ctrl-C answer at any data size. Keras' own
+EarlyStopping and ReduceLROnPlateau callbacks are driven between epochs (a
+chunk is then one epoch), learning-rate schedules are Keras' own, class
+weights become sample weights as `fit` makes them, and every N epochs a
+checkpoint (xornet/checkpoint.py) lets a killed run continue exactly.
 
 Example:
-    >>> result = train_model(model, x, y, config.training, seed=1)
-    >>> result.history["loss"][-1] < 0.1
+    >>> result = train_model(model, x, y, config.training, seed=1, validation=(xv, yv))
+    >>> result.history["val_loss"][-1] < 0.1
     True
 """
 
