@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -208,6 +209,89 @@ class ModelConfig(_Section):
         return self
 
 
+CLASSIFICATION_LOSSES = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge",
+)  # fmt: skip
+
+
+class EarlyStoppingConfig(_Section):
+    """`keras.callbacks.EarlyStopping`'s arguments, with its defaults."""
+
+    monitor: str = "val_loss"
+    min_delta: float = Field(default=0.0, ge=0)
+    patience: int = Field(default=0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: int = Field(default=0, ge=0)
+
+
+# Each schedule's keys, passed to Keras as written; what is left out takes Keras' default.
+SCHEDULE_KEYS = {
+    "exponential_decay": ("decay_steps", "decay_rate", "staircase"),
+    "cosine_decay": ("decay_steps", "alpha", "warmup_target", "warmup_steps"),
+    "reduce_on_plateau": ("monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr"),
+}
+SCHEDULE_REQUIRED = {"exponential_decay": ("decay_steps", "decay_rate"), "cosine_decay": ("decay_steps",),
+                     "reduce_on_plateau": ()}
+
+
+class LearningRateSchedule(_Section):
+    """A Keras learning-rate schedule (exponential_decay, cosine_decay) or ReduceLROnPlateau.
+
+    The schedule starts from training.learning_rate.
+    """
+
+    type: Literal["exponential_decay", "cosine_decay", "reduce_on_plateau"]
+    decay_steps: int | None = Field(default=None, gt=0)
+    decay_rate: float | None = Field(default=None, gt=0)
+    staircase: bool | None = None
+    alpha: float | None = Field(default=None, ge=0, le=1)
+    warmup_target: float | None = Field(default=None, gt=0)
+    warmup_steps: int | None = Field(default=None, ge=0)
+    monitor: str | None = None
+    factor: float | None = Field(default=None, gt=0, lt=1)
+    patience: int | None = Field(default=None, ge=0)
+    mode: Literal["auto", "min", "max"] | None = None
+    min_delta: float | None = Field(default=None, ge=0)
+    cooldown: int | None = Field(default=None, ge=0)
+    min_lr: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _keys_of_the_type(self):
+        allowed = SCHEDULE_KEYS[self.type]
+        for key in self.model_fields_set - {"type"}:
+            if key not in allowed:
+                raise ValueError(f"{key} does not go with type {self.type}; "
+                                 f"expected keys: type, {', '.join(allowed)}")
+        for key in SCHEDULE_REQUIRED[self.type]:
+            if getattr(self, key) is None:
+                raise ValueError(f"type {self.type} needs {key}, received no {key} key")
+        return self
+
+    def keras_arguments(self) -> dict:
+        """The keyword arguments for the Keras class, without type (Keras' defaults fill the rest)."""
+        return {key: getattr(self, key) for key in SCHEDULE_KEYS[self.type] if getattr(self, key) is not None}
+
+
+def _check_class_weight(value: Any) -> Any:
+    expected = "expected balanced or a mapping {class: weight} (for example {0: 1.0, 1: 3.0})"
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{expected}, received {_describe(value)}")
+    for key, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"{expected}; the weight of class {key!r} must be a number >= 0, received {weight!r}")
+    return value
+
+
+ClassWeight = Annotated[
+    Union[Literal["balanced"], dict[Union[int, str], float]], BeforeValidator(_check_class_weight)
+]
+
+
 class TrainingConfig(_Section):
     optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
     learning_rate: float = Field(default=0.1, gt=0)
@@ -222,6 +306,10 @@ class TrainingConfig(_Section):
     restarts: int = Field(default=0, ge=0, le=1000)
     tensorboard: str | None = None
     engine: Literal["auto", "fast", "keras"] = "auto"
+    early_stopping: EarlyStoppingConfig | None = None
+    learning_rate_schedule: LearningRateSchedule | None = None
+    class_weight: ClassWeight | None = None
+    checkpoint_every: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _optimizer_options(self):
@@ -230,6 +318,35 @@ class TrainingConfig(_Section):
         if self.momentum and self.optimizer == "adam":
             raise ValueError("momentum goes with optimizer sgd or rmsprop, received optimizer 'adam'")
         return self
+
+    @field_validator("early_stopping", "learning_rate_schedule")
+    @classmethod
+    def _monitor_is_reported(cls, section, info: ValidationInfo):
+        monitor = getattr(section, "monitor", None)
+        if monitor is None or "metrics" not in info.data:
+            return section
+        known = ["loss", *info.data["metrics"]]
+        known += [f"val_{name}" for name in known]
+        if monitor not in known:
+            raise ValueError(f"monitor {monitor!r} is not reported; expected one of {', '.join(known)}"
+                             + did_you_mean(monitor, known))
+        return section
+
+    @field_validator("class_weight")
+    @classmethod
+    def _class_weight_for_classes(cls, value, info: ValidationInfo):
+        loss = info.data.get("loss")
+        if value is not None and loss is not None and loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"class weights need a classification loss ({', '.join(CLASSIFICATION_LOSSES[:3])}, ...), "
+                             f"received loss {loss!r}")
+        return value
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_engine(cls, value, info: ValidationInfo):
+        if value is not None and info.data.get("engine") == "keras":
+            raise ValueError("checkpoints need engine auto or fast, received engine 'keras'")
+        return value
 
 
 def _plain_file_name(suffixes: tuple[str, ...]):
@@ -688,6 +805,21 @@ training:
   restarts: 3                   # not converged? start again from a new seed, up to this many times
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
+  # early_stopping:             # keras.callbacks.EarlyStopping (these are its defaults)
+  #   monitor: val_loss         # loss, a metric, or val_<either> (val_ needs validation data)
+  #   patience: 0
+  #   min_delta: 0
+  #   mode: auto                # auto | min | max
+  #   baseline: null
+  #   restore_best_weights: false
+  #   start_from_epoch: 0
+  # learning_rate_schedule:     # starts from learning_rate; one of:
+  #   {type: exponential_decay, decay_steps: 100, decay_rate: 0.96, staircase: false}
+  #   {type: cosine_decay, decay_steps: 1000, alpha: 0.0, warmup_target: null, warmup_steps: 0}
+  #   {type: reduce_on_plateau, monitor: val_loss, factor: 0.1, patience: 10, min_delta: 0.0001,
+  #    cooldown: 0, min_lr: 0}
+  # class_weight: balanced      # or {0: 1.0, 1: 3.0}; balanced = rows / (classes * rows of the class)
+  # checkpoint_every: 10        # epochs between checkpoints; resume with `xornet train --resume`
 
 output:
   dir: models/<name>            # relative to the working directory (default models, the reference model's)
