@@ -160,7 +160,7 @@ def test_bad_requests_get_one_line_errors(server, body, content_type, status, er
 def test_bad_threshold_and_unknown_paths_are_json_errors(server):
     response = server.client.post("/predict?threshold=2", json={"inputs": [[0, 1]]})
     assert (response.status_code, response.json()) == (
-        422, {"error": "query.threshold: Input should be less than or equal to 1, received '2'"})
+        422, {"error": "threshold: expected a number from 0 to 1, received '2'"})
     response = server.client.get("/nothing")
     assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
 

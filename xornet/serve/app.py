@@ -18,7 +18,10 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI, Query, Request
+from typing import AsyncIterator
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +47,7 @@ STATUS = {MalformedBody: 400, BodyTooLarge: 413, UnsupportedContentType: 415}
 
 
 def create_app(model_path: str | Path, weights_path: str | Path | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES, reload_on_change: bool = False) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, reload_on_change: bool = False) -> "ServeApp":
     """The app serving one saved model, loaded and verified now (raises `InputError` if it cannot be).
 
     Example:
@@ -85,20 +88,12 @@ def create_app(model_path: str | Path, weights_path: str | Path | None = None,
 
     @app.post("/predict", response_model=list[PredictionRow], openapi_extra=PREDICT_REQUEST_DOC,
               responses={400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}})
-    async def predict(request: Request, threshold: float = Query(0.5, ge=0, le=1,
-                                                                 description="Class 1 when the probability is above this.")):
+    async def predict(request: Request):
         """Probabilities and classes for rows given as JSON `{"inputs": [[0, 1], ...]}` or a CSV body,
-        in the shape of `xornet predict --format json`."""
-        current = request.app.state.served
-        features = (current.record.get("data") or {}).get("features")
-        body = await _read_body(request, max_body_bytes)
-        rows = rows_from_body(body, request.headers.get("content-type", ""), current.predictor.input_width, features)
-        if current.predictor.engine == "numpy":
-            probabilities = current.predictor.predict(rows)  # microseconds: cheaper than a thread hop
-        else:
-            probabilities = await run_in_threadpool(current.predictor.predict, rows)
-        objects = rows_as_json_objects(rows, probabilities, to_classes(probabilities, threshold))
-        return Response(json.dumps(objects), media_type="application/json")
+        in the shape of `xornet predict --format json`. `?threshold=0.9`: class 1 above 0.9."""
+        status, content = await predict_response(request.app.state.served, request.headers.get("content-type", ""),
+                                                 request.url.query, request.stream(), max_body_bytes)
+        return Response(content, status, media_type="application/json")
 
     @app.get("/health", response_model=Health)
     async def health():
@@ -128,23 +123,88 @@ def create_app(model_path: str | Path, weights_path: str | Path | None = None,
     async def index():
         return page
 
-    return app
+    return ServeApp(app, max_body_bytes)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is over `limit` bytes."""
-    too_large = BodyTooLarge(f"request body: larger than the limit of {limit} bytes",
-                             hint="send fewer rows per request, or start the server with a larger --max-body-bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
+class ServeApp:
+    """The ASGI app: POST /predict answered here directly, everything else by the FastAPI app `api`.
+
+    The hot path skips FastAPI's middleware and dependency layers, which cost
+    more than the prediction itself (bench/serve_speed.py: about 2x the
+    requests/s); FastAPI's /predict route documents it and answers the same way.
+    """
+
+    def __init__(self, api: FastAPI, max_body_bytes: int):
+        self.api = api
+        self.state = api.state
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+            return await self.api(scope, receive, send)
+        headers = dict(scope["headers"])
+        status, content = await predict_response(self.state.served, headers.get(b"content-type", b"").decode("latin-1"),
+                                                 scope["query_string"].decode("latin-1"), _body_chunks(receive),
+                                                 self.max_body_bytes)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]})
+        await send({"type": "http.response.body", "body": content})
+
+
+async def predict_response(served, content_type: str, query: str, chunks: AsyncIterator[bytes],
+                           max_body_bytes: int) -> tuple[int, bytes]:
+    """(status, JSON body) answering POST /predict: the predictions, or {"error": "<one line>"}.
+
+    Example:
+        >>> await predict_response(served, "application/json", "", chunks_of(b'{"inputs": [[0, 1]]}'), 1000)
+        (200, b'[{"input": [0, 1], "probability": 0.94..., "class": 1}]')
+    """
+    try:
+        threshold = _threshold(query)
+        body = await _read_body(chunks, max_body_bytes)
+        features = (served.record.get("data") or {}).get("features")
+        rows = rows_from_body(body, content_type, served.predictor.input_width, features)
+        if served.predictor.engine == "numpy":
+            probabilities = served.predictor.predict(rows)  # microseconds: cheaper than a thread hop
+        else:
+            probabilities = await run_in_threadpool(served.predictor.predict, rows)
+        objects = rows_as_json_objects(rows, probabilities, to_classes(probabilities, threshold))
+        return 200, json.dumps(objects).encode()
+    except XornetError as exc:
+        return STATUS.get(type(exc), 422), json.dumps({"error": str(exc)}).encode()
+
+
+def _threshold(query: str) -> float:
+    values = parse_qs(query).get("threshold")
+    if not values:
+        return 0.5
+    try:
+        threshold = float(values[-1])
+    except ValueError:
+        threshold = float("nan")
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"threshold: expected a number from 0 to 1, received {values[-1]!r}")
+    return threshold
+
+
+async def _body_chunks(receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        yield message.get("body", b"")
+        if not message.get("more_body"):
+            return
+
+
+async def _read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole request body, refused with 413 as soon as it is over `limit` bytes."""
+    parts, size = [], 0
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise BodyTooLarge(f"request body: larger than the limit of {limit} bytes",
+                               hint="send fewer rows per request, or start the server with a larger --max-body-bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _training_points(record: dict) -> dict:

@@ -39,6 +39,9 @@ class Health(BaseModel):
 
 
 PREDICT_REQUEST_DOC = {
+    "parameters": [{"name": "threshold", "in": "query", "required": False,
+                    "description": "Class 1 when the probability is above this.",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5}}],
     "requestBody": {
         "required": True,
         "content": {
