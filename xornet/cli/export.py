@@ -15,6 +15,9 @@ class ExportFormat(str, Enum):
     keras2 = "keras2"
     keras3 = "keras3"
     keras = "keras"
+    savedmodel = "savedmodel"
+    tflite = "tflite"
+    onnx = "onnx"
 
 
 @app.command()
@@ -22,13 +25,16 @@ class ExportFormat(str, Enum):
 def export(
     model: Path = typer.Argument(..., help="The architecture JSON to export (weights found as for predict)."),
     directory: Path = typer.Argument(..., help="Where to write the exported files."),
-    to: ExportFormat = typer.Option(..., "--to", help="keras2: Keras 2 JSON + HDF5; keras3: to_json() + .weights.h5; keras: one .keras file."),
+    to: ExportFormat = typer.Option(..., "--to", help="keras2: Keras 2 JSON + HDF5; keras3: to_json() + .weights.h5; keras: one .keras file; "
+                                                 "savedmodel (TF Serving), tflite, onnx (needs tf2onnx)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The HDF5 weights [default: as for predict]."),
     force: bool = typer.Option(False, "--force", help="Replace existing files."),
 ):
     """Write a saved model in a form another Keras reads: Keras 2, the Keras 3 pair, or a .keras file."""
     from xornet.files.export import export_model
     from xornet.files.load import load_model
+    from xornet.files.serving_export import SERVING_FORMATS, export_for_serving
 
-    written = export_model(load_model(model, weights), to.value, directory, force)
+    write = export_for_serving if to.value in SERVING_FORMATS else export_model
+    written = write(load_model(model, weights), to.value, directory, force)
     typer.echo("Wrote " + ", ".join(str(p) for p in written))
