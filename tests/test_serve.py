@@ -266,3 +266,20 @@ def test_busy_port_and_missing_model_are_one_line_errors(xornet, model_dir):
     result = xornet("serve", "--model", model_dir / "missing.json")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: model file not found: looked for {model_dir / 'missing.json'}")
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ('{"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}', "application/json"),
+    ("x1,x2\n0,1\n", "text/csv"),
+    ('{"inputs": [[0, 1, 1]]}', "application/json"),
+    ("0,1\n1,x\n", "text/csv"),
+])
+def test_fastapi_route_answers_as_the_fast_path(server, model_dir, body, content_type):
+    from starlette.testclient import TestClient
+
+    from xornet.serve.app import create_app
+
+    with TestClient(create_app(model_dir / "basic_model.json").api) as client:
+        inner = client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
+    outer = server.client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
+    assert (inner.status_code, inner.json()) == (outer.status_code, outer.json())
