@@ -275,11 +275,15 @@ def test_busy_port_and_missing_model_are_one_line_errors(xornet, model_dir):
     ("0,1\n1,x\n", "text/csv"),
 ])
 def test_fastapi_route_answers_as_the_fast_path(server, model_dir, body, content_type):
-    from starlette.testclient import TestClient
+    import asyncio
 
     from xornet.serve.app import create_app
 
-    with TestClient(create_app(model_dir / "basic_model.json").api) as client:
-        inner = client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
+    async def ask_fastapi():
+        api = create_app(model_dir / "basic_model.json").api
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as client:
+            return await client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
+
+    inner = asyncio.run(ask_fastapi())
     outer = server.client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
     assert (inner.status_code, inner.json()) == (outer.status_code, outer.json())
