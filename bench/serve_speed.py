@@ -6,7 +6,7 @@ HTTP/1.1 connections, one request at a time each), stopping by itself. Both
 servers are separate processes started here, one after the other, and get the
 identical list of requests. Prints requests/s, p50/p99 latency and failures.
 
-    python bench/serve_speed.py [--model models/basic_model.json] [--requests 1000] [--clients 32]
+    python bench/serve_speed.py [--model models/basic_model.json] [--requests 500] [--clients 32]
 
 The plain app is what a competent Keras user writes: load the model once,
 pydantic request model, `model.predict` per request in FastAPI's thread pool.
@@ -141,7 +141,7 @@ def measure(name: str, command: list[str], port: int, bodies: list[bytes], clien
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "models/basic_model.json"))
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     model = Path(args.model)
@@ -151,8 +151,8 @@ def main() -> None:
               for _ in range(args.requests)]
     plain_script = Path(os.environ.get("TMPDIR", "/tmp")) / "xornet_plain_keras_app.py"
     plain_script.write_text(PLAIN_APP)
-    print(f"{args.requests} single-row POST /predict requests, {args.clients} concurrent clients, 127.0.0.1",
-          file=sys.stderr)
+    print(f"{args.requests} single-row POST /predict requests, {args.clients} concurrent clients, 127.0.0.1; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
     xornet_port, plain_port = free_port(), free_port()
     rows = [
         measure("xornet serve", [sys.executable, "-m", "xornet", "serve", "--model", str(model),
@@ -161,6 +161,7 @@ def main() -> None:
                 [sys.executable, str(plain_script), str(model), str(weights), str(plain_port)],
                 plain_port, bodies, args.clients),
     ]
+    print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| server | requests/s | p50 ms | p99 ms | failed |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for row in rows:

@@ -25,13 +25,13 @@ def model_dir(tmp_path_factory):
     return directory
 
 
-def train(directory, *args):
+def train(directory, *args, config=REPO / "configs/xor.yaml"):
     from typer.testing import CliRunner
 
     from xornet.cli import app
 
-    result = CliRunner().invoke(app, ["train", str(REPO / "configs/xor.yaml"), "--output-dir", str(directory),
-                                      "--quiet", *args], catch_exceptions=False)
+    result = CliRunner().invoke(app, ["train", str(config), "--output-dir", str(directory), "--quiet", *args],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return directory / "basic_model.json"
 
@@ -287,3 +287,21 @@ def test_fastapi_route_answers_as_the_fast_path(server, model_dir, body, content
     inner = asyncio.run(ask_fastapi())
     outer = server.client.post("/predict?threshold=0.95", content=body, headers={"content-type": content_type})
     assert (inner.status_code, inner.json()) == (outer.status_code, outer.json())
+
+
+def test_keras_engine_for_layers_numpy_does_not_run_and_softmax_outputs(tmp_path):
+    config = tmp_path / "gelu.yaml"
+    config.write_text("name: gelu\nseed: 2\ndata:\n  table: xor\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 4, activation: gelu}\n    - {type: Dense, units: 2, activation: softmax}\n"
+                      "training:\n  loss: sparse_categorical_crossentropy\n  epochs: 30\n")
+    model = train(tmp_path / "models", config=config)
+    running = Server("--model", model)
+    try:
+        facts = running.client.get("/model").json()
+        assert (facts["engine"], facts["tensorflow_imported"]) == ("keras", True)
+        assert (facts["task"], facts["outputs"], facts["parameters"]) == ("multi-class classification", 2, 22)
+        expected = cli_json("predict", "--model", model, "--format", "json")
+        assert running.client.post("/predict", json={"inputs": XOR_ROWS}).json() == expected
+        assert len(expected[0]["probability"]) == 2
+    finally:
+        assert running.stop() == 0

@@ -16,7 +16,7 @@ def serve(
     model: Path = typer.Option(Path("basic_model.json"), "--model", "-m",
                                help="The architecture JSON (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w",
-                                           help="The HDF5 weights [default: from the run record or <stem>_weights.h5]."),
+                                           help="The HDF5 weights (default: from the run record, else <stem>_weights.h5)."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="The TCP port (0: any free port)."),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", min=1, help="Larger request bodies get 413."),
