@@ -1,0 +1,52 @@
+"""The request and response models of `xornet serve`, for its OpenAPI documentation.
+
+Request bodies are read by `xornet.serve.inputs` (JSON or CSV, with the CLI's
+one-line errors); these models describe them at /docs and /openapi.json.
+
+Example:
+    >>> PredictRequest(inputs=[[0, 1]]).inputs
+    [[0.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PredictRequest(BaseModel):
+    """Rows to predict, each as wide as the model's input."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}})
+    inputs: list[list[float]] = Field(min_length=1)
+
+
+class PredictionRow(BaseModel):
+    """One row of `xornet predict --format json`."""
+
+    input: list[float]
+    probability: float | list[float] = Field(description="One number for one output, else one per output.")
+    class_: int = Field(alias="class")
+
+
+class ErrorBody(BaseModel):
+    """Every error: one line saying what is wrong, where, what was expected and what was received."""
+
+    error: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+PREDICT_REQUEST_DOC = {
+    "parameters": [{"name": "threshold", "in": "query", "required": False,
+                    "description": "Class 1 when the probability is above this.",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5}}],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": PredictRequest.model_json_schema()},
+            "text/csv": {"schema": {"type": "string", "example": "x1,x2\n0,1\n1,1\n"}},
+        },
+    }
+}

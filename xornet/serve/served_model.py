@@ -1,0 +1,162 @@
+"""The model a server holds: loaded once, verified against its run record, and described.
+
+The files' SHA-256 are taken when the model is loaded; `files_on_disk` tells
+whether the files still match them, so a server can say it keeps serving the
+verified version after someone replaced a file.
+
+Example:
+    >>> served = load_served_model("models/basic_model.json")
+    >>> served.predictor.engine, served.describe()["input"]["width"]
+    ('numpy', 2)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from xornet.errors import InputError
+from xornet.files.load import find_model_file, find_weights_file, read_model_json
+from xornet.files.names import record_path
+from xornet.files.record import read_record
+from xornet.files.safe_write import sha256_of
+from xornet.files.weights_h5 import layer_classes, read_weights_h5
+from xornet.predicting import input_names
+from xornet.predictor import Predictor, load_predictor
+
+# Layers that hold no weights; any other layer takes the next entry of the weights file.
+WEIGHTLESS_LAYERS = {"InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout"}
+TASKS = {
+    "binary_crossentropy": "binary classification",
+    "binary_focal_crossentropy": "binary classification",
+    "hinge": "binary classification",
+    "squared_hinge": "binary classification",
+    "categorical_crossentropy": "multi-class classification",
+    "sparse_categorical_crossentropy": "multi-class classification",
+}
+RECORD_FACTS = ("experiment", "created", "config_file", "seed", "epochs_run", "stop_reason", "converged",
+                "final", "train_seconds", "data", "versions")
+
+
+@dataclass
+class ServedModel:
+    """A loaded predictor with the files it came from and their SHA-256 when loaded."""
+
+    predictor: Predictor
+    model_path: Path
+    weights_path: Path
+    sha256: dict[str, str]
+    layers: list[dict]
+    loaded_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def record(self) -> dict:
+        return self.predictor.record or {}
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {"model": self.model_path, "weights": self.weights_path, "record": record_path(self.model_path)}
+
+    def verified(self) -> bool:
+        """True when the run record holds the SHA-256 of both files and they matched when loaded."""
+        files = self.record.get("files") or {}
+        return all(isinstance(files.get(role), dict) and files[role].get("sha256") == self.sha256[role]
+                   for role in ("model", "weights"))
+
+    def files_on_disk(self) -> dict[str, dict]:
+        """Each file's path, SHA-256 when loaded, and whether the file on disk still has it."""
+        return {role: {"path": str(path), "sha256": self.sha256.get(role),
+                       "matches_disk": _sha256_or_none(path) == self.sha256.get(role)}
+                for role, path in self.paths.items()}
+
+    def describe(self) -> dict:
+        """What GET /model shows: architecture, inputs, task, class names, run facts, files.
+
+        Example:
+            >>> load_served_model("models/basic_model.json").describe()["task"]
+            'binary classification'
+        """
+        record = self.record
+        files = self.files_on_disk()
+        changed = [role for role, entry in files.items() if not entry["matches_disk"]]
+        features = (record.get("data") or {}).get("features")
+        width = self.predictor.input_width
+        return {
+            "model": str(self.model_path),
+            "engine": self.predictor.engine,
+            "layers": self.layers,
+            "parameters": sum(layer["params"] or 0 for layer in self.layers),
+            "input": {"width": width, "names": input_names(width, features)},
+            "outputs": self.layers[-1]["output_width"] if self.layers else None,
+            "task": self.task(),
+            "class_names": (record.get("data") or {}).get("class_names") or record.get("class_names"),
+            "run": {key: record[key] for key in RECORD_FACTS if key in record} or None,
+            "verified": self.verified(),
+            "loaded_at": self.loaded_at,
+            "files": files,
+            "serving": (f"the files as loaded at {self.loaded_at}"
+                        + (", verified against the run record" if self.verified() else ", without a run record to verify them")
+                        if not changed else
+                        f"the version loaded at {self.loaded_at}: {', '.join(changed)} changed on disk since, "
+                        "and is not used (restart, or serve with --reload-on-change)"),
+        }
+
+    def task(self) -> str:
+        """binary classification, multi-class classification or regression, from the loss (else the last activation)."""
+        config = self.record.get("config")
+        loss = ((config or {}).get("training") or {}).get("loss") if isinstance(config, dict) else None
+        if loss is not None:
+            return TASKS.get(loss, "regression")
+        last = next((layer["activation"] for layer in reversed(self.layers) if layer.get("activation")), None)
+        return {"sigmoid": "binary classification", "softmax": "multi-class classification"}.get(last, "regression")
+
+
+def load_served_model(model_path: str | Path, weights_path: str | Path | None = None) -> ServedModel:
+    """Load a model once, verified against its run record (`load_predictor` checks the SHA-256).
+
+    The files are hashed before and after loading; if they changed meanwhile
+    (a save in progress), loading fails rather than serving a mix.
+
+    Example:
+        >>> load_served_model("models/basic_model.json").verified()
+        True
+    """
+    path = find_model_file(model_path)
+    weights = Path(weights_path) if weights_path is not None else find_weights_file(path, read_record(path))
+    files = {"model": path, "weights": weights, "record": record_path(path)}
+    before = {role: _sha256_or_none(file) for role, file in files.items()}
+    predictor = load_predictor(path, weights)
+    layers = describe_layers(read_model_json(path), weights)
+    after = {role: _sha256_or_none(file) for role, file in files.items()}
+    if before != after:
+        raise InputError(f"{path}: the model files changed while they were being loaded", hint="try again")
+    return ServedModel(predictor, path, weights, after, layers)
+
+
+def describe_layers(config: dict, weights_path: Path) -> list[dict]:
+    """One dict per layer: name, type, units, activation, output width and parameter count.
+
+    Parameter counts come from the weights file, so no Keras is needed.
+    """
+    stored = [sum(int(v.size) for v in values) for _, values in read_weights_h5(weights_path, layer_classes(config))]
+    layers, width = [], None
+    for layer in config.get("config", {}).get("layers", []):
+        kind, options = layer.get("class_name"), layer.get("config", {})
+        if kind == "InputLayer":
+            continue
+        params = 0 if kind in WEIGHTLESS_LAYERS else (stored.pop(0) if stored else None)
+        width = options.get("units", width)
+        activation = options.get("activation")
+        layers.append({"name": options.get("name"), "type": kind, "units": options.get("units"),
+                       "activation": activation.get("config") if isinstance(activation, dict) else activation,
+                       "output_width": width, "params": params})
+    return layers
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return sha256_of(path) if os.path.isfile(path) else None
+    except OSError:
+        return None
