@@ -52,6 +52,8 @@ class Dataset:
     source: str
     classes: list[str] | None = None
     rows: np.ndarray | None = None
+    held_out: dict[str, int] = field(default_factory=dict)  # on training rows: "validation"/"test" -> rows
+    missing: dict = field(default_factory=dict)  # on training rows: data.missing's policy and counts
 
     @property
     def width(self) -> int:
@@ -204,6 +206,8 @@ def load_splits(config: Config, seed: int) -> Splits:
         for name, ds in datasets.items()}
     encoding = {"source": table.source, "rows": table.rows} | encoding
     splits = Splits(datasets["train"], datasets.get("validation"), datasets.get("test"), encoding)
+    splits.train.held_out = {name: len(ds.x) for name, ds in datasets.items() if name != "train"}
+    splits.train.missing = encoding["missing"]
     check_fits_model(splits.train, config)
     return splits
 
