@@ -25,7 +25,7 @@ from xornet.errors import InputError
 
 __all__ = ["Dataset", "Splits", "all_binary_inputs", "truth_table", "load_file", "load_data", "load_splits",
            "check_fits_model", "dataset_of_record", "is_number", "load_npy", "read_csv_table", "read_table",
-           "Table", "encode_inputs", "load_labelled_file"]
+           "Table", "encode_inputs", "load_labelled_file", "test_split_of_record"]
 
 _GATES = {
     "xor": lambda bits: sum(bits) % 2,
@@ -273,6 +273,28 @@ def check_fits_model(dataset: Dataset, config: Config) -> None:
             f"{dataset.source}: row {where + 1}: label {dataset.label_name!r} is {labels[row]:g}, "
             f"expected {allowed} for loss {loss} ({bad.size} such row{'s' if bad.size > 1 else ''})"
         )
+
+
+def test_split_of_record(record: dict, source: str) -> Dataset:
+    """The test rows of a saved run, re-derived from its config and split seed and checked against its hash.
+
+    Example:
+        >>> test_split_of_record(read_record(Path("models/iris/basic_model.json")), "iris").classes
+        ['setosa', 'versicolor', 'virginica']
+    """
+    from xornet.config import validate_config
+
+    recorded = (record or {}).get("data", {}).get("splits", {})
+    if "test" not in recorded or not isinstance(record.get("config"), dict):
+        raise InputError(f"{source}: the run has no test split to score (data.test or data.test_path in its config)",
+                         hint="pass --data FILE (and --label COLUMN) to score a file")
+    config = validate_config(dict(record["config"]), f"{source} (run record)")
+    test = load_splits(config, recorded["seed"]).test
+    expected = recorded["test"].get("sha256")
+    if test is None or (expected is not None and rows_hash(test.rows) != expected):
+        raise InputError(f"{source}: the test split re-derived from the run record is not the one the run used "
+                         f"(the data file {config.data.path} changed since training?)")
+    return test
 
 
 def dataset_of_record(record: dict | None) -> Dataset | None:

@@ -23,14 +23,13 @@ REGRESSION_LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "log_
 OTHER = "<other>"  # the out-of-vocabulary column's category, with data.unknown: ignore
 
 
-def task_of(config: Config) -> str:
+def task_of(loss: str) -> str:
     """"binary", "multiclass", "regression" or "other", from the loss.
 
     Example:
-        >>> task_of(Config())
-        'binary'
+        >>> task_of("sparse_categorical_crossentropy")
+        'multiclass'
     """
-    loss = config.training.loss
     if loss in BINARY_LOSSES:
         return "binary"
     if loss == "sparse_categorical_crossentropy":
@@ -90,7 +89,7 @@ def _class_name(value) -> str:
 
 def label_encoding(table: Table, rows: np.ndarray, label: str, config: Config) -> dict:
     """The task and class names, checked against the model's last layer before training."""
-    task = task_of(config)
+    task = task_of(config.training.loss)
     column = table.columns[label][rows]
     units, activation = _last_layer(config)
     source = table.source
