@@ -35,7 +35,9 @@ def predict(
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
-    features = (predictor.record or {}).get("data", {}).get("features")
+    recorded = (predictor.record or {}).get("data", {})
+    features = recorded.get("features")
+    labels = {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
@@ -55,14 +57,19 @@ def predict(
             raise InputError(f"{path}: input file not found")
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width), None)])
+        elif recorded.get("categorical") or recorded.get("text_label"):  # text columns: read as in training
+            from xornet.predicting import read_encoded_inputs
+
+            chunks, features = iter([(read_encoded_inputs(path, recorded), None)]), recorded["inputs"]
         else:
             handle = open(path, encoding="utf-8", errors="replace")
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
-        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features)
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
 
 
-def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features) -> None:
+def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features,
+                       labels: dict) -> None:
     """Predict each chunk of inputs and write it to stdout in the chosen format."""
     import numpy as np
 
@@ -72,17 +79,17 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
     if output_format is Format.table:
         x = np.concatenate([values for values, _ in chunks])
         probabilities = run(x)
-        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features, **labels) + "\n")
         return
     first = True
     for x, texts in chunks:
         probabilities = run(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:
-            out.write(format_json_chunk(x, probabilities, classes, first))
+            out.write(format_json_chunk(x, probabilities, classes, first, **labels))
         else:
-            header = csv_header(width, probabilities.shape[1], features) if first else None
-            out.write(format_csv_chunk(x, probabilities, classes, header, texts))
+            header = csv_header(width, probabilities.shape[1], features, **labels) if first else None
+            out.write(format_csv_chunk(x, probabilities, classes, header, texts, **labels))
         first = False
     if output_format is Format.json:
         out.write("[]\n" if first else "\n]\n")

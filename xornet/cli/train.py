@@ -118,10 +118,14 @@ def train(
     say("")
     shown = min(len(dataset.x), SHOWN_ROWS)
     x, probabilities = dataset.x[:shown], run.probabilities[:shown]
-    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names).splitlines()
-    say(lines[0] + "  target")
-    for line, target_value in zip(lines[1:], dataset.y[:shown, 0]):
-        say(f"{line}  {target_value:>6g}")
+    regression = run.splits is not None and run.splits.encoding.get("task") == "regression"
+    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names,
+                         dataset.classes, regression).splitlines()
+    targets = [dataset.classes[int(v)] if dataset.classes else f"{v:g}" for v in dataset.y[:shown, 0]]
+    width = max(6, *(len(t) for t in targets))
+    say(lines[0] + f"  {'target':>{width}}")
+    for line, target_value in zip(lines[1:], targets):
+        say(f"{line}  {target_value:>{width}}")
     if len(dataset.x) > shown:
         say(f"... {len(dataset.x) - shown} more rows (xornet predict --input FILE shows them all)")
     say("")
