@@ -133,14 +133,35 @@ def _to_numpy(arrow, names: list[str]) -> dict[str, np.ndarray]:
         if pa.types.is_dictionary(column.type):
             column = column.cast(pa.string())
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            columns[name] = column.to_numpy(zero_copy_only=False).astype(object)
+            columns[name] = _chunks_to_numpy(column).astype(object)
         elif pa.types.is_boolean(column.type) or pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
             if not pa.types.is_float32(column.type):
                 column = column.cast(pa.float32(), safe=False)
-            columns[name] = column.to_numpy(zero_copy_only=False)
+            columns[name] = _chunks_to_numpy(column)
         else:
             raise InputError(f"column {name!r}: expected numbers or text, received {column.type}")
     return columns
+
+
+def _chunks_to_numpy(column) -> np.ndarray:
+    """One NumPy array from a chunked column: float32 (NaN for missing) or object (None for missing).
+
+    Without pandas: pyarrow's copying conversions import it (about a second).
+    """
+    import pyarrow.compute as pc
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type == "string" or chunk.type == "large_string":
+            parts.append(np.array(chunk.to_pylist(), dtype=object))
+        else:
+            if chunk.null_count:
+                chunk = pc.fill_null(chunk, np.float32("nan"))
+            # The float32 data buffer itself (to_numpy would import pandas).
+            parts.append(np.frombuffer(chunk.buffers()[1], "float32", len(chunk), chunk.offset * 4))
+    if not parts:
+        return np.zeros(0, "float32")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _explain_csv_error(path: Path, names: list[str], read, message: str, first_line: int) -> InputError:
@@ -154,7 +175,7 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
         convert = pacsv.ConvertOptions(column_types={name: pa.string()}, include_columns=[name],
                                        null_values=NULL_VALUES, strings_can_be_null=True)
         text = pacsv.read_csv(path, read_options=read, convert_options=convert).column(name)
-        row, cell = _first_non_number(text.to_numpy(zero_copy_only=False))
+        row, cell = _first_non_number(_chunks_to_numpy(text))
         if row is not None:
             return InputError(f"{path}, line {first_line + row}, column {name!r}: expected a number, received {cell!r}")
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)
