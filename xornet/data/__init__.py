@@ -188,8 +188,8 @@ def load_splits(config: Config, seed: int) -> Splits:
     table, feature_names, label_name = _read(data.path, config, data.features, data.label, data.categorical)
     kept, missing = drop_missing(table, feature_names, label_name, data.missing)
     encoding = {"features": feature_names, "label": label_name} | label_encoding(table, kept, label_name, config)
-    strata = None
-    if encoding["classes"] is not None:
+    strata = None  # classification: split each class in the same proportions
+    if encoding["task"] in ("binary", "multiclass"):
         strata = encode_table(table, encoding, kept, features=False)[1][:, 0]
     parts = split_rows(len(kept), None if data.validation_path else data.validation,
                        None if data.test_path else data.test, seed, strata)
