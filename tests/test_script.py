@@ -21,7 +21,7 @@ def test_installed_script_trains_and_predicts(tmp_path):
     trained = run(SCRIPT, "train", "configs/xor.yaml", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert trained.stderr == ""  # TensorFlow's start-up log lines are kept out of the way
-    assert "Final on the training data: loss 0.0498, accuracy 100.0%" in trained.stdout
+    assert "Final on the training rows: loss 0.0498, accuracy 100.0%" in trained.stdout
     predicted = run(SCRIPT, "predict", "--model", "models/basic_model.json", "--format", "json", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     assert [row["class"] for row in json.loads(predicted.stdout)] == [0, 1, 1, 0]

@@ -41,7 +41,7 @@ def test_train_reference_experiment(workdir, xornet):
     rest = out[len(head + SUMMARY):]
     assert re.fullmatch(
         r"Stopped at epoch 788 of 3000 \(loss below target 0\.05\) in \d+\.\d\d s \(seed 42, engine fast\)\n"
-        r"Final on the training data: loss 0\.0498, accuracy 100\.0%\n"
+        r"Final on the training rows: loss 0\.0498, accuracy 100\.0%\n"
         r"\n"
         r"x1 x2  probability  class  target\n"
         r"0 0         0\.0283      0       0\n"
@@ -104,7 +104,7 @@ def test_not_converged_says_so(workdir, xornet):
     result = xornet("train", "configs/seed.yaml")
     assert result.exit_code == 0
     assert "Trained 100 epochs in " in result.stdout
-    assert "Final on the training data: loss 0.6746, accuracy 50.0%" in result.stdout
+    assert "Final on the training rows: loss 0.6746, accuracy 50.0%" in result.stdout
     assert result.stderr == (
         "warning: training did not converge (loss 0.6746, accuracy 50.0%): try more epochs (--epochs 1000) "
         "or another seed (--seed N, or seed: null)\n"

@@ -179,20 +179,36 @@ class DataConfig(_Section):
     path: str | None = None
     features: list[str | int] | None = None
     label: str | int | None = None
+    validation: float | None = Field(default=None, gt=0, lt=1)
+    validation_path: str | None = None
+    test: float | None = Field(default=None, gt=0, lt=1)
+    test_path: str | None = None
+    normalize: bool = False
+    categorical: list[str | int] = Field(default_factory=list)
+    unknown: Literal["error", "ignore"] = "error"
+    missing: Literal["error", "drop", "mean", "zero"] = "error"
 
     @model_validator(mode="after")
     def _table_or_file(self):
         if self.table is not None and self.path is not None:
             raise ValueError("expected either data.table or data.path, received both")
         if self.path is None:
-            if self.features is not None or self.label is not None:
-                raise ValueError("data.features and data.label go with data.path (a CSV or .npy file)")
+            file_keys = [key for key in ("features", "label", "validation", "validation_path", "test", "test_path")
+                         if getattr(self, key) is not None] + (["categorical"] if self.categorical else [])
+            if file_keys:
+                raise ValueError(f"data.{file_keys[0]} goes with data.path (a CSV, Parquet or .npy file)")
             if self.table is None:
                 self.table = "xor"
             if self.inputs is None:
                 self.inputs = 2
         elif self.inputs is not None:
             raise ValueError("data.inputs goes with data.table; a file's width comes from its columns")
+        for fraction, path in (("validation", "validation_path"), ("test", "test_path")):
+            if getattr(self, fraction) is not None and getattr(self, path) is not None:
+                raise ValueError(f"expected either data.{fraction} (a fraction) or data.{path} (a file), received both")
+        if (self.validation or 0) + (self.test or 0) >= 1:
+            raise ValueError(f"data.validation + data.test must leave rows to train on, "
+                             f"received {self.validation} + {self.test}")
         return self
 
 
@@ -749,9 +765,10 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
         raise InputError(message) from None
     config._source = source
     config._overrides = list(overrides)
-    if config.data.path is not None and not source.startswith("<"):
-        # Relative to the config file; an absolute path stays as it is.
-        config.data.path = str((Path(source).parent / config.data.path).resolve())
+    for key in ("path", "validation_path", "test_path"):
+        if getattr(config.data, key) is not None and not source.startswith("<"):
+            # Relative to the config file; an absolute path stays as it is.
+            setattr(config.data, key, str((Path(source).parent / getattr(config.data, key)).resolve()))
     return config
 
 
@@ -779,9 +796,18 @@ data:
   table: xor                    # xor, and, or, nand, nor, xnor
   inputs: 2                     # bits per row (xor of N bits is parity)
   # Or a file instead of a table (a path relative to this file):
-  # path: data.csv              # CSV with a header row, or a 2-D .npy array
+  # path: data.csv              # CSV (header row optional), Parquet, or a 2-D .npy array
   # features: [a, b]            # columns to learn from (default: all but the label)
-  # label: y                    # the column to predict (default: the last)
+  # label: y                    # the column to predict (default: the last); numbers or
+  #                             # class names (text labels become classes)
+  # validation: 0.2             # hold out this fraction (seeded; stratified for classes),
+  # validation_path: val.csv    #   or read the validation rows from a file
+  # test: 0.1                   # a test split scored after training and by `xornet evaluate`,
+  # test_path: test.csv         #   or a test file
+  # categorical: [color]        # one-hot encode these text columns (vocabulary from the training rows)
+  # unknown: error              # a category not seen in training: error | ignore (its own "other" column)
+  # missing: error              # empty / NA cells: error | drop (the row) | mean | zero (fill features)
+  normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:
   layers:                       # Dense (units, activation, use_bias, input_dim,

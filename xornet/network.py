@@ -41,12 +41,20 @@ def layer_names(config: Config) -> list[str]:
     return names
 
 
-def build_model(config: Config, input_width: int, seed: int | None = None):
-    """A `keras.Sequential` for `config`, its weights initialised from `seed`."""
+def build_model(config: Config, input_width: int, seed: int | None = None, normalize_on=None):
+    """A `keras.Sequential` for `config`, its weights initialised from `seed`.
+
+    With `normalize_on` (the training rows), a `Normalization` layer adapted on
+    them comes first, so the saved model takes raw features.
+    """
     keras = import_keras()
     if seed is not None:
         keras.utils.set_random_seed(seed)
     layers = [keras.Input(shape=(input_width,))]
+    if normalize_on is not None:
+        normalization = keras.layers.Normalization(name="normalization")
+        normalization.adapt(normalize_on)
+        layers.append(normalization)
     for spec, name in zip(config.model.layers, layer_names(config)):
         if isinstance(spec, DenseLayer):
             layers.append(

@@ -109,6 +109,23 @@ def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | No
                          f"received {x[row, column]} ({len(bad)} such value{'s' if len(bad) > 1 else ''})")
 
 
+def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
+    """Model inputs from a file of raw features, with a run's categorical columns one-hot encoded.
+
+    `recorded` is the run record's "data" section (features, categorical vocabularies, fill values).
+    """
+    from xornet.data import encode_inputs, read_table
+
+    table = read_table(path, text_columns=set(recorded.get("categorical", {})), infer_columns={recorded.get("label")})
+    missing = [name for name in recorded["features"] if name not in table.columns]
+    if missing:
+        raise InputError(f"{path}: no column named {missing[0]!r}, expected the training features "
+                         f"({', '.join(recorded['features'])}) in a header row")
+    x = encode_inputs(table, recorded)
+    check_finite_inputs(x, str(path))
+    return x
+
+
 def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
                     chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, list[str] | None]]:
     """Yield (rows, their text) chunks from CSV text; the text is None when columns were selected.
@@ -150,8 +167,9 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
         line_number += len(lines)
         if columns is None:
             yield values, [line.strip() for line in lines]
-        else:
-            yield np.ascontiguousarray(values[:, columns]), None
+        else:  # echo the chosen cells as the file wrote them
+            texts = [",".join(cells[i].strip() for i in columns) for cells in (line.split(",") for line in lines)]
+            yield np.ascontiguousarray(values[:, columns]), texts
 
 
 def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> np.ndarray:
@@ -214,41 +232,61 @@ def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
 
 
 def _number(value: float):
-    return int(value) if float(value).is_integer() else float(value)
+    if float(value).is_integer():
+        return int(value)
+    # The shortest text that reads back as the same float32: 17.99, not 17.989999771118164.
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
 
 
 def _probability(row: np.ndarray):
     return float(row[0]) if row.shape[0] == 1 else [float(v) for v in row]
 
 
-def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> list[dict]:
-    """One dict per row: {"input": [...], "probability": p, "class": c}."""
-    return [
-        {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
-        for xi, pi, ci in zip(x, probabilities, classes)
-    ]
+def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.ndarray,
+                         class_names: list[str] | None = None, regression: bool = False) -> list[dict]:
+    """One dict per row: {"input": [...], "probability": p, "class": c}, or {"input", "prediction"} for regression.
+
+    With class names, "class" is the name and "probabilities" maps each name to its probability.
+    """
+    if regression:
+        return [{"input": [_number(v) for v in xi], "prediction": float(pi[0])} for xi, pi in zip(x, probabilities)]
+    rows = []
+    for xi, pi, ci in zip(x, probabilities, classes):
+        row = {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
+        if class_names:
+            row["class"] = class_names[int(ci)]
+            if len(pi) == len(class_names):
+                row["probabilities"] = {name: float(p) for name, p in zip(class_names, pi)}
+        rows.append(row)
+    return rows
 
 
-def format_json_chunk(x, probabilities, classes, first: bool) -> str:
+def format_json_chunk(x, probabilities, classes, first: bool, class_names=None, regression: bool = False) -> str:
     """A chunk of the JSON array (without its closing bracket)."""
-    body = ",\n".join("  " + json.dumps(obj, allow_nan=False) for obj in rows_as_json_objects(x, probabilities, classes))
+    objects = rows_as_json_objects(x, probabilities, classes, class_names, regression)
+    body = ",\n".join("  " + json.dumps(obj, allow_nan=False) for obj in objects)
     return ("[\n" if first else ",\n") + body
 
 
-def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None) -> str:
-    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class."""
+def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None,
+                     class_names: list[str] | None = None, regression: bool = False) -> str:
+    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class (or the prediction)."""
     if texts is None:
         texts = [",".join(map(_csv_number, row)) for row in x.tolist()]
     if probabilities.shape[1] == 1:
         probs = map(repr, probabilities[:, 0].tolist())
     else:
         probs = (",".join(map(repr, row)) for row in probabilities.tolist())
-    body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, classes.tolist()))
+    if regression:
+        body = "\n".join(f"{t},{p}" for t, p in zip(texts, probs))
+    else:
+        names = [class_names[c] for c in classes.tolist()] if class_names else classes.tolist()
+        body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, names))
     return ("" if header is None else ",".join(header) + "\n") + body + ("\n" if body else "")
 
 
 def _csv_number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
+    return str(_number(value))
 
 
 def input_names(width: int, feature_names: list[str] | None) -> list[str]:
@@ -256,19 +294,31 @@ def input_names(width: int, feature_names: list[str] | None) -> list[str]:
     return feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
 
 
-def csv_header(width: int, outputs: int, feature_names: list[str] | None) -> list[str]:
+def csv_header(width: int, outputs: int, feature_names: list[str] | None, class_names: list[str] | None = None,
+               regression: bool = False) -> list[str]:
     names = input_names(width, feature_names)
-    probability = ["probability"] if outputs == 1 else [f"probability_{i}" for i in range(outputs)]
+    if regression:
+        return [*names, "prediction"]
+    if outputs == 1:
+        probability = ["probability"]
+    else:
+        probability = [f"probability_{name}" for name in (class_names or range(outputs))]
     return [*names, *probability, "class"]
 
 
-def format_table(x, probabilities, classes, feature_names: list[str] | None = None) -> str:
-    """An aligned text table: input, probability, class."""
+def format_table(x, probabilities, classes, feature_names: list[str] | None = None,
+                 class_names: list[str] | None = None, regression: bool = False) -> str:
+    """An aligned text table: input, probability, class (class names when known; the value for regression)."""
     inputs = [" ".join(str(_number(v)) for v in row) for row in x]
-    probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
+    if regression:
+        probs, title = [f"{p[0]:.4f}" for p in probabilities], "prediction"
+    else:
+        probs, title = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities], "probability"
+    names = [class_names[int(c)] if class_names else str(int(c)) for c in classes]
     head_input = " ".join(input_names(x.shape[1], feature_names))
-    widths = [max(len(head_input), *(len(s) for s in inputs)), max(len("probability"), *(len(s) for s in probs))]
-    lines = [f"{head_input:<{widths[0]}}  {'probability':>{widths[1]}}  class"]
-    for inp, prob, cls in zip(inputs, probs, classes):
-        lines.append(f"{inp:<{widths[0]}}  {prob:>{widths[1]}}  {int(cls):>5}")
+    widths = [max(len(head_input), *(len(s) for s in inputs)), max(len(title), *(len(s) for s in probs)),
+              max(5, *(len(n) for n in names))]
+    lines = [f"{head_input:<{widths[0]}}  {title:>{widths[1]}}" + ("" if regression else f"  {'class':>{widths[2]}}")]
+    for inp, prob, name in zip(inputs, probs, names):
+        lines.append(f"{inp:<{widths[0]}}  {prob:>{widths[1]}}" + ("" if regression else f"  {name:>{widths[2]}}"))
     return "\n".join(lines)

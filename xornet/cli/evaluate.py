@@ -22,37 +22,47 @@ class EvaluateFormat(str, Enum):
 def evaluate(
     model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                               help="The architecture JSON (a bare name is also looked for in models/)."),
-    data: Path = typer.Option(..., "--data", "-d", help="A config (.yaml: its data) or a CSV / .npy file with labels."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", metavar="<path>",
+                                        help="A config (.yaml: its data) or a CSV / Parquet / .npy file with labels. "
+                                             "Default: the test split of the run's own config."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
-    label: Optional[str] = typer.Option(None, "--label", metavar="<column>",
-                                        help="The label column of a CSV / .npy file. Default: the model's training label (.npy: the last column)."),
+    label: Optional[str] = typer.Option(None, "--label", "-l", metavar="<column>",
+                                        help="The label column of --data. Default: the model's training label (.npy: the last column)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):
-    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix.
+    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix
+    (MAE, RMSE, R² for regression).
 
     Labels must fit the model: 0 or 1 for a one-output model, a class number
-    0 .. N-1 for N outputs; other labels are refused, naming the row.
+    0 .. N-1 (or a class name the run recorded) for N outputs; other labels are
+    refused, naming the row.
     """
     import json
 
-    from xornet.predictor import load_predictor
-    from xornet.data import load_data, load_file
-    from xornet.evaluation import evaluate_predictions, format_evaluation
+    from xornet.data import load_data, load_file, load_labelled_file, test_split_of_record
+    from xornet.data.encoding import task_of
+    from xornet.evaluation import format_evaluation, score
     from xornet.predicting import check_finite_inputs, predict_finite
+    from xornet.predictor import load_predictor
 
     check_model_options(model, weights)
-    if label is not None and data.suffix.lower() in (".yaml", ".yml"):
-        raise InputError(f"--label applies to a CSV or .npy file, not to a config ({data})",
-                         hint="set data.label in the config")
+    if label is not None and (data is None or data.suffix.lower() in (".yaml", ".yml")):
+        raise InputError("--label goes with --data FILE (a CSV, Parquet or .npy file)",
+                         hint="for a config, set data.label in it")
     predictor = load_predictor(model, weights)
     record = predictor.record or {}
+    recorded = record.get("data", {})
     loss = record.get("config", {}).get("training", {}).get("loss", "binary_crossentropy")
-    if data.suffix.lower() in (".yaml", ".yml"):
+    rows_are = ""
+    if data is None:
+        dataset, rows_are = test_split_of_record(record, str(model)), "the test rows of "
+    elif data.suffix.lower() in (".yaml", ".yml"):
         cfg = _load_config(data, [])
         dataset, loss = load_data(cfg), cfg.training.loss
+    elif "inputs" in recorded:  # a file run: encode the file as its training rows were
+        dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}))
     else:
-        recorded = record.get("data", {})
         features = recorded.get("features")
         is_npy = data.suffix.lower() == ".npy"
         dataset = load_file(str(data), features if features and not is_npy else None,
@@ -60,12 +70,13 @@ def evaluate(
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
-    probabilities = predict_finite(predictor.predict, dataset.x)
-    scores = evaluate_predictions(probabilities, dataset.y, loss, threshold, source=dataset.source)
+    outputs = predict_finite(predictor.predict, dataset.x)
+    task = recorded.get("task") or task_of(loss)
+    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, source=dataset.source)
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
     else:
-        typer.echo(f"{model} on {dataset.source} ({scores['rows']} rows, loss {loss})")
+        typer.echo(f"{model} on {rows_are}{dataset.source} ({scores['rows']} rows, loss {loss})")
         typer.echo(format_evaluation(scores))
 
 

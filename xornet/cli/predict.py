@@ -41,7 +41,9 @@ def predict(
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
-    features = (predictor.record or {}).get("data", {}).get("features")
+    recorded = (predictor.record or {}).get("data", {})
+    features = recorded.get("features")
+    labels = {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
@@ -60,14 +62,19 @@ def predict(
         check_input_file(path, "--input", "a CSV or .npy file of inputs")
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width), None)])
+        elif recorded.get("categorical") or recorded.get("text_label"):  # text columns: read as in training
+            from xornet.predicting import read_encoded_inputs
+
+            chunks, features = iter([(read_encoded_inputs(path, recorded), None)]), recorded["inputs"]
         else:
             handle = open_text(path)
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
-        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features)
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
 
 
-def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features) -> None:
+def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features,
+                       labels: dict) -> None:
     """Predict each chunk of inputs and write it to stdout in the chosen format."""
     import numpy as np
 
@@ -77,7 +84,7 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
     if output_format is Format.table:
         x = np.concatenate([values for values, _ in chunks])
         probabilities = predict_finite(run, x)
-        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features, **labels) + "\n")
         return
     first = True
     rows_done = 0
@@ -86,10 +93,10 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
         rows_done += len(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:
-            out.write(format_json_chunk(x, probabilities, classes, first))
+            out.write(format_json_chunk(x, probabilities, classes, first, **labels))
         else:
-            header = csv_header(width, probabilities.shape[1], features) if first else None
-            out.write(format_csv_chunk(x, probabilities, classes, header, texts))
+            header = csv_header(width, probabilities.shape[1], features, **labels) if first else None
+            out.write(format_csv_chunk(x, probabilities, classes, header, texts, **labels))
         first = False
     if output_format is Format.json:
         out.write("[]\n" if first else "\n]\n")

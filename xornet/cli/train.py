@@ -116,7 +116,7 @@ def train(
                 exc.message = flag + exc.message[len(f"--set {text}"):]
         raise
 
-    from xornet.experiment import train as train_experiment
+    from xornet.experiment import convergence_hint, train as train_experiment
     from xornet.summary import format_metrics, model_summary
 
     as_json = output_format is TrainFormat.json
@@ -126,7 +126,12 @@ def train(
     def describe(dataset, model):
         seed_text = f"seed {cfg.seed}" if cfg.seed is not None else "random seed"
         say(f"Experiment {cfg.name} ({config}), {seed_text}")
-        say(f"Data: {dataset.source}, {len(dataset.x)} rows, {dataset.width} inputs")
+        held_out = ", ".join(f"{rows} {name}" for name, rows in dataset.held_out.items())
+        say(f"Data: {dataset.source}, {len(dataset.x)} {'training ' if held_out else ''}rows"
+            f"{f' ({held_out})' if held_out else ''}, {dataset.width} inputs")
+        if dataset.missing.get("rows_dropped") or dataset.missing.get("cells_filled"):
+            say(f"Missing values (data.missing: {dataset.missing['policy']}): {dataset.missing['rows_dropped']} "
+                f"rows dropped, {dataset.missing['cells_filled']} cells filled")
         rows = len(dataset.x)
         batch = "full batch" if t.batch_size is None or t.batch_size >= rows else (
             "stochastic (batch size 1)" if t.batch_size == 1 else f"mini-batch (batch size {t.batch_size})")
@@ -156,14 +161,21 @@ def train(
     how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
            if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
-    say(f"Final on the training data: {format_metrics(run.final)}")
+    say(f"Final on the training rows: {format_metrics(run.final)}")
+    for name, scores in run.held_out.items():
+        figures = {k: v for k, v in scores.items() if k != "rows"}
+        say(f"On the {name} rows ({scores['rows']}): {format_metrics(figures)}")
     say("")
     shown = min(len(dataset.x), SHOWN_ROWS)
     x, probabilities = dataset.x[:shown], run.probabilities[:shown]
-    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names).splitlines()
-    say(lines[0] + "  target")
-    for line, target_value in zip(lines[1:], dataset.y[:shown, 0]):
-        say(f"{line}  {target_value:>6g}")
+    regression = run.splits is not None and run.splits.encoding.get("task") == "regression"
+    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names,
+                         dataset.classes, regression).splitlines()
+    targets = [dataset.classes[int(v)] if dataset.classes else f"{v:g}" for v in dataset.y[:shown, 0]]
+    width = max(6, *(len(t) for t in targets))
+    say(lines[0] + f"  {'target':>{width}}")
+    for line, target_value in zip(lines[1:], targets):
+        say(f"{line}  {target_value:>{width}}")
     if len(dataset.x) > shown:
         say(f"... {len(dataset.x) - shown} more rows (xornet predict --input FILE shows them all)")
     say("")
@@ -174,7 +186,7 @@ def train(
         tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
         _err(
             f"warning: training did not converge ({tries}{format_metrics(run.final)}): "
-            f"try more epochs (--epochs {max(t.epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
+            + convergence_hint(run)
         )
         if fail_if_not_converged:
             raise typer.Exit(NOT_CONVERGED_EXIT)

@@ -306,6 +306,8 @@ def set_weights_from(model, layers: list[tuple[str, list[np.ndarray]]], source: 
     for layer, (stored_name, values) in zip(targets, layers):
         check_weight_shapes(source, layer.name, stored_name, [tuple(w.shape) for w in layer.weights], values)
         layer.set_weights(values)
+        if hasattr(layer, "finalize_state"):  # Normalization: recompute mean/variance from the loaded variables
+            layer.finalize_state()
 
 
 def check_weight_shapes(source: Path, layer_name: str, stored_name: str, expected: list[tuple],
