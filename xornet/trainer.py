@@ -182,8 +182,9 @@ def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None =
 def sample_weights(y: np.ndarray, class_weight: dict[int, float]) -> np.ndarray:
     """Each row's weight from its class, as model.fit(class_weight=...) computes it (1.0 for unlisted classes)."""
     labels = class_labels(y)
-    table = {int(c): class_weight.get(int(c), 1.0) for c in np.unique(labels)}
-    return np.vectorize(table.get, otypes=["float32"])(labels) if len(labels) else np.ones(0, "float32")
+    classes = np.unique(labels)
+    table = np.array([class_weight.get(int(c), 1.0) for c in classes], dtype="float32")
+    return table[np.searchsorted(classes, labels)]
 
 
 def _check_finite(logs: dict, epoch: int) -> None:
