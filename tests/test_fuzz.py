@@ -26,7 +26,7 @@ from xornet.files.record import read_record
 from xornet.files.safe_write import sha256_of
 from xornet.predictor import load_predictor
 
-FUZZ = settings(derandomize=True, max_examples=1000, deadline=None,
+FUZZ = settings(derandomize=True, max_examples=1000, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 FEW = settings(FUZZ, max_examples=25)

@@ -147,6 +147,8 @@ HDF5_CASES = {
                              "SHA-256 check cannot cover another file"),
     "external_link_unused": (lambda f: f.__setitem__("spare", h5py.ExternalLink("/etc/passwd", "/")),
                              "HDF5 path '/spare' is an external link to /etc/passwd:/"),
+    "external_link_odd_name": (lambda f: f.__setitem__("spare", h5py.ExternalLink("a\nb.h5", "/")),
+                               "HDF5 path '/spare' is an external link to 'a\\nb.h5:/'; refused"),
     "named_datatype": (lambda f: f.__setitem__("type", np.dtype("f4")), "HDF5 path '/type' is a Datatype"),
     "groups_too_deep": (nested_groups(40), "HDF5 groups nested more than 32 deep"),
     "too_many_objects": (many_groups(10_001), "holds more than 10000 HDF5 objects"),

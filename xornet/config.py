@@ -406,6 +406,7 @@ class Config(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     _source: str | None = PrivateAttr(default=None)
+    _overrides: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("model")
     @classmethod
@@ -421,7 +422,6 @@ class Config(_Section):
                 "xornet builds; use fewer units"
             )
         return model
-    _overrides: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def source(self) -> str | None:

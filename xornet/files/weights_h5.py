@@ -95,8 +95,10 @@ def _check_objects(f, path: Path) -> None:
             where = _join(group.name, name)
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.ExternalLink):
+                target = f"{link.filename}:{link.path}"
                 raise InputError(
-                    f"{path}: HDF5 path {where!r} is an external link to {link.filename}:{link.path}; refused: "
+                    f"{path}: HDF5 path {where!r} is an external link to "
+                    f"{target if target.isprintable() else repr(target)}; refused: "
                     "the run record's SHA-256 check cannot cover another file"
                 )
             if isinstance(link, h5py.SoftLink):
