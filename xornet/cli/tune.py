@@ -33,7 +33,7 @@ def tune(
     import yaml
 
     from xornet.files.safe_write import atomic_write_text
-    from xornet.sweep import Progress, fingerprint
+    from xornet.sweep import Progress, fingerprint, shown_storage
     from xornet.tune import (MAX_TRIALS, best_config, check_space, format_table, open_tune_study, parse_search,
                              plot_trials, search, trials_csv)
 
@@ -53,7 +53,8 @@ def tune(
     if worker:
         search(study, cfg, space, metric, trials)
         return
-    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, "
+         f"storage {shown_storage(url)}")
     started = time.perf_counter()
     progress = Progress(trials, unit="trials")
     if jobs == 1:
