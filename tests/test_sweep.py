@@ -131,6 +131,14 @@ def test_progress_on_a_terminal_only():
     assert shown[1].startswith("runs 6/10, ") and " s left\x1b[K" in shown[1] and shown[1].endswith("\n")
 
 
+def test_storage_passwords_are_not_printed():
+    from xornet.sweep import shown_storage
+
+    assert shown_storage("postgresql://me:s3cret@db:5432/sweeps") == "postgresql://me:***@db:5432/sweeps"
+    assert shown_storage("postgresql://me@db/sweeps") == "postgresql://me@db/sweeps"
+    assert shown_storage("sweeps/xor/study.log") == "sweeps/xor/study.log"
+
+
 def test_two_workers_run_every_trial_exactly_once_and_a_sweep_resumes(workdir, xornet):
     from optuna.trial import TrialState
 

@@ -229,6 +229,21 @@ def _driver_url(url: str) -> str:
     return url
 
 
+def shown_storage(url: str) -> str:
+    """The storage as printed: an RDB URL's password hidden.
+
+    Example:
+        >>> shown_storage("postgresql://me:secret@db/sweeps")
+        'postgresql://me:***@db/sweeps'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 def check_study_config(study: Study, plan: SweepPlan, force: bool) -> None:
     """Refuse to mix another config's sweep into a named study (its summary would be replaced)."""
     mine = plan.config_fingerprint

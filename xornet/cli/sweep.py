@@ -68,14 +68,15 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
 
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import (Progress, check_study_config, count_done, enqueue, format_report, open_study,
-                              plot_convergence, report, report_csv, work)
+                              plot_convergence, report, report_csv, shown_storage, work)
 
     study = open_study(url, name, grace)
     check_study_config(study, plan, force)
     counts = enqueue(plan, study)
     total = len(plan.trials)
     _err(f"Sweep {name}: {_runs(total)} ({len(plan.settings())} settings x {len(plan.seeds)} seeds), "
-         f"{counts.queued + counts.added} to run, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+         f"{counts.queued + counts.added} to run, {jobs} worker{'s' if jobs > 1 else ''}, "
+         f"storage {shown_storage(url)}")
     _err(f"reused {counts.reused} finished run{'' if counts.reused == 1 else 's'}: same fingerprint "
          f"(SHA-256 of the resolved config with its setting and seed, and of the data) as a planned run"
          if counts.reused else "reused 0 finished runs: no finished run in the study trains the same resolved config")

@@ -18,7 +18,7 @@ from xornet.errors import InputError, XornetError
 def tune(
     config: Path = typer.Argument(..., help="The experiment config (YAML)."),
     searches: List[str] = typer.Option([], "--search", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
-    trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete or pruned) the study should have, over all workers."),
+    trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete or pruned) the study should have, over all workers (parallel workers may each finish one more)."),
     metric: str = typer.Option("loss", "--metric", help="The history column to minimise: loss, or val_loss when the data has a validation split."),
     overrides: List[str] = typer.Option([], "--set", help="Override a key for every trial: --set training.epochs=300"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
@@ -33,7 +33,7 @@ def tune(
     import yaml
 
     from xornet.files.safe_write import atomic_write_text
-    from xornet.sweep import Progress, fingerprint
+    from xornet.sweep import Progress, fingerprint, shown_storage
     from xornet.tune import (MAX_TRIALS, best_config, check_space, format_table, open_tune_study, parse_search,
                              plot_trials, search, trials_csv)
 
@@ -53,7 +53,8 @@ def tune(
     if worker:
         search(study, cfg, space, metric, trials)
         return
-    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, "
+         f"storage {shown_storage(url)}")
     started = time.perf_counter()
     progress = Progress(trials, unit="trials")
     if jobs == 1:
