@@ -43,7 +43,7 @@ def test_shipped_configs_are_valid():
     [
         ("training:\n  learnig_rate: 0.5\n",
          "c.yaml, line 2: unknown key training.learnig_rate (did you mean 'learning_rate'?); expected one of: "
-         "optimizer, learning_rate, momentum, nesterov, loss, metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine"),
+         "optimizer, learning_rate, momentum, nesterov, loss, metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every"),
         ("name: x\ntraining:\n  epochs: -5\n",
          "c.yaml, line 3: training.epochs: expected a value greater than or equal to 1, received -5"),
         ("training:\n  learning_rate: 0\n",
@@ -54,7 +54,8 @@ def test_shipped_configs_are_valid():
          "c.yaml, line 4: model.layers.1.activation: expected a Keras activation name (tanh, sigmoid, relu, celu, "
          "elu, exponential, ...), received 'tahn' (did you mean 'tanh'?)"),
         ("model:\n  layers:\n    - {type: Dens, units: 3}\n",
-         "c.yaml, line 3: model.layers.0.type: expected one of Dense, Activation, Dropout, received 'Dens' "
+         "c.yaml, line 3: model.layers.0.type: expected one of Dense, Activation, Dropout, BatchNormalization, "
+         "LeakyReLU, Flatten, received 'Dens' "
          "(did you mean 'Dense'?)"),
         ("model:\n  layers:\n    - {type: Dense, unit: 3}\n",
          "c.yaml, line 3: unknown key model.layers.0.unit (did you mean 'units'?); expected one of: type, units, "
@@ -107,7 +108,7 @@ def test_overrides(tmp_path, monkeypatch):
         "--set training.learning_rate=-1: training.learning_rate: expected a value greater than 0, received -1")
     assert error_of("c.yaml", ["training.lr=1"]) == (
         "--set training.lr=1: unknown key training.lr; expected one of: optimizer, learning_rate, momentum, nesterov, loss, "
-        "metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine")
+        "metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every")
     assert error_of("c.yaml", ["model.layers.7.units=4"]) == (
         "--set model.layers.7.units=4: model.layers.7: index out of range (the list has 4 items)")
     assert error_of("c.yaml", ["epochs"]) == (

@@ -57,20 +57,20 @@ def test_untranslatable_keras2_layers_and_options(xornet, tmp_path):
         layers[2] = {"class_name": "Conv2D", "config": {"name": "conv", "filters": 3}}
 
     assert keras2_error(xornet, tmp_path, conv) == (
-        "error: m_model.json: layer 1 ('conv', Conv2D): cannot translate layer type Conv2D "
-        "(translated: Dense, Activation, Dropout)\n")
+        "error: m_model.json: layer 2 (Conv2D) is not a layer xornet can run "
+        "(it runs: Dense, Activation, Dropout, BatchNormalization, LeakyReLU, Flatten)\n")
 
     def constraint(layers):
         layers[1]["config"]["kernel_constraint"] = {"class_name": "MaxNorm", "config": {"max_value": 2}}
 
     assert keras2_error(xornet, tmp_path, constraint) == (
-        "error: m_model.json: layer 0 ('dense', Dense): cannot translate option kernel_constraint\n")
+        "error: m_model.json: layer 1 ('dense', Dense): cannot translate option kernel_constraint\n")
 
     def unknown_option(layers):
         layers[1]["config"]["wobble"] = 1
 
     assert keras2_error(xornet, tmp_path, unknown_option) == (
-        "error: m_model.json: layer 0 ('dense', Dense): cannot translate option wobble\n")
+        "error: m_model.json: layer 1 ('dense', Dense): cannot translate option wobble\n")
 
     def no_shape(layers):
         del layers[0]

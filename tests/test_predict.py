@@ -82,7 +82,7 @@ def test_explicit_weights(trained, xornet):
 
 
 def test_summary_of_reference_config_and_saved_model(trained, xornet):
-    result = xornet("summary")
+    result = xornet("summary", "--set", "seed=42")  # --set: a config, here the reference one
     assert result.exit_code == 0
     assert result.stdout == "Experiment xor (reference XOR experiment)\n" + SUMMARY
     result = xornet("summary", "configs/and.yaml")
@@ -133,8 +133,8 @@ def test_bad_inputs_to_predict(trained, xornet):
         "error: models/y_model.json: JSON without class_name and config, expected a Keras model (model.to_json())")
     write("lonely_model.json", (trained / "models/basic_model.json").read_text())
     assert error("-m", "lonely_model.json") == (
-        "error: lonely_model.json: no weights file found beside it: looked for lonely_weights.h5, lonely.weights.h5 "
-        "(hint: pass --weights PATH)")
+        "error: lonely_model.json: no weights file found beside it: looked for lonely_weights.h5, lonely.weights.h5, "
+        "lonely_model.h5 (hint: pass --weights PATH)")
     assert error("--weights", "missing.h5") == "error: missing.h5: weights file not found"
     write("fake.h5", "not hdf5")
     assert error("--weights", "fake.h5") == "error: fake.h5: not an HDF5 file, expected Keras weights (.h5)"

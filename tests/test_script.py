@@ -21,7 +21,7 @@ def test_installed_script_trains_and_predicts(tmp_path):
     trained = run(SCRIPT, "train", "configs/xor.yaml", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert trained.stderr == ""  # TensorFlow's start-up log lines are kept out of the way
-    assert "Final on the training data: loss 0.0498, accuracy 100.0%" in trained.stdout
+    assert "Final on the training rows: loss 0.0498, accuracy 100.0%" in trained.stdout
     predicted = run(SCRIPT, "predict", "--model", "models/basic_model.json", "--format", "json", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     assert [row["class"] for row in json.loads(predicted.stdout)] == [0, 1, 1, 0]
@@ -34,4 +34,4 @@ def test_python_dash_m_and_version(tmp_path):
     result = run(sys.executable, "-m", "xornet", "--version", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "xornet 0.1.0\n")
     usage = run(sys.executable, "-m", "xornet", "train", cwd=tmp_path)
-    assert usage.returncode == 2 and "Missing argument 'config'" in usage.stderr
+    assert usage.returncode == 2 and "Missing argument 'CONFIG'" in usage.stderr

@@ -41,7 +41,7 @@ def test_train_reference_experiment(workdir, xornet):
     rest = out[len(head + SUMMARY):]
     assert re.fullmatch(
         r"Stopped at epoch 788 of 3000 \(loss below target 0\.05\) in \d+\.\d\d s \(seed 42, engine fast\)\n"
-        r"Final on the training data: loss 0\.0498, accuracy 100\.0%\n"
+        r"Final on the training rows: loss 0\.0498, accuracy 100\.0%\n"
         r"\n"
         r"x1 x2  probability  class  target\n"
         r"0 0         0\.0283      0       0\n"
@@ -80,8 +80,8 @@ def test_other_experiment_is_not_overwritten_silently(trained, xornet):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "error: models/basic_model.json already holds a model from experiment 'xor'; refusing to overwrite it "
-        "with experiment 'seed' (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)\n"
+        "error: models/basic_model.json already holds a model of a different experiment (name: 'xor' -> 'seed'); "
+        "refusing to overwrite it (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)\n"
     )
     assert {p.name: p.read_bytes() for p in (trained / "models").iterdir()} == before
     forced = xornet("train", "configs/seed.yaml", "--output-dir", "models", "--force", "--quiet")
@@ -104,7 +104,7 @@ def test_not_converged_says_so(workdir, xornet):
     result = xornet("train", "configs/seed.yaml")
     assert result.exit_code == 0
     assert "Trained 100 epochs in " in result.stdout
-    assert "Final on the training data: loss 0.6746, accuracy 50.0%" in result.stdout
+    assert "Final on the training rows: loss 0.6746, accuracy 50.0%" in result.stdout
     assert result.stderr == (
         "warning: training did not converge (loss 0.6746, accuracy 50.0%): try more epochs (--epochs 1000) "
         "or another seed (--seed N, or seed: null)\n"
@@ -166,7 +166,7 @@ def test_nan_loss_stops_with_a_clear_message_and_writes_nothing(trained, xornet)
     write("boom.yaml", "name: xor\nseed: 1\nmodel:\n  layers:\n    - {type: Dense, units: 4, input_dim: 2}\n"
                        "    - {type: Dense, units: 1}\ntraining:\n  loss: mean_squared_error\n  learning_rate: 1000\n"
                        "  metrics: []\n  epochs: 200\n")
-    result = xornet("train", "boom.yaml", "-q")
+    result = xornet("train", "boom.yaml", "-q", "--force")  # another experiment: --force passes the guard
     assert result.exit_code == 1
     assert re.fullmatch(
         r"error: training stopped at epoch \d+: the loss became (nan|inf) \(hint: lower training.learning_rate, "
@@ -187,7 +187,7 @@ def test_bad_inputs_to_train(workdir, xornet):
     write("typo.yaml", "name: t\ntraining:\n  epoch: 5\n")
     assert error("typo.yaml").startswith("error: typo.yaml, line 3: unknown key training.epoch (did you mean 'epochs'?)")
     assert error("configs/xor.yaml", "--epochs", "-3") == (
-        "error: --set training.epochs=-3: training.epochs: expected a value greater than or equal to 1, received -3")
+        "error: --epochs -3: training.epochs: expected a value greater than or equal to 1, received -3")
     write("wide.yaml", "data:\n  table: xor\n  inputs: 3\n")
     assert error("wide.yaml") == (
         "error: wide.yaml: model.layers.0.input_dim is 2, but the data (truth table xor) has 3 feature columns "

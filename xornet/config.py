@@ -21,11 +21,14 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -91,12 +94,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# The largest network xornet builds or loads; a float32 copy of its weights takes 400 MB.
+MAX_PARAMETERS = 100_000_000
+
+
 class DenseLayer(_Section):
     type: Literal["Dense"]
-    units: int = Field(gt=0)
+    units: int = Field(gt=0, le=MAX_PARAMETERS)
     activation: Activation | None = None
     use_bias: bool = True
-    input_dim: int | None = Field(default=None, gt=0)
+    input_dim: int | None = Field(default=None, gt=0, le=MAX_PARAMETERS)
     kernel_initializer: Initializer = "glorot_uniform"
     bias_initializer: Initializer = "zeros"
     name: str | None = None
@@ -114,8 +121,30 @@ class DropoutLayer(_Section):
     name: str | None = None
 
 
-Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer], Field(discriminator="type")]
-LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer}
+class BatchNormalizationLayer(_Section):
+    type: Literal["BatchNormalization"]
+    momentum: float = Field(default=0.99, ge=0, le=1)
+    epsilon: float = Field(default=0.001, gt=0)
+    center: bool = True
+    scale: bool = True
+    name: str | None = None
+
+
+class LeakyReLULayer(_Section):
+    type: Literal["LeakyReLU"]
+    negative_slope: float = 0.3
+    name: str | None = None
+
+
+class FlattenLayer(_Section):
+    type: Literal["Flatten"]
+    name: str | None = None
+
+
+Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer, BatchNormalizationLayer, LeakyReLULayer,
+                        FlattenLayer], Field(discriminator="type")]
+LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer,
+                 "BatchNormalization": BatchNormalizationLayer, "LeakyReLU": LeakyReLULayer, "Flatten": FlattenLayer}
 LAYER_TYPES = tuple(LAYER_CLASSES)
 
 
@@ -129,26 +158,57 @@ def reference_layers() -> list:
     ]
 
 
+def parameter_count(layers: list, width: int) -> int:
+    """The number of weights of a network of `layers` taking `width` inputs, counted without building it.
+
+    Example:
+        >>> parameter_count(reference_layers(), 2)
+        41
+    """
+    count = 0
+    for layer in layers:
+        if isinstance(layer, DenseLayer):
+            count += width * layer.units + (layer.units if layer.use_bias else 0)
+            width = layer.units
+    return count
+
+
 class DataConfig(_Section):
     table: Literal[TRUTH_TABLES] | None = None  # type: ignore[valid-type]
     inputs: int | None = Field(default=None, ge=1, le=16)
     path: str | None = None
     features: list[str | int] | None = None
     label: str | int | None = None
+    validation: float | None = Field(default=None, gt=0, lt=1)
+    validation_path: str | None = None
+    test: float | None = Field(default=None, gt=0, lt=1)
+    test_path: str | None = None
+    normalize: bool = False
+    categorical: list[str | int] = Field(default_factory=list)
+    unknown: Literal["error", "ignore"] = "error"
+    missing: Literal["error", "drop", "mean", "zero"] = "error"
 
     @model_validator(mode="after")
     def _table_or_file(self):
         if self.table is not None and self.path is not None:
             raise ValueError("expected either data.table or data.path, received both")
         if self.path is None:
-            if self.features is not None or self.label is not None:
-                raise ValueError("data.features and data.label go with data.path (a CSV or .npy file)")
+            file_keys = [key for key in ("features", "label", "validation", "validation_path", "test", "test_path")
+                         if getattr(self, key) is not None] + (["categorical"] if self.categorical else [])
+            if file_keys:
+                raise ValueError(f"data.{file_keys[0]} goes with data.path (a CSV, Parquet or .npy file)")
             if self.table is None:
                 self.table = "xor"
             if self.inputs is None:
                 self.inputs = 2
         elif self.inputs is not None:
             raise ValueError("data.inputs goes with data.table; a file's width comes from its columns")
+        for fraction, path in (("validation", "validation_path"), ("test", "test_path")):
+            if getattr(self, fraction) is not None and getattr(self, path) is not None:
+                raise ValueError(f"expected either data.{fraction} (a fraction) or data.{path} (a file), received both")
+        if (self.validation or 0) + (self.test or 0) >= 1:
+            raise ValueError(f"data.validation + data.test must leave rows to train on, "
+                             f"received {self.validation} + {self.test}")
         return self
 
 
@@ -165,6 +225,89 @@ class ModelConfig(_Section):
         return self
 
 
+CLASSIFICATION_LOSSES = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge",
+)  # fmt: skip
+
+
+class EarlyStoppingConfig(_Section):
+    """`keras.callbacks.EarlyStopping`'s arguments, with its defaults."""
+
+    monitor: str = "val_loss"
+    min_delta: float = Field(default=0.0, ge=0)
+    patience: int = Field(default=0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: int = Field(default=0, ge=0)
+
+
+# Each schedule's keys, passed to Keras as written; what is left out takes Keras' default.
+SCHEDULE_KEYS = {
+    "exponential_decay": ("decay_steps", "decay_rate", "staircase"),
+    "cosine_decay": ("decay_steps", "alpha", "warmup_target", "warmup_steps"),
+    "reduce_on_plateau": ("monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr"),
+}
+SCHEDULE_REQUIRED = {"exponential_decay": ("decay_steps", "decay_rate"), "cosine_decay": ("decay_steps",),
+                     "reduce_on_plateau": ()}
+
+
+class LearningRateSchedule(_Section):
+    """A Keras learning-rate schedule (exponential_decay, cosine_decay) or ReduceLROnPlateau.
+
+    The schedule starts from training.learning_rate.
+    """
+
+    type: Literal["exponential_decay", "cosine_decay", "reduce_on_plateau"]
+    decay_steps: int | None = Field(default=None, gt=0)
+    decay_rate: float | None = Field(default=None, gt=0)
+    staircase: bool | None = None
+    alpha: float | None = Field(default=None, ge=0, le=1)
+    warmup_target: float | None = Field(default=None, gt=0)
+    warmup_steps: int | None = Field(default=None, ge=0)
+    monitor: str | None = None
+    factor: float | None = Field(default=None, gt=0, lt=1)
+    patience: int | None = Field(default=None, ge=0)
+    mode: Literal["auto", "min", "max"] | None = None
+    min_delta: float | None = Field(default=None, ge=0)
+    cooldown: int | None = Field(default=None, ge=0)
+    min_lr: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _keys_of_the_type(self):
+        allowed = SCHEDULE_KEYS[self.type]
+        for key in self.model_fields_set - {"type"}:
+            if key not in allowed:
+                raise ValueError(f"{key} does not go with type {self.type}; "
+                                 f"expected keys: type, {', '.join(allowed)}")
+        for key in SCHEDULE_REQUIRED[self.type]:
+            if getattr(self, key) is None:
+                raise ValueError(f"type {self.type} needs {key}, received no {key} key")
+        return self
+
+    def keras_arguments(self) -> dict:
+        """The keyword arguments for the Keras class, without type (Keras' defaults fill the rest)."""
+        return {key: getattr(self, key) for key in SCHEDULE_KEYS[self.type] if getattr(self, key) is not None}
+
+
+def _check_class_weight(value: Any) -> Any:
+    expected = "expected balanced or a mapping {class: weight} (for example {0: 1.0, 1: 3.0})"
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{expected}, received {_describe(value)}")
+    for key, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"{expected}; the weight of class {key!r} must be a number >= 0, received {weight!r}")
+    return value
+
+
+ClassWeight = Annotated[
+    Union[Literal["balanced"], dict[Union[int, str], float]], BeforeValidator(_check_class_weight)
+]
+
+
 class TrainingConfig(_Section):
     optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
     learning_rate: float = Field(default=0.1, gt=0)
@@ -176,9 +319,13 @@ class TrainingConfig(_Section):
     batch_size: int | None = Field(default=None, ge=1)
     shuffle: bool = True
     target_loss: float | None = Field(default=None, gt=0)
-    restarts: int = Field(default=0, ge=0)
+    restarts: int = Field(default=0, ge=0, le=1000)
     tensorboard: str | None = None
     engine: Literal["auto", "fast", "keras"] = "auto"
+    early_stopping: EarlyStoppingConfig | None = None
+    learning_rate_schedule: LearningRateSchedule | None = None
+    class_weight: ClassWeight | None = None
+    checkpoint_every: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _optimizer_options(self):
@@ -188,9 +335,40 @@ class TrainingConfig(_Section):
             raise ValueError("momentum goes with optimizer sgd or rmsprop, received optimizer 'adam'")
         return self
 
+    @field_validator("early_stopping", "learning_rate_schedule")
+    @classmethod
+    def _monitor_is_reported(cls, section, info: ValidationInfo):
+        monitor = getattr(section, "monitor", None)
+        if monitor is None or "metrics" not in info.data:
+            return section
+        known = ["loss", *info.data["metrics"]]
+        known += [f"val_{name}" for name in known]
+        if monitor not in known:
+            raise ValueError(f"monitor {monitor!r} is not reported; expected one of {', '.join(known)}"
+                             + did_you_mean(monitor, known))
+        return section
+
+    @field_validator("class_weight")
+    @classmethod
+    def _class_weight_for_classes(cls, value, info: ValidationInfo):
+        loss = info.data.get("loss")
+        if value is not None and loss is not None and loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"class weights need a classification loss ({', '.join(CLASSIFICATION_LOSSES[:3])}, ...), "
+                             f"received loss {loss!r}")
+        return value
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_engine(cls, value, info: ValidationInfo):
+        if value is not None and info.data.get("engine") == "keras":
+            raise ValueError("checkpoints need engine auto or fast, received engine 'keras'")
+        return value
+
 
 def _plain_file_name(suffixes: tuple[str, ...]):
     def check(value: str) -> str:
+        if "\0" in value:
+            raise ValueError(f"expected a file name, received {value!r} (it contains a NUL byte)")
         if "/" in value or "\\" in value or value in ("", ".", ".."):
             raise ValueError(f"expected a file name without a directory, received {value!r}")
         if not value.endswith(suffixes):
@@ -200,8 +378,16 @@ def _plain_file_name(suffixes: tuple[str, ...]):
     return AfterValidator(check)
 
 
+def _directory(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"expected a directory path, received {value!r} (it contains a NUL byte)")
+    if not value.strip():
+        raise ValueError(f"expected a directory path, received {value!r}")
+    return value
+
+
 class OutputConfig(_Section):
-    dir: str = "models"
+    dir: Annotated[str, AfterValidator(_directory)] = "models"
     model_file: Annotated[str, _plain_file_name((".json",))] = "basic_model.json"
     weights_file: Annotated[str, _plain_file_name((".h5", ".hdf5"))] = "basic_weights.h5"
 
@@ -220,6 +406,21 @@ class Config(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("model")
+    @classmethod
+    def _parameters_fit(cls, model: ModelConfig, info: ValidationInfo) -> ModelConfig:
+        data = info.data.get("data")
+        first = model.layers[0]
+        width = getattr(first, "input_dim", None) or (data.inputs if isinstance(data, DataConfig) else None)
+        count = parameter_count(model.layers, width or 1)
+        if count > MAX_PARAMETERS:
+            counted = f"with {width} inputs" if width else "at least, the data file's width not yet known"
+            raise ValueError(
+                f"the network has {count:,} parameters ({counted}), more than the {MAX_PARAMETERS:,} "
+                "xornet builds; use fewer units"
+            )
+        return model
     _overrides: list[str] = PrivateAttr(default_factory=list)
 
     @property
@@ -240,14 +441,29 @@ class Config(_Section):
 # --- reading YAML with line numbers ---------------------------------------------------
 
 
+def dotted_key(path: tuple) -> str:
+    """("model", "layers", 0) -> "model.layers.0"; a key that is not plain printable text is quoted.
+
+    Example:
+        >>> dotted_key(("data", "a\\nb"))
+        "data.'a\\\\nb'"
+    """
+    shown = (str(p) if str(p).isprintable() and str(p) and "." not in str(p) else repr(p) for p in path)
+    return ".".join(shown) or "(top level)"
+
+
 def _line_map(node, path: tuple, lines: dict, source: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise InputError(f"{source}{_at(key_node.start_mark)}: expected a plain key (a name), "
+                                 f"received a {'mapping' if isinstance(key_node, yaml.MappingNode) else 'list'}")
+            _line_map(key_node, path, {}, source)
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                dotted = ".".join(str(p) for p in path + (key,))
+                dotted = dotted_key(path + (key,))
                 raise InputError(
                     f"{source}, line {line}: key {dotted} appears twice (first on line {seen[key]})",
                     hint="keep one of them",
@@ -259,6 +475,15 @@ def _line_map(node, path: tuple, lines: dict, source: str) -> None:
         for index, item in enumerate(node.value):
             lines[path + (index,)] = item.start_mark.line + 1
             _line_map(item, path + (index,), lines, source)
+    elif "\0" in node.value:
+        dotted = dotted_key(path)
+        raise InputError(f"{source}{_at(node.start_mark)}: {dotted}: the value holds a NUL character (\\0), "
+                         "which no name or path may hold")
+
+
+MAX_CONFIG_BYTES = 1_000_000
+MAX_YAML_DEPTH = 50
+MAX_YAML_VALUES = 100_000
 
 
 def _read_yaml(path: Path) -> tuple[dict, dict]:
@@ -268,23 +493,17 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
     if path.is_dir():
         raise InputError(f"{source}: is a directory, expected a YAML config file")
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte too many, so that a device such as /dev/zero ends too; a pipe works.
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise InputError(f"{source}: the config is more than the {MAX_CONFIG_BYTES:,} bytes a config may have")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
     except OSError as exc:
         raise InputError(f"{source}: cannot read the config: {exc.strerror}") from exc
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{source}{where}: YAML syntax error: {problem}") from exc
+    data, lines = parse_yaml(text, source)
     if data is None:
         raise InputError(f"{source}: the config is empty, expected a mapping of sections (name, data, model, training, output)")
     if not isinstance(data, dict):
@@ -292,9 +511,105 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
             f"{source}, line 1: expected a mapping of sections (name, data, model, training, output), "
             f"received a {type(data).__name__}"
         )
-    lines: dict = {}
-    _line_map(root, (), lines, source)
     return data, lines
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing documents nested more than MAX_YAML_DEPTH deep while it reads them."""
+
+    source = "<config>"
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise InputError(f"{self.source}{_at(self.peek_event().start_mark)}: "
+                                 f"nested more than {MAX_YAML_DEPTH} levels deep; a config is a few levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def parse_yaml(text: str, source: str, path: tuple = ()) -> tuple[Any, dict]:
+    """Parse one YAML document safely: (data, {key path: line}); data is None for an empty document.
+
+    Refused with a clear InputError naming `source` and the line: NUL bytes and
+    other characters YAML does not allow, syntax errors, duplicate keys,
+    nesting deeper than MAX_YAML_DEPTH, recursive aliases, and aliases that
+    expand the document to more than MAX_YAML_VALUES values ("billion laughs").
+    `path` is where the document sits in a config (for --set values).
+
+    Example:
+        >>> parse_yaml("epochs: 5", "<text>")
+        ({'epochs': 5}, {('epochs',): 1})
+    """
+    nul = text.find("\0")
+    if nul >= 0:
+        raise InputError(f"{source}{_at_offset(text, nul)}: NUL byte in the text, expected YAML text")
+    loader = None
+    try:
+        loader = _BoundedLoader(text)  # checks every character
+        loader.source = source
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        _check_expansion(root, source)
+        lines: dict = {}
+        _line_map(root, path, lines, source)  # before constructing, which merges `<<` keys into their mapping
+        return loader.construct_document(root), lines
+    except yaml.reader.ReaderError as exc:
+        raise InputError(f"{source}{_at_offset(text, exc.position)}: character U+{exc.character:04X} "
+                         "is not allowed in YAML, expected text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{source}{_at(mark) if mark else ''}: YAML syntax error: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _at(mark) -> str:
+    return f", line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _at_offset(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return f", line {text.count(chr(10), 0, offset) + 1}, column {offset - line_start + 1}"
+
+
+def _check_expansion(root, source: str) -> None:
+    """Count the values the document holds once its aliases are expanded, without expanding them."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = _children(node)
+        if finished:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                raise InputError(
+                    f"{source}{_at(node.start_mark)}: aliases (*name) expand this to more than "
+                    f"{MAX_YAML_VALUES:,} values; refusing to expand it"
+                )
+        elif id(node) in on_path:
+            raise InputError(f"{source}{_at(node.start_mark)}: an alias refers to a value that contains it "
+                             "(a recursive alias); a config cannot hold one")
+        elif id(node) not in sizes:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 # --- overrides ------------------------------------------------------------------------
@@ -318,11 +633,10 @@ def parse_override(text: str) -> tuple[tuple, Any]:
         raise InputError(
             f"--set {text!r}: expected KEY=VALUE with a dotted key, for example training.learning_rate=0.5"
         )
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise InputError(f"--set {text!r}: the value is not valid YAML: {exc}") from exc
-    return tuple(int(p) if p.isdigit() else p for p in parts), value
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    path = tuple(int(p) if p.isdigit() else p for p in parts)
+    value = parse_yaml(raw, f"--set {shown!r}: the value", path)[0] if raw.strip() else None
+    return path, value
 
 
 def apply_override(data: dict, path: tuple, value: Any, origin: str) -> None:
@@ -388,8 +702,10 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
     loc = tuple(err["loc"])
     # Tagged unions put the tag into the location: model.layers.0.Dense.units.
     loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    dotted = dotted_key(loc)
     where = override_origin.get(loc)
+    if where is None:  # an error about a whole section names the override that changed it
+        where = next((origin for path, origin in reversed(override_origin.items()) if path[:len(loc)] == loc), None)
     if where is None:
         probe = loc
         while probe and probe not in lines:
@@ -435,8 +751,9 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
     origin: dict = {}
     for text in overrides:
         path, value = parse_override(text)
-        apply_override(data, path, value, f"--set {text}")
-        origin[path] = f"--set {text}"
+        shown = f"--set {text}" if text.isprintable() else f"--set {text!r}"
+        apply_override(data, path, value, shown)
+        origin[path] = shown
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -448,9 +765,10 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
         raise InputError(message) from None
     config._source = source
     config._overrides = list(overrides)
-    if config.data.path is not None and not source.startswith("<"):
-        # Relative to the config file; an absolute path stays as it is.
-        config.data.path = str((Path(source).parent / config.data.path).resolve())
+    for key in ("path", "validation_path", "test_path"):
+        if getattr(config.data, key) is not None and not source.startswith("<"):
+            # Relative to the config file; an absolute path stays as it is.
+            setattr(config.data, key, str((Path(source).parent / getattr(config.data, key)).resolve()))
     return config
 
 
@@ -471,16 +789,25 @@ STARTER = """\
 # Every key is optional; what is left out takes the value shown here.
 # Check it with `xornet config validate FILE`, see it resolved with
 # `xornet config show FILE`, train it with `xornet train FILE`.
-name: xor                       # names the run; letters, digits, _ . -
+name: <name>                    # names the run (default xor); letters, digits, _ . -
 seed: 42                        # initial weights; null = a fresh random start each run
 
 data:
   table: xor                    # xor, and, or, nand, nor, xnor
   inputs: 2                     # bits per row (xor of N bits is parity)
   # Or a file instead of a table (a path relative to this file):
-  # path: data.csv              # CSV with a header row, or a 2-D .npy array
+  # path: data.csv              # CSV (header row optional), Parquet, or a 2-D .npy array
   # features: [a, b]            # columns to learn from (default: all but the label)
-  # label: y                    # the column to predict (default: the last)
+  # label: y                    # the column to predict (default: the last); numbers or
+  #                             # class names (text labels become classes)
+  # validation: 0.2             # hold out this fraction (seeded; stratified for classes),
+  # validation_path: val.csv    #   or read the validation rows from a file
+  # test: 0.1                   # a test split scored after training and by `xornet evaluate`,
+  # test_path: test.csv         #   or a test file
+  # categorical: [color]        # one-hot encode these text columns (vocabulary from the training rows)
+  # unknown: error              # a category not seen in training: error | ignore (its own "other" column)
+  # missing: error              # empty / NA cells: error | drop (the row) | mean | zero (fill features)
+  normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:
   layers:                       # Dense (units, activation, use_bias, input_dim,
@@ -504,9 +831,24 @@ training:
   restarts: 3                   # not converged? start again from a new seed, up to this many times
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
+  # early_stopping:             # keras.callbacks.EarlyStopping (these are its defaults)
+  #   monitor: val_loss         # loss, a metric, or val_<either> (val_ needs validation data)
+  #   patience: 0
+  #   min_delta: 0
+  #   mode: auto                # auto | min | max
+  #   baseline: null
+  #   restore_best_weights: false
+  #   start_from_epoch: 0
+  # learning_rate_schedule:     # starts from learning_rate; one of:
+  #   {type: exponential_decay, decay_steps: 100, decay_rate: 0.96, staircase: false}
+  #   {type: cosine_decay, decay_steps: 1000, alpha: 0.0, warmup_target: null, warmup_steps: 0}
+  #   {type: reduce_on_plateau, monitor: val_loss, factor: 0.1, patience: 10, min_delta: 0.0001,
+  #    cooldown: 0, min_lr: 0}
+  # class_weight: balanced      # or {0: 1.0, 1: 3.0}; balanced = rows / (classes * rows of the class)
+  # checkpoint_every: 10        # epochs between checkpoints; resume with `xornet train --resume`
 
 output:
-  dir: models                   # relative to the working directory
+  dir: models/<name>            # relative to the working directory (default models, the reference model's)
   model_file: basic_model.json
   weights_file: basic_weights.h5
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xornet.errors import InputError
 from xornet.predicting import to_classes
 
 EPSILON = 1e-7  # keras.backend.epsilon(), the clipping Keras' cross-entropies use
@@ -35,13 +36,53 @@ def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray) -> floa
     return float(np.mean(np.asarray(keras.losses.get(name)(labels.astype("float32"), probabilities))))
 
 
-def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str,
-                         threshold: float = 0.5) -> dict:
+def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> None:
+    """Refuse labels the model's outputs cannot score: 0 or 1 for one output, 0 .. N-1 for N outputs.
+
+    Example:
+        >>> check_labels(np.array([[0], [2]]), 1, "and.csv")
+        Traceback (most recent call last):
+        xornet.errors.InputError: and.csv, row 2: expected a label of 0 or 1 (the model has one output), received 2 (1 such row)
+    """
+    values = labels[:, 0]
+    classes = max(2, outputs)
+    bad = np.flatnonzero(~np.isin(values, np.arange(classes)))
+    if bad.size:
+        row = int(bad[0])
+        expected = "0 or 1 (the model has one output)" if outputs == 1 else (
+            f"a class number from 0 to {classes - 1} (the model has {outputs} outputs)")
+        raise InputError(f"{source}, row {row + 1}: expected a label of {expected}, received {values[row]:g} "
+                         f"({bad.size} such row{'s' if bad.size > 1 else ''})")
+
+
+def evaluate_regression(predictions: np.ndarray, targets: np.ndarray, loss: str) -> dict:
+    """Loss, mean absolute error, root mean squared error and R² of predicted values.
+
+    Example:
+        >>> evaluate_regression(np.array([[1.0], [3.0]]), np.array([[1.0], [2.0]]), "mean_squared_error")["mae"]
+        0.5
+    """
+    p, y = predictions[:, 0].astype("float64"), targets[:, 0].astype("float64")
+    total = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "rows": int(len(y)),
+        "loss": loss_value(loss, predictions, targets),
+        "mae": float(np.mean(np.abs(p - y))),
+        "rmse": float(np.sqrt(np.mean((p - y) ** 2))),
+        "r2": float(1 - np.sum((p - y) ** 2) / total) if total > 0 else None,  # undefined for constant targets
+    }
+
+
+def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str, threshold: float = 0.5,
+                         class_names: list[str] | None = None, source: str = "labels") -> dict:
     """Loss, accuracy, precision, recall, F1 and confusion matrix.
 
     With one output, class 1 is the positive class; with several, precision,
-    recall and F1 are macro averages over the classes.
+    recall and F1 are macro averages over the classes, and "per_class" holds
+    each class's figures. Labels outside the model's classes are refused
+    (`check_labels`); `source` names them in errors.
     """
+    check_labels(labels, probabilities.shape[1], source)
     predicted = to_classes(probabilities, threshold)
     true = labels[:, 0].astype(int)
     classes = max(2, probabilities.shape[1])
@@ -53,7 +94,7 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: st
         recall = np.nan_to_num(tp / matrix.sum(axis=1))
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
     pick = (lambda values: float(values[1])) if probabilities.shape[1] == 1 else (lambda values: float(values.mean()))
-    return {
+    scores = {
         "rows": int(len(true)),
         "loss": loss_value(loss, probabilities, labels),
         "accuracy": float(tp.sum() / max(len(true), 1)),
@@ -62,15 +103,42 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: st
         "f1": pick(f1),
         "confusion_matrix": matrix.tolist(),
     }
+    if class_names is not None:
+        scores["classes"] = list(class_names)
+    if probabilities.shape[1] > 1:
+        names = class_names or [str(i) for i in range(classes)]
+        scores["per_class"] = [
+            {"class": names[i], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+             "support": int(matrix[i].sum())} for i in range(classes)]
+    return scores
 
 
 def format_evaluation(scores: dict) -> str:
-    """The scores as an aligned text table with the confusion matrix."""
+    """The scores as an aligned text table with the confusion matrix (or MAE, RMSE, R² for regression)."""
+    if "r2" in scores:
+        return "\n".join([f"{'loss':<10} {scores['loss']:.4f}", f"{'MAE':<10} {scores['mae']:.4f}",
+                          f"{'RMSE':<10} {scores['rmse']:.4f}", f"{'R²':<10} " + ("n/a (constant targets)" if scores['r2'] is None else f"{scores['r2']:.4f}")])
+    averaged = " (macro average)" if "per_class" in scores else ""
     lines = [f"{'loss':<10} {scores['loss']:.4f}", f"{'accuracy':<10} {scores['accuracy'] * 100:.1f}%"]
-    lines += [f"{name:<10} {scores[name]:.4f}" for name in ("precision", "recall", "f1")]
+    lines += [f"{name:<10} {scores[name]:.4f}{averaged}" for name in ("precision", "recall", "f1")]
     matrix = scores["confusion_matrix"]
-    width = max(6, *(len(str(v)) for row in matrix for v in row))
+    names = scores.get("classes") or [str(i) for i in range(len(matrix))]
+    if "per_class" in scores:
+        width = max(5, *(len(row["class"]) for row in scores["per_class"]))
+        lines += ["", f"{'class':<{width}}  precision  recall      f1  support"]
+        lines += [f"{row['class']:<{width}}  {row['precision']:>9.4f}  {row['recall']:>6.4f}  {row['f1']:>6.4f}"
+                  f"  {row['support']:>7}" for row in scores["per_class"]]
+    label = max(len(name) for name in names) + 6
+    width = max(6, *(len(str(v)) for row in matrix for v in row), *(len(name) + 5 for name in names))
     lines += ["", "confusion matrix (rows: true class, columns: predicted class)",
-              " " * 7 + "".join(f"  {'pred ' + str(j):>{width}}" for j in range(len(matrix)))]
-    lines += [f"true {i:<2}" + "".join(f"  {v:>{width}}" for v in row) for i, row in enumerate(matrix)]
+              " " * label + "".join(f"  {'pred ' + name:>{width}}" for name in names)]
+    lines += [f"{'true ' + names[i]:<{label}}" + "".join(f"  {v:>{width}}" for v in row) for i, row in enumerate(matrix)]
     return "\n".join(lines)
+
+
+def score(outputs: np.ndarray, labels: np.ndarray, loss: str, task: str, threshold: float = 0.5,
+          class_names: list[str] | None = None, source: str = "labels") -> dict:
+    """The scores that fit the task: MAE, RMSE and R² for regression, else the classification scores."""
+    if task == "regression":
+        return evaluate_regression(outputs, labels, loss)
+    return evaluate_predictions(outputs, labels, loss, threshold, class_names, source)

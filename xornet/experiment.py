@@ -23,9 +23,11 @@ import numpy as np
 from xornet import __version__
 from xornet.files.save import check_can_write, save_run
 from xornet.config import Config
-from xornet.data import Dataset, load_data
+from xornet.data import Dataset, Splits, load_splits
 from xornet.errors import InputError
 from xornet.trainer import ProgressFn, TrainResult, evaluate_model, train_model
+
+PREVIEW_ROWS = 16  # training rows whose predictions a run keeps (what `train` prints)
 
 
 @dataclass
@@ -41,19 +43,40 @@ class Run:
     probabilities: np.ndarray
     paths: dict[str, Path] | None
     attempts: list[dict] = field(default_factory=list)
+    splits: Splits | None = None
+    held_out: dict[str, dict] = field(default_factory=dict)  # "validation"/"test" -> {"rows": n, metrics...}
 
     @property
     def converged(self) -> bool | None:
-        """True when every training row is classified right and the target loss (if any) is reached.
+        """Did the run reach what it was asked to?
 
-        None when the config has no accuracy metric and no target loss to judge by.
+        For a truth table: every row classified right and the target loss (if
+        any) reached. For file data, where noisy rows never reach 100%: the
+        target loss, or an early stop on validation. None when there is
+        nothing to judge by.
         """
+        target = self.config.training.target_loss
+        if self.config.data.path is not None:
+            if target is not None:
+                return self.final["loss"] < target
+            return True if self.result.stop_reason == "early_stopping" else None
         checks = []
         if "accuracy" in self.final:
             checks.append(self.final["accuracy"] >= 1.0)
-        if self.config.training.target_loss is not None:
-            checks.append(self.final["loss"] < self.config.training.target_loss)
+        if target is not None:
+            checks.append(self.final["loss"] < target)
         return all(checks) if checks else None
+
+
+def convergence_hint(run: Run) -> str:
+    """What to try when a run did not converge, sized to the data (more epochs are cheap only on small data)."""
+    epochs = run.config.training.epochs
+    rows = len(run.dataset.x)
+    if run.config.data.path is None or rows * epochs * 10 <= 50_000_000:
+        return f"try more epochs (--epochs {max(epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
+    tips = [] if run.config.data.normalize else ["data.normalize: true"]
+    tips += ["a larger training.learning_rate or optimizer adam", f"a few more epochs (--epochs {epochs * 2})"]
+    return "try " + ", ".join(tips) + "; or a training.target_loss that fits this data"
 
 
 def library_versions() -> dict[str, str]:
@@ -94,17 +117,18 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     with the lowest loss. `on_start(dataset, model)` is called once the first
     model is built; `on_attempt(run, number)` after each attempt.
     """
-    dataset = load_data(config)
+    first_seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+    splits = load_splits(config, first_seed)
+    dataset = splits.train
     directory = Path(config.output.dir)
     if save:
-        check_can_write(directory, config.output.model_file, config.output.weights_file, config.name, force)
+        check_can_write(directory, config.output.model_file, config.output.weights_file, config.resolved(), force)
     if config.training.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise InputError("training.tensorboard: writing TensorBoard scalars needs the tensorboard package",
                          hint="pip install tensorboard (or pip install 'xornet[tensorboard]')")
-    first_seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
     best, attempts = None, []
     for number, seed in enumerate(restart_seeds(first_seed, config.training.restarts), start=1):
-        run = _train_once(config, dataset, seed, progress, on_start if number == 1 else None)
+        run = _train_once(config, splits, seed, progress, on_start if number == 1 else None)
         attempts.append({"seed": seed, "epochs": run.result.epochs_run, "stop_reason": run.result.stop_reason,
                          "final": run.final, "converged": run.converged})
         if on_attempt:
@@ -121,21 +145,29 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
         write_scalars(Path(config.training.tensorboard) / config.name, best.result.history)
     if save:
         best.paths = save_run(best.model, directory, config.output.model_file, config.output.weights_file,
-                              run_record(best), best.result.history)
+                              run_record(best), best.result.history, force=force)
     return best
 
 
-def _train_once(config: Config, dataset: Dataset, seed: int, progress, on_start) -> Run:
+def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -> Run:
+    import inspect
+
     from xornet.network import build_model, compile_model
 
-    model = build_model(config, dataset.width, seed)
+    dataset = splits.train
+    model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
     compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
-    result = train_model(model, dataset.x, dataset.y, config.training, seed=seed, progress=progress)
+    extra = {}
+    if splits.validation is not None and "validation" in inspect.signature(train_model).parameters:
+        extra["validation"] = (splits.validation.x, splits.validation.y)  # per-epoch val_* figures
+    result = train_model(model, dataset.x, dataset.y, config.training, seed=seed, progress=progress, **extra)
     final = evaluate_model(model, dataset.x, dataset.y)
-    probabilities = np.asarray(model(dataset.x, training=False))
-    return Run(config, seed, dataset, model, result, final, probabilities, None)
+    held_out = {name: {"rows": len(part.x)} | evaluate_model(model, part.x, part.y)
+                for name, part in (("validation", splits.validation), ("test", splits.test)) if part is not None}
+    probabilities = np.asarray(model(dataset.x[:PREVIEW_ROWS], training=False))
+    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out)
 
 
 def run_record(run: Run) -> dict:
@@ -154,12 +186,13 @@ def run_record(run: Run) -> dict:
         "train_seconds": round(run.result.seconds, 3),
         "final": run.final,
         "converged": run.converged,
+        "held_out": run.held_out,
         "data": {
             "source": run.dataset.source,
             "rows": int(run.dataset.x.shape[0]),
             "features": run.dataset.feature_names,
             "label": run.dataset.label_name,
-        },
+        } | (run.splits.encoding if run.splits else {}),
         "versions": library_versions(),
         "config": run.config.resolved() | {"seed": run.seed},
         "history": run.result.history,

@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 
 from xornet.backend import import_keras
-from xornet.config import ActivationLayer, Config, DenseLayer, DropoutLayer, TrainingConfig
+from xornet.config import (ActivationLayer, BatchNormalizationLayer, Config, DenseLayer, DropoutLayer, FlattenLayer,
+                           LeakyReLULayer, TrainingConfig)
 
 
 def snake_case(name: str) -> str:
-    """Keras' object names from class names: Dense -> dense, BatchNormalization -> batch_normalization."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras' object names from class names (its `to_snake_case`): BatchNormalization -> batch_normalization,
+    LeakyReLU -> leaky_re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def layer_names(config: Config) -> list[str]:
@@ -38,12 +41,20 @@ def layer_names(config: Config) -> list[str]:
     return names
 
 
-def build_model(config: Config, input_width: int, seed: int | None = None):
-    """A `keras.Sequential` for `config`, its weights initialised from `seed`."""
+def build_model(config: Config, input_width: int, seed: int | None = None, normalize_on=None):
+    """A `keras.Sequential` for `config`, its weights initialised from `seed`.
+
+    With `normalize_on` (the training rows), a `Normalization` layer adapted on
+    them comes first, so the saved model takes raw features.
+    """
     keras = import_keras()
     if seed is not None:
         keras.utils.set_random_seed(seed)
     layers = [keras.Input(shape=(input_width,))]
+    if normalize_on is not None:
+        normalization = keras.layers.Normalization(name="normalization")
+        normalization.adapt(normalize_on)
+        layers.append(normalization)
     for spec, name in zip(config.model.layers, layer_names(config)):
         if isinstance(spec, DenseLayer):
             layers.append(
@@ -60,6 +71,13 @@ def build_model(config: Config, input_width: int, seed: int | None = None):
             layers.append(keras.layers.Activation(spec.activation, name=name))
         elif isinstance(spec, DropoutLayer):
             layers.append(keras.layers.Dropout(spec.rate, name=name))
+        elif isinstance(spec, BatchNormalizationLayer):
+            layers.append(keras.layers.BatchNormalization(momentum=spec.momentum, epsilon=spec.epsilon,
+                                                          center=spec.center, scale=spec.scale, name=name))
+        elif isinstance(spec, LeakyReLULayer):
+            layers.append(keras.layers.LeakyReLU(negative_slope=spec.negative_slope, name=name))
+        elif isinstance(spec, FlattenLayer):
+            layers.append(keras.layers.Flatten(name=name))
     return keras.Sequential(layers, name=config.name)
 
 

@@ -1,13 +1,15 @@
-"""Inference in NumPy for plain Dense/Activation/Dropout networks, without importing TensorFlow.
+"""Inference in NumPy for the layers xornet runs, without importing TensorFlow.
 
 Importing TensorFlow takes about three seconds, longer than predicting a
 million rows of the XOR net. `xornet predict` therefore runs such networks
-here, reading the same JSON and HDF5 files; any layer, option or activation
-not listed below falls back to Keras. tests/test_numpy_inference.py checks the
+here, reading the same JSON and HDF5 files (Dense, Activation, Dropout,
+BatchNormalization, LeakyReLU, Flatten of flat rows); an activation not listed
+below falls back to Keras. tests/test_numpy_inference.py checks the
 numbers against Keras' own predictions.
 
 Example:
-    >>> network = NumpyNetwork.from_config(json.load(open("models/basic_model.json")), weights)
+    >>> config = read_model_json(Path("models/basic_model.json"))  # checked and translated to Keras 3
+    >>> network = NumpyNetwork.from_config(config, read_weights_h5(weights, layer_classes(config)), weights)
     >>> network([[0.0, 1.0]]).shape
     (1, 1)
 """
@@ -50,23 +52,26 @@ ACTIVATIONS = {
     "exponential": np.exp,
     "silu": lambda x: x * _sigmoid(x),
     "swish": lambda x: x * _sigmoid(x),
+    "selu": lambda x: np.float32(1.0507009873554805) * np.where(
+        x > 0, x, np.float32(1.6732632423543772) * np.expm1(np.minimum(x, 0))),
 }
-_DENSE_KEYS_IGNORED = {"name", "trainable", "dtype", "kernel_initializer", "bias_initializer",
-                       "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                       "bias_constraint", "quantization_config", "lora_rank", "lora_alpha", "batch_input_shape",
-                       "batch_shape", "input_dim"}
 
 
-def _activation_name(value) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("config"), str):
-        return value["config"]  # Keras 3 may serialise activations as {"class_name": "function", "config": "tanh"}
-    return None
+def _leaky_relu(slope: float):
+    return lambda x: np.where(x > 0, x, x * np.float32(slope))
+
+
+def _batch_normalization(gamma, beta, mean, variance, epsilon: float):
+    """Inference-time BatchNormalization, in Keras' order: x * inv + (beta - mean * inv)."""
+    inv = (1 / np.sqrt(variance + np.float32(epsilon))).astype("float32")
+    if gamma is not None:
+        inv = inv * gamma
+    shift = -mean * inv + (beta if beta is not None else 0)
+    return lambda x: x * inv + shift.astype("float32")
 
 
 class NumpyNetwork:
-    """A Sequential network of Dense and activation steps evaluated with NumPy (float32)."""
+    """A Sequential network evaluated with NumPy (float32): Dense steps and elementwise functions."""
 
     def __init__(self, steps: list, input_width: int, output_width: int):
         self.steps = steps
@@ -86,64 +91,51 @@ class NumpyNetwork:
 
     @classmethod
     def from_config(cls, config: dict, layer_weights: list, source: Path) -> "NumpyNetwork | None":
-        """Build from a `to_json()` dict and `read_weights_h5` output; None if a layer is not supported."""
-        if config.get("class_name") != "Sequential" or not isinstance(config.get("config"), dict):
-            return None
-        layers = config["config"].get("layers")
-        if not isinstance(layers, list) or not layers:
-            return None
-        width = _input_width(config["config"], layers)
-        if width is None:
-            return None
-        if any(layer.get("class_name") not in ("InputLayer", "Dropout", "Activation", "Dense") for layer in layers):
-            return None
-        dense_names = [layer.get("config", {}).get("name", "dense") for layer in layers
-                       if layer.get("class_name") == "Dense"]
-        if len(dense_names) != len(layer_weights):
+        """Build from a checked Keras 3 config (`check_architecture`) and `read_weights_h5` output.
+
+        None when an activation has no NumPy version here (Keras runs those).
+        """
+        layers = config["config"]["layers"]
+        width = layers[0]["config"]["batch_shape"][1]
+        weighted = [layer["config"]["name"] for layer in layers if layer["class_name"] in WEIGHTED_LAYERS]
+        if len(weighted) != len(layer_weights):
             raise InputError(
                 f"{source}: the weights file has {len(layer_weights)} layers with weights, the model has "
-                f"{len(dense_names)} ({', '.join(dense_names)})", hint="the weights belong to a different architecture")
+                f"{len(weighted)} ({', '.join(weighted)})", hint="the weights belong to a different architecture")
         steps, pending, current = [], list(layer_weights), width
-        for layer in layers:
-            kind, options = layer.get("class_name"), layer.get("config", {})
-            if kind == "InputLayer" or kind == "Dropout":
+        for layer in layers[1:]:
+            kind, options = layer["class_name"], layer["config"]
+            if kind in ("Dropout", "Flatten"):  # Dropout is off when predicting; Flatten of flat rows is a no-op
                 continue
-            if kind == "Activation":
-                function = ACTIVATIONS.get(_activation_name(options.get("activation")))
+            if kind == "LeakyReLU":
+                steps.append(("activation", _leaky_relu(options.get("negative_slope", 0.3)), None))
+                continue
+            if kind == "Activation" or kind == "Dense":
+                function = ACTIVATIONS.get(options.get("activation", "linear"))
                 if function is None:
                     return None
-                steps.append(("activation", function, None))
-            elif kind == "Dense":
-                if set(options) - _DENSE_KEYS_IGNORED - {"units", "activation", "use_bias"}:
-                    return None
-                function = ACTIVATIONS.get(_activation_name(options.get("activation", "linear")))
-                if function is None or not isinstance(options.get("units"), int):
-                    return None
+            if kind == "Dense":
                 units, use_bias = options["units"], options.get("use_bias", True)
-                expected = [(current, units)] + ([(units,)] if use_bias else [])
-                name = options.get("name", "dense")
-                stored_name, values = pending.pop(0)
-                check_weight_shapes(source, name, stored_name, expected, values)
-                kernel = values[0].astype("float32")
-                bias = values[1].astype("float32") if use_bias else None
-                steps.append(("dense", kernel, bias))
-                if function is not ACTIVATIONS["linear"]:
-                    steps.append(("activation", function, None))
+                values = _weights_for(source, options["name"], pending, [(current, units)] + ([(units,)] if use_bias else []))
+                steps.append(("dense", values[0], values[1] if use_bias else None))
                 current = units
+            if kind == "BatchNormalization":
+                center, scale = options.get("center", True), options.get("scale", True)
+                shapes = [(current,)] * (2 + center + scale)
+                values = _weights_for(source, options["name"], pending, shapes)
+                gamma = values.pop(0) if scale else None
+                beta = values.pop(0) if center else None
+                function = _batch_normalization(gamma, beta, values[0], values[1], options.get("epsilon", 1e-3))
+            if function is not ACTIVATIONS["linear"]:
+                steps.append(("activation", function, None))
         return cls(steps, width, current)
 
 
-def _input_width(model_config: dict, layers: list) -> int | None:
-    shape = None
-    first = layers[0].get("config", {})
-    if layers[0].get("class_name") == "InputLayer":
-        shape = first.get("batch_shape") or first.get("batch_input_shape")
-    elif first.get("batch_input_shape"):
-        shape = first["batch_input_shape"]
-    elif isinstance(first.get("input_dim"), int):
-        return first["input_dim"]
-    if shape is None:
-        shape = model_config.get("build_input_shape")
-    if isinstance(shape, list) and len(shape) == 2 and isinstance(shape[1], int):
-        return shape[1]
-    return None
+WEIGHTED_LAYERS = ("Dense", "BatchNormalization")
+
+
+def _weights_for(source: Path, name: str, pending: list, expected: list[tuple]) -> list[np.ndarray]:
+    """The next layer's stored weights, checked against the shapes it expects, as float32."""
+    stored_name, values = pending.pop(0)
+    check_weight_shapes(source, name, stored_name, expected, values)
+    return [v.astype("float32") for v in values]

@@ -1,4 +1,4 @@
-"""Pictures of a run: loss and accuracy curves, and for two-input models the decision surface.
+"""Pictures of a run: loss and accuracy curves (training and validation together), and for two-input models the decision surface.
 
 matplotlib runs with its non-interactive Agg backend; nothing opens a window.
 
@@ -38,14 +38,18 @@ def plot_run(model_path: Path, out: Path, predictor: Predictor, dataset: Dataset
     import matplotlib.pyplot as plt
 
     history = read_history(history_path(model_path))
-    curves = [name for name in history if name == "loss"] + [name for name in history if name != "loss"]
+    trained = [name for name in history if not name.startswith("val_")]
+    curves = [name for name in trained if name == "loss"] + [name for name in trained if name != "loss"]
     surface = predictor.input_width == 2
     panels = len(curves) + int(surface)
     figure, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 4), squeeze=False)
     axes = axes[0]
     for axis, name in zip(axes, curves):
         epochs = np.arange(1, len(history[name]) + 1)
-        axis.plot(epochs, history[name], color="tab:blue" if name == "loss" else "tab:green")
+        axis.plot(epochs, history[name], color="tab:blue" if name == "loss" else "tab:green", label="training")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], color="tab:orange", label="validation")
+            axis.legend()
         axis.set_xlabel("epoch")
         axis.set_ylabel(name)
         axis.set_title(f"{name} per epoch")

@@ -73,7 +73,13 @@ def parse_x(values: list[str], width: int) -> np.ndarray:
         except ValueError:
             bad = next(c for c in cells if not is_number(c))
             raise InputError(f"--x {text}: expected numbers, received {bad!r}") from None
-    return np.array(rows, dtype="float32")
+        with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused just below
+            finite = np.isfinite(np.array(rows[-1], dtype="float32"))
+        if not finite.all():
+            column = int(np.argmin(finite))
+            raise InputError(f"--x {text}: column {column + 1}: expected a finite number, received {cells[column]!r}")
+    with np.errstate(over="ignore"):
+        return np.array(rows, dtype="float32")
 
 
 def read_npy_inputs(path: Path, width: int) -> np.ndarray:
@@ -83,7 +89,41 @@ def read_npy_inputs(path: Path, width: int) -> np.ndarray:
     _, values = load_npy(path)
     if values.shape[1] != width:
         raise InputError(f"{path}: expected {width} columns (the model's input width), received {values.shape[1]}")
+    check_finite_inputs(values, str(path))
     return values
+
+
+def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None) -> None:
+    """Refuse nan, inf and numbers too large for float32, naming the row and column (counted from 1, or by name).
+
+    Example:
+        >>> check_finite_inputs(np.array([[0.0, np.nan]], "float32"), "in.npy")
+        Traceback (most recent call last):
+        xornet.errors.InputError: in.npy, row 1, column 2: expected a finite number, received nan (1 such value)
+    """
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        row, column = (int(i) for i in bad[0])
+        where = f"column {column + 1}" if column_names is None else f"column {column_names[column]!r}"
+        raise InputError(f"{source}, row {row + 1}, {where}: expected a finite number, "
+                         f"received {x[row, column]} ({len(bad)} such value{'s' if len(bad) > 1 else ''})")
+
+
+def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
+    """Model inputs from a file of raw features, with a run's categorical columns one-hot encoded.
+
+    `recorded` is the run record's "data" section (features, categorical vocabularies, fill values).
+    """
+    from xornet.data import encode_inputs, read_table
+
+    table = read_table(path, text_columns=set(recorded.get("categorical", {})), infer_columns={recorded.get("label")})
+    missing = [name for name in recorded["features"] if name not in table.columns]
+    if missing:
+        raise InputError(f"{path}: no column named {missing[0]!r}, expected the training features "
+                         f"({', '.join(recorded['features'])}) in a header row")
+    x = encode_inputs(table, recorded)
+    check_finite_inputs(x, str(path))
+    return x
 
 
 def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
@@ -94,7 +134,7 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
     training features, those columns are used (so a training CSV with its label
     column works), otherwise the file must be exactly `width` columns wide.
     """
-    first = stream.readline()
+    first = stream.readline().lstrip("\ufeff")  # a UTF-8 byte-order mark is not part of the header
     while first and not first.strip():
         first = stream.readline()
     if not first:
@@ -120,13 +160,16 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
         pending = []
         lines = [line for line in lines if line.strip()]
         if not lines:
+            if line_number == 2:
+                raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
             return
         values = _parse_block(lines, file_width, source, line_number)
         line_number += len(lines)
         if columns is None:
             yield values, [line.strip() for line in lines]
-        else:
-            yield np.ascontiguousarray(values[:, columns]), None
+        else:  # echo the chosen cells as the file wrote them
+            texts = [",".join(cells[i].strip() for i in columns) for cells in (line.split(",") for line in lines)]
+            yield np.ascontiguousarray(values[:, columns]), texts
 
 
 def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> np.ndarray:
@@ -138,6 +181,7 @@ def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> 
         if values.size == len(lines) * width:
             values = values.reshape(len(lines), width)
             if all(line.count(",") == width - 1 for line in lines):
+                _check_finite_rows(values, lines, source, first_line)
                 return values
     except (ValueError, DeprecationWarning):
         pass
@@ -153,45 +197,96 @@ def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> 
     raise InputError(f"{source}: could not read the rows starting at line {first_line}")
 
 
+def _check_finite_rows(values: np.ndarray, lines: list[str], source: str, first_line: int) -> None:
+    """Refuse nan, inf and numbers too large for float32, naming the line and column."""
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        row, column = (int(i) for i in bad[0])
+        cell = lines[row].split(",")[column].strip()
+        raise InputError(f"{source}, line {first_line + row}, column {column + 1}: "
+                         f"expected a finite number, received {cell!r}")
+
+
+def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
+    """`run(x)`, refusing outputs that are not finite numbers (inputs so large that the network overflows).
+
+    Overflow is expected here and reported as one error, not as NumPy warnings.
+
+    Example:
+        >>> predict_finite(lambda x: x * 2, np.array([[1.0]], "float32")).tolist()
+        [[2.0]]
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        probabilities = run(x)
+    bad = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        values = ", ".join(f"{v:g}" for v in x[row])
+        raise InputError(f"input row {first_row + row} ([{values}]): the model's output is "
+                         f"{', '.join(str(v) for v in probabilities[row])}, not a finite number; "
+                         f"the inputs are too large for this network", hint="scale the inputs like the training data")
+    return probabilities
+
+
 # --- formatting -----------------------------------------------------------------------
 
 
 def _number(value: float):
-    return int(value) if float(value).is_integer() else float(value)
+    if float(value).is_integer():
+        return int(value)
+    # The shortest text that reads back as the same float32: 17.99, not 17.989999771118164.
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
 
 
 def _probability(row: np.ndarray):
     return float(row[0]) if row.shape[0] == 1 else [float(v) for v in row]
 
 
-def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> list[dict]:
-    """One dict per row: {"input": [...], "probability": p, "class": c}."""
-    return [
-        {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
-        for xi, pi, ci in zip(x, probabilities, classes)
-    ]
+def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.ndarray,
+                         class_names: list[str] | None = None, regression: bool = False) -> list[dict]:
+    """One dict per row: {"input": [...], "probability": p, "class": c}, or {"input", "prediction"} for regression.
+
+    With class names, "class" is the name and "probabilities" maps each name to its probability.
+    """
+    if regression:
+        return [{"input": [_number(v) for v in xi], "prediction": float(pi[0])} for xi, pi in zip(x, probabilities)]
+    rows = []
+    for xi, pi, ci in zip(x, probabilities, classes):
+        row = {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
+        if class_names:
+            row["class"] = class_names[int(ci)]
+            if len(pi) == len(class_names):
+                row["probabilities"] = {name: float(p) for name, p in zip(class_names, pi)}
+        rows.append(row)
+    return rows
 
 
-def format_json_chunk(x, probabilities, classes, first: bool) -> str:
+def format_json_chunk(x, probabilities, classes, first: bool, class_names=None, regression: bool = False) -> str:
     """A chunk of the JSON array (without its closing bracket)."""
-    body = ",\n".join("  " + json.dumps(obj) for obj in rows_as_json_objects(x, probabilities, classes))
+    objects = rows_as_json_objects(x, probabilities, classes, class_names, regression)
+    body = ",\n".join("  " + json.dumps(obj, allow_nan=False) for obj in objects)
     return ("[\n" if first else ",\n") + body
 
 
-def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None) -> str:
-    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class."""
+def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None,
+                     class_names: list[str] | None = None, regression: bool = False) -> str:
+    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class (or the prediction)."""
     if texts is None:
         texts = [",".join(map(_csv_number, row)) for row in x.tolist()]
     if probabilities.shape[1] == 1:
         probs = map(repr, probabilities[:, 0].tolist())
     else:
         probs = (",".join(map(repr, row)) for row in probabilities.tolist())
-    body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, classes.tolist()))
+    if regression:
+        body = "\n".join(f"{t},{p}" for t, p in zip(texts, probs))
+    else:
+        names = [class_names[c] for c in classes.tolist()] if class_names else classes.tolist()
+        body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, names))
     return ("" if header is None else ",".join(header) + "\n") + body + ("\n" if body else "")
 
 
 def _csv_number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
+    return str(_number(value))
 
 
 def input_names(width: int, feature_names: list[str] | None) -> list[str]:
@@ -199,19 +294,31 @@ def input_names(width: int, feature_names: list[str] | None) -> list[str]:
     return feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
 
 
-def csv_header(width: int, outputs: int, feature_names: list[str] | None) -> list[str]:
+def csv_header(width: int, outputs: int, feature_names: list[str] | None, class_names: list[str] | None = None,
+               regression: bool = False) -> list[str]:
     names = input_names(width, feature_names)
-    probability = ["probability"] if outputs == 1 else [f"probability_{i}" for i in range(outputs)]
+    if regression:
+        return [*names, "prediction"]
+    if outputs == 1:
+        probability = ["probability"]
+    else:
+        probability = [f"probability_{name}" for name in (class_names or range(outputs))]
     return [*names, *probability, "class"]
 
 
-def format_table(x, probabilities, classes, feature_names: list[str] | None = None) -> str:
-    """An aligned text table: input, probability, class."""
+def format_table(x, probabilities, classes, feature_names: list[str] | None = None,
+                 class_names: list[str] | None = None, regression: bool = False) -> str:
+    """An aligned text table: input, probability, class (class names when known; the value for regression)."""
     inputs = [" ".join(str(_number(v)) for v in row) for row in x]
-    probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
+    if regression:
+        probs, title = [f"{p[0]:.4f}" for p in probabilities], "prediction"
+    else:
+        probs, title = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities], "probability"
+    names = [class_names[int(c)] if class_names else str(int(c)) for c in classes]
     head_input = " ".join(input_names(x.shape[1], feature_names))
-    widths = [max(len(head_input), *(len(s) for s in inputs)), max(len("probability"), *(len(s) for s in probs))]
-    lines = [f"{head_input:<{widths[0]}}  {'probability':>{widths[1]}}  class"]
-    for inp, prob, cls in zip(inputs, probs, classes):
-        lines.append(f"{inp:<{widths[0]}}  {prob:>{widths[1]}}  {int(cls):>5}")
+    widths = [max(len(head_input), *(len(s) for s in inputs)), max(len(title), *(len(s) for s in probs)),
+              max(5, *(len(n) for n in names))]
+    lines = [f"{head_input:<{widths[0]}}  {title:>{widths[1]}}" + ("" if regression else f"  {'class':>{widths[2]}}")]
+    for inp, prob, name in zip(inputs, probs, names):
+        lines.append(f"{inp:<{widths[0]}}  {prob:>{widths[1]}}" + ("" if regression else f"  {name:>{widths[2]}}"))
     return "\n".join(lines)

@@ -43,13 +43,13 @@ def config_summary(config: Config) -> str:
 
 def saved_model_summary(model_path: Path) -> str:
     """The summary of a saved model, with its training facts when a run record is beside it."""
-    from xornet.files.load import find_model_file, read_architecture
+    from xornet.files.load import find_model_file, read_architecture, read_model_json
     from xornet.files.record import read_record, verify_against_record
 
     path = find_model_file(model_path)
     record = read_record(path)
     verify_against_record(path, record)
-    model = read_architecture(path)
+    model = read_architecture(path, read_model_json(path))  # the reader predict, evaluate and export use
     lines = [f"Model file {path}", model_summary(model)]
     if record:
         final = format_metrics(record.get("final", {}))

@@ -1,42 +1,58 @@
 """Sweeps: how often does a setting converge? Many seeds, a grid of config values, Optuna as the engine.
 
-Every (setting, seed) pair is one Optuna trial, enqueued once into a study
-whose storage is shared by every worker: several `xornet sweep` processes take
-trials from the same queue, each trial runs once, and a sweep that was
-interrupted resumes with the trials that did not finish.
+Every (setting, seed) pair is one Optuna trial, identified by the fingerprint
+of what it trains: the SHA-256 of the canonical JSON of its whole resolved
+config (after `--set`, `--grid` and the seed) and of its data. A finished
+trial is reused only when a planned trial has the same fingerprint, so any
+change to the config runs new trials.
+
+Trials wait in a queue in a study whose storage every worker shares: several
+`xornet sweep` processes (on one machine or several) take trials from the same
+queue, and a sweep that was interrupted resumes with the trials that did not
+finish. A worker takes the waiting trials of one setting at a time and, where
+`xornet.many_seeds` supports the setting, trains all their seeds at once.
 
 The default storage is an Optuna journal file in the sweep's directory, which
-file locks keep consistent between processes. Optuna's SQLite storage was
-tried first: two workers on it ran the same trial ("Cannot tell a COMPLETE
-trial"), as SQLite does not lock rows. `--storage` also takes an RDB URL:
-PostgreSQL or MySQL for workers on several machines (an NFS-shared journal
-file works too).
+file locks keep consistent between processes. `--storage` also takes an RDB
+URL: PostgreSQL or MySQL for workers on several machines. On an RDB, workers
+send heartbeats, and the trials of a worker that stops beating for the grace
+period are failed and queued again; on a journal file, the trials of a dead
+worker on this machine are.
 
 Example:
     >>> plan = plan_sweep(config, seeds=range(10), grid={"training.learning_rate": [0.1, 0.5]})
-    >>> len(plan.trials())
+    >>> len(plan.trials)
     20
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import csv
+import functools
+import hashlib
 import io
 import itertools
+import json
 import math
 import os
 import socket
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from xornet.config import Config, apply_override, parse_override, validate_config
-from xornet.errors import InputError
+from xornet.errors import InputError, XornetError
 
-HEARTBEAT_SECONDS = 10  # a worker that stops beating for GRACE_SECONDS is taken as dead
-GRACE_SECONDS = 60
+MAX_RUNS = 100_000  # settings x seeds in one sweep command
+GRACE_SECONDS = 60  # an RDB worker silent this long is taken as dead and its trials run again
+RDB_SCHEMES = ("sqlite:", "postgresql", "mysql")
 
 
 def parse_grid(options: list[str]) -> dict[str, list[Any]]:
@@ -51,11 +67,52 @@ def parse_grid(options: list[str]) -> dict[str, list[Any]]:
         key, sep, raw = option.partition("=")
         if not sep or not raw.strip():
             raise InputError(f"--grid {option!r}: expected KEY=V1,V2,... for example training.learning_rate=0.05,0.1")
-        values = [parse_override(f"{key}={part}")[1] for part in raw.split(",")]
         if key.strip() == "seed":
             raise InputError("--grid seed=...: use --seeds N for seeds")
-        grid[key.strip()] = values
+        parts = raw.split(",")
+        if len(parts) > MAX_RUNS:
+            raise InputError(f"--grid {key.strip()}: expected at most {MAX_RUNS:,} values, received {len(parts):,}")
+        grid[key.strip()] = [parse_override(f"{key}={part}")[1] for part in parts]
     return grid
+
+
+def check_sweep_size(seeds: int, grid: dict[str, list[Any]]) -> None:
+    """Refuse a sweep of more than MAX_RUNS runs before anything is planned or allocated.
+
+    Example:
+        >>> check_sweep_size(10**6, {})
+        Traceback (most recent call last):
+        xornet.errors.InputError: --seeds 1000000: expected at most 100,000 ...
+    """
+    if seeds > MAX_RUNS:
+        raise InputError(f"--seeds {seeds}: expected at most {MAX_RUNS:,} seeds, received {seeds:,}")
+    settings = math.prod(len(values) for values in grid.values())
+    if settings * max(seeds, 1) > MAX_RUNS:
+        raise InputError(f"the sweep has {settings * max(seeds, 1):,} runs ({settings:,} settings x {max(seeds, 1)} "
+                         f"seeds): expected at most {MAX_RUNS:,}", hint="fewer --seeds or --grid values")
+
+
+def fingerprint(data: Any) -> str:
+    """SHA-256 of the canonical JSON of `data` (sorted keys, no spaces): equal data, equal fingerprint.
+
+    Example:
+        >>> fingerprint({"b": 1, "a": [0.1]}) == fingerprint({"a": [0.1], "b": 1})
+        True
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _trained(resolved: dict, data_sha256: str) -> dict:
+    """What a run trains: its resolved config (less `output`: sweeps save no model files) and its data."""
+    return {"config": {k: v for k, v in resolved.items() if k != "output"}, "data_sha256": data_sha256}
+
+
+@dataclass
+class PlannedTrial:
+    params: dict[str, Any]  # the setting's grid values and the seed
+    fingerprint: str  # of the resolved config and data this trial trains
+    setting: str  # fingerprint of the same config without its seed: trials that may train together
 
 
 @dataclass
@@ -66,14 +123,11 @@ class SweepPlan:
     grid: dict[str, list[Any]]
     seeds: list[int]
     target_loss: float
+    data_sha256: str
 
     def settings(self) -> list[dict[str, Any]]:
         """Every combination of grid values, as {key: value}."""
         return [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
-
-    def trials(self) -> list[dict[str, Any]]:
-        """The Optuna params of every trial: the setting's values and a seed."""
-        return [{**setting, "seed": seed} for setting in self.settings() for seed in self.seeds]
 
     def config_for(self, params: dict[str, Any]) -> Config:
         """The config one trial trains: the base config with the setting and seed applied, no early stop."""
@@ -86,21 +140,64 @@ class SweepPlan:
         data["training"]["tensorboard"] = None
         return validate_config(data, self.config.source or "<sweep>")
 
+    @functools.cached_property
+    def trials(self) -> list[PlannedTrial]:
+        """Every planned trial with its fingerprint, setting by setting."""
+        planned = []
+        for setting in self.settings():
+            resolved = self.config_for({**setting, "seed": self.seeds[0]}).resolved()
+            group = fingerprint(_trained({**resolved, "seed": None}, self.data_sha256))
+            for seed in self.seeds:
+                mark = fingerprint(_trained({**resolved, "seed": seed}, self.data_sha256))
+                planned.append(PlannedTrial({**setting, "seed": seed}, mark, group))
+        return planned
+
+    @property
+    def config_fingerprint(self) -> str:
+        """The fingerprint of the base config (after --set) and data, before the grid and seeds."""
+        return fingerprint(_trained(self.config.resolved(), self.data_sha256))
+
+    @property
+    def default_study_name(self) -> str:
+        """`<experiment>-<first 8 hex digits of the config fingerprint>`: another config, another study."""
+        return f"{self.config.name}-{self.config_fingerprint[:8]}"
+
+
+def data_fingerprint(config: Config) -> str:
+    """SHA-256 of the rows a config trains on (features and labels, as float32)."""
+    from xornet.data import load_data
+
+    dataset = load_data(config)
+    digest = hashlib.sha256()
+    for array in (dataset.x, dataset.y):
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array, dtype="float32").tobytes())
+    return digest.hexdigest()
+
 
 def plan_sweep(config: Config, seeds, grid: dict[str, list[Any]], target_loss: float | None = None) -> SweepPlan:
     """Check every setting of the grid now, before any training."""
     target = target_loss or config.training.target_loss or 0.1
-    plan = SweepPlan(config, grid, list(seeds) or [config.seed or 0], target)
+    plan = SweepPlan(config, grid, list(seeds) or [config.seed or 0], target, data_fingerprint(config))
     for setting in plan.settings():
         plan.config_for({**setting, "seed": plan.seeds[0]})
     return plan
 
 
-RDB_SCHEMES = ("sqlite:", "postgresql", "mysql")
+# --- the study and its queue -------------------------------------------------------------
 
 
-def _study(storage: str, name: str):
-    """The study in `storage`: an RDB URL (heartbeats mark dead workers' trials), else an Optuna journal file."""
+@dataclass
+class Study:
+    """An Optuna study and the storage it lives in (an RDB with heartbeats, or a journal file)."""
+
+    optuna: Any
+    storage: Any
+    heartbeat_seconds: int | None
+
+
+def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
+    """The study `name` in `storage` (a journal file path or an RDB URL), created if missing."""
     import warnings
 
     import optuna
@@ -108,49 +205,99 @@ def _study(storage: str, name: str):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
+    heartbeat = None
     if storage.startswith(RDB_SCHEMES):
-        backend = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
+        heartbeat = max(1, min(10, grace // 4))
+        backend = optuna.storages.RDBStorage(_driver_url(storage), heartbeat_interval=heartbeat, grace_period=grace)
     else:
         backend = optuna.storages.JournalStorage(JournalFileBackend(storage))
-    return optuna.create_study(study_name=name, storage=backend, load_if_exists=True, direction="minimize")
+    wrapped = optuna.storages.get_storage(backend)  # the object the study itself uses
+    try:
+        study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
+    except Exception:  # another worker created it at the same moment (a unique-key violation on an RDB)
+        study = optuna.load_study(study_name=name, storage=wrapped)
+    return Study(study, wrapped, heartbeat)
 
 
-def _key(params: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+def _driver_url(url: str) -> str:
+    """postgresql:// means psycopg2 to SQLAlchemy; use psycopg 3 when only it is installed."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None \
+            and importlib.util.find_spec("psycopg") is not None:
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
 
 
-def enqueue(plan: SweepPlan, storage: str, name: str) -> int:
-    """Put every planned trial that has not finished (and is not queued or running) into the study's queue."""
-    import optuna
+def check_study_config(study: Study, plan: SweepPlan, force: bool) -> None:
+    """Refuse to mix another config's sweep into a named study (its summary would be replaced)."""
+    mine = plan.config_fingerprint
+    theirs = study.optuna.user_attrs.get("config_fingerprint")
+    if theirs and theirs != mine and not force:
+        raise InputError(f"study {study.optuna.study_name!r} holds a sweep of another config (fingerprint "
+                         f"{theirs[:12]}, this config {mine[:12]}); its summary and plot would be replaced",
+                         hint="leave --study out (the default name includes the config fingerprint), or pass --force")
+    study.optuna.set_user_attr("config_fingerprint", mine)
+
+
+def _state_of(study: Study) -> dict[str, set[str]]:
+    """Fingerprints by state: finished ("complete" or failed in training: "settled") and queued ("alive")."""
     from optuna.trial import TrialState
 
-    study = _study(storage, name)
-    if storage.startswith(RDB_SCHEMES):
-        optuna.storages.fail_stale_trials(study)
-    _fail_dead_local_trials(study)
-    alive = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-    present = {_key(t.user_attrs["params"]) for t in study.get_trials(states=alive) if "params" in t.user_attrs}
-    added = 0
-    for params in plan.trials():
-        if _key(params) not in present:
-            study.enqueue_trial({}, user_attrs={"params": params})
-            added += 1
-    return added
+    found = {"complete": set(), "settled": set(), "alive": set()}
+    for trial in study.optuna.get_trials(deepcopy=False):
+        mark = trial.user_attrs.get("fingerprint")
+        if mark is None:
+            continue
+        if trial.state == TrialState.COMPLETE:
+            found["complete"].add(mark)
+            found["settled"].add(mark)
+        elif trial.state == TrialState.FAIL and "error" in trial.user_attrs:
+            found["settled"].add(mark)
+        elif trial.state in (TrialState.WAITING, TrialState.RUNNING):
+            found["alive"].add(mark)
+    return found
+
+
+@dataclass
+class QueueCounts:
+    reused: int  # finished trials with a planned trial's fingerprint
+    queued: int  # planned trials waiting or running (from an earlier command or another worker)
+    added: int  # planned trials put into the queue now
+
+
+def enqueue(plan: SweepPlan, study: Study) -> QueueCounts:
+    """Put every planned trial that has not finished (and is not queued or running) into the study's queue."""
+    from optuna.trial import TrialState, create_trial
+
+    _fail_dead_workers(study)
+    state = _state_of(study)
+    new = [t for t in plan.trials if t.fingerprint not in state["settled"] | state["alive"]]
+    study.optuna.add_trials([create_trial(state=TrialState.WAITING, user_attrs={
+        "params": t.params, "fingerprint": t.fingerprint, "setting": t.setting}) for t in new])
+    reused = sum(t.fingerprint in state["complete"] for t in plan.trials)
+    queued = sum(t.fingerprint in state["alive"] for t in plan.trials)
+    return QueueCounts(reused, queued, len(new))
 
 
 def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _fail_dead_local_trials(study) -> None:
-    """Mark trials left RUNNING by a worker on this machine that no longer exists (killed) as failed."""
+def _fail_dead_workers(study: Study) -> None:
+    """Fail trials whose worker died: stale heartbeats on an RDB; else a vanished process on this machine."""
+    import optuna
     from optuna.trial import TrialState
 
+    if study.heartbeat_seconds:
+        optuna.storages.fail_stale_trials(study.optuna)
+        return
     host = socket.gethostname()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
         if worker_host == host and pid.isdigit() and not _alive(int(pid)):
-            study.tell(trial.number, state=TrialState.FAIL)
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study.optuna.tell(trial.number, state=TrialState.FAIL)
 
 
 def _alive(pid: int) -> bool:
@@ -163,37 +310,168 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def work(plan: SweepPlan, storage: str, name: str) -> None:
-    """Run queued trials until the queue is empty."""
+def _take(study: Study, plan: SweepPlan, share: int) -> list:
+    """Claim waiting trials of one planned setting (at most 1/`share` of them, at least one) for this worker."""
     import optuna
     from optuna.trial import TrialState
 
+    planned = {t.fingerprint for t in plan.trials}
+    waiting = [t for t in study.optuna.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+               if t.user_attrs.get("fingerprint") in planned]
+    if not waiting:
+        return []
+    setting = waiting[0].user_attrs["setting"]
+    mine = [t for t in waiting if t.user_attrs["setting"] == setting]
+    limit = max(1, math.ceil(len(mine) / share))
+    taken = []
+    for trial in mine:
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if study.storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                study.storage.set_trial_user_attr(trial._trial_id, "worker", _worker_id())
+                if study.heartbeat_seconds:
+                    study.storage.record_heartbeat(trial._trial_id)
+                taken.append(trial)
+        if len(taken) == limit:
+            break
+    return _drop_duplicates(study, taken)
+
+
+def _drop_duplicates(study: Study, taken: list) -> list:
+    """Prune claimed trials whose fingerprint another live trial with a lower number (or a finished one) has.
+
+    Two commands enqueueing at once may queue one fingerprint twice; this rule,
+    applied on claiming, lets exactly one of them train.
+    """
+    from optuna.trial import TrialState
+
+    first: dict[str, int] = {}
+    for trial in study.optuna.get_trials(deepcopy=False):
+        mark = trial.user_attrs.get("fingerprint")
+        if mark and trial.state != TrialState.FAIL and trial.state != TrialState.PRUNED:
+            first[mark] = min(first.get(mark, trial.number), trial.number)
+            if trial.state == TrialState.COMPLETE:
+                first[mark] = -1
+    kept = []
+    for trial in taken:
+        if first.get(trial.user_attrs["fingerprint"], trial.number) < trial.number:
+            study.optuna.tell(trial.number, state=TrialState.PRUNED)
+        else:
+            kept.append(trial)
+    return kept
+
+
+@contextlib.contextmanager
+def _heartbeats(study: Study, trials: list):
+    """While training, tell an RDB every few seconds that this worker holds `trials`."""
+    if not study.heartbeat_seconds or not trials:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(study.heartbeat_seconds):
+            for trial in trials:
+                study.storage.record_heartbeat(trial._trial_id)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def count_done(plan: SweepPlan, study: Study) -> int:
+    """How many planned trials have finished."""
+    state = _state_of(study)
+    return sum(t.fingerprint in state["settled"] for t in plan.trials)
+
+
+def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[int], None] | None = None) -> None:
+    """Run queued trials of `plan` until every one has finished (waiting for other workers' running trials).
+
+    `share`: how many workers split each setting's seeds; `on_progress(done)` after each batch.
+    """
+    while True:
+        taken = _take(study, plan, share)
+        if taken:
+            with _heartbeats(study, taken):
+                _train_batch(plan, study, taken)
+            if on_progress:
+                on_progress(count_done(plan, study))
+            continue
+        if not _others_running(plan, study):
+            return
+        time.sleep(1.0)
+        enqueue(plan, study)  # trials of workers found dead go back into the queue
+
+
+def _others_running(plan: SweepPlan, study: Study) -> bool:
+    """True while another worker runs planned trials that may still finish (or be found dead and redone)."""
+    from optuna.trial import TrialState
+
+    planned = {t.fingerprint for t in plan.trials}
+    host = socket.gethostname()
+    for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("fingerprint") in planned:
+            worker_host = str(trial.user_attrs.get("worker", "")).rpartition(":")[0]
+            if study.heartbeat_seconds or worker_host == host:
+                return True
+    return False
+
+
+def _train_batch(plan: SweepPlan, study: Study, trials: list) -> None:
+    """Train the claimed trials (one setting, several seeds) and tell the study each result.
+
+    All seeds at once with `xornet.many_seeds` where it supports the setting, else seed by seed.
+    """
+    from xornet.data import load_data
     from xornet.experiment import train
+    from xornet.many_seeds import train_seeds, unsupported
 
-    study = _study(storage, name)
+    configs = [plan.config_for(trial.user_attrs["params"]) for trial in trials]
+    if len(trials) > 1 and unsupported(configs[0], len(load_data(configs[0]).x)) is None:
+        for trial, run in zip(trials, train_seeds(configs[0], [config.seed for config in configs])):
+            _tell(study, trial, run.history["loss"], run.final, run.error)
+        return
+    for trial, config in zip(trials, configs):
+        try:
+            run = train(config, save=False)
+        except XornetError as exc:
+            _tell(study, trial, [], {}, str(exc))
+            continue
+        _tell(study, trial, run.result.history["loss"], run.final)
 
-    def objective(trial):
-        # The setting and seed travel as a user attribute rather than as Optuna
-        # distributions, so later sweeps on the same study may extend the grid.
-        params = trial.user_attrs.get("params")
-        if params is None:  # the queue emptied while this worker asked for a trial
-            trial.study.stop()
-            raise optuna.TrialPruned("no planned trial left")
-        trial.set_user_attr("worker", _worker_id())
-        run = train(plan.config_for(params), save=False)
-        losses = run.result.history["loss"]
-        reached = next((epoch for epoch, loss in enumerate(losses, start=1) if loss < plan.target_loss), None)
-        trial.set_user_attr("epochs_to_target", reached)
-        trial.set_user_attr("final", run.final)
-        trial.set_user_attr("full_accuracy", bool(run.final.get("accuracy", 0.0) >= 1.0))
-        return run.final["loss"]
 
-    def stop_when_empty(study, _trial):
-        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            study.stop()
+def _tell(study: Study, trial, losses: list[float], final: dict[str, float], error: str | None = None) -> None:
+    from optuna.trial import TrialState
 
-    if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        study.optimize(objective, callbacks=[stop_when_empty])
+    if error:
+        study.storage.set_trial_user_attr(trial._trial_id, "error", error)
+        study.optuna.tell(trial.number, state=TrialState.FAIL)
+        print(f"warning: run {trial.user_attrs['params']} failed: {error}", file=sys.stderr)
+        return
+    # One attribute, one write: on a journal file every write is an fsync.
+    study.storage.set_trial_user_attr(trial._trial_id, "result", {"final": final, "losses": encode_losses(losses)})
+    study.optuna.tell(trial.number, final["loss"])
+
+
+def encode_losses(losses) -> str:
+    """A loss curve as base64 float32 (4 bytes an epoch in the study).
+
+    Example:
+        >>> decode_losses(encode_losses([0.5, 0.25]))
+        [0.5, 0.25]
+    """
+    return base64.b64encode(np.asarray(losses, dtype="<f4").tobytes()).decode()
+
+
+def decode_losses(text: str) -> list[float]:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(float).tolist()
+
+
+# --- the report ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -208,27 +486,32 @@ class SettingReport:
     epochs_to_target: list[int | None]
 
 
-def report(plan: SweepPlan, storage: str, name: str) -> list[SettingReport]:
+def epochs_to(losses: list[float], target: float) -> int | None:
+    """The first epoch (from 1) whose loss is below `target`, or None."""
+    below = np.flatnonzero(np.asarray(losses) < target)
+    return int(below[0]) + 1 if len(below) else None
+
+
+def report(plan: SweepPlan, study: Study) -> list[SettingReport]:
     """Per setting: share at 100% accuracy, epochs to the target loss (median, 90th percentile), final loss."""
     from optuna.trial import TrialState
 
-    study = _study(storage, name)
     finished = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if "params" in trial.user_attrs:
-            finished.setdefault(_key(trial.user_attrs["params"]), trial)
+    for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if "fingerprint" in trial.user_attrs:
+            finished.setdefault(trial.user_attrs["fingerprint"], trial)
     reports = []
-    for setting in plan.settings():
-        trials = [finished[_key({**setting, "seed": seed})] for seed in plan.seeds
-                  if _key({**setting, "seed": seed}) in finished]
+    for number, setting in enumerate(plan.settings()):
+        planned = plan.trials[number * len(plan.seeds):(number + 1) * len(plan.seeds)]
+        trials = [finished[t.fingerprint] for t in planned if t.fingerprint in finished]
         if not trials:
             continue
-        epochs = [t.user_attrs["epochs_to_target"] for t in trials]
+        epochs = [epochs_to(decode_losses(t.user_attrs["result"]["losses"]), plan.target_loss) for t in trials]
         reached = sorted(e for e in epochs if e is not None)
         reports.append(SettingReport(
             setting=setting,
             runs=len(trials),
-            full_accuracy=float(np.mean([t.user_attrs["full_accuracy"] for t in trials])),
+            full_accuracy=float(np.mean([t.user_attrs["result"]["final"].get("accuracy", 0.0) >= 1.0 for t in trials])),
             reached_target=len(reached) / len(trials),
             epochs_median=float(np.median(reached)) if reached else None,
             epochs_p90=float(np.percentile(reached, 90)) if reached else None,
@@ -262,11 +545,12 @@ def report_csv(plan: SweepPlan, reports: list[SettingReport]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     keys = list(plan.grid)
     writer.writerow([*keys, "runs", "full_accuracy_share", "reached_target_share", "target_loss",
-                     "epochs_to_target_median", "epochs_to_target_p90", "final_loss_median"])
+                     "epochs_to_target_median", "epochs_to_target_p90", "final_loss_median", "config_fingerprint"])
     for r in reports:
         writer.writerow([*(r.setting[k] for k in keys), r.runs, r.full_accuracy, r.reached_target, plan.target_loss,
                          r.epochs_median if r.epochs_median is not None else "",
-                         r.epochs_p90 if r.epochs_p90 is not None else "", r.final_loss_median])
+                         r.epochs_p90 if r.epochs_p90 is not None else "", r.final_loss_median,
+                         plan.config_fingerprint])
     return out.getvalue()
 
 
@@ -283,8 +567,9 @@ def plot_convergence(plan: SweepPlan, reports: list[SettingReport], out: Path) -
     epochs = np.arange(1, longest + 1)
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for r in reports:
-        reached = np.array([e if e is not None else math.inf for e in r.epochs_to_target])
-        axis.plot(epochs, [(reached <= e).mean() * 100 for e in epochs], label=_setting_text(r.setting))
+        reached = np.sort([e if e is not None else math.inf for e in r.epochs_to_target])
+        axis.plot(epochs, np.searchsorted(reached, epochs, side="right") / len(reached) * 100,
+                  label=_setting_text(r.setting))
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"runs with loss < {plan.target_loss:g} (%)")
     axis.set_ylim(-2, 102)
@@ -294,3 +579,37 @@ def plot_convergence(plan: SweepPlan, reports: list[SettingReport], out: Path) -
     figure.tight_layout()
     atomic_write(out, lambda temp: figure.savefig(temp, format="png", dpi=100))
     plt.close(figure)
+
+
+class Progress:
+    """`runs 12/40, 3.1 s, about 7 s left` on one terminal line of stderr; silent when stderr is not a terminal.
+
+    Example:
+        >>> progress = Progress(total=40)
+        >>> progress.update(12)
+    """
+
+    def __init__(self, total: int, stream=None, unit: str = "runs"):
+        self.total = total
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.started = time.perf_counter()
+        self.first: int | None = None  # runs already done when counting started (reused ones)
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        if not self.stream.isatty():
+            return
+        if self.first is None:
+            self.first = done
+        elapsed = time.perf_counter() - self.started
+        fresh = done - self.first
+        left = f", about {elapsed / fresh * (self.total - done):.0f} s left" if 0 < fresh and done < self.total else ""
+        self.stream.write(f"\r{self.unit} {done}/{self.total}, {elapsed:.1f} s{left}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -5,6 +5,6 @@ error handling they share. Importing this package registers every command.
 """
 
 from xornet.cli.app import app, main
-from xornet.cli import train, predict, summary, evaluate, sweep, export, config_commands, serve  # noqa: F401,E402
+from xornet.cli import train, predict, summary, evaluate, sweep, tune, export, config_commands, serve  # noqa: F401,E402
 
 __all__ = ["app", "main"]

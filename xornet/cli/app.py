@@ -7,7 +7,9 @@ and config validation stay fast.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import tempfile
 import traceback
 from enum import Enum
 from pathlib import Path
@@ -15,14 +17,15 @@ from pathlib import Path
 import typer
 
 from xornet import __version__
-from xornet.errors import XornetError
+from xornet.errors import InputError, XornetError
 
 app = typer.Typer(
     help="Train, save and use small Keras networks from YAML experiment configs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
 )
 
 _state = {"debug": False}
@@ -32,11 +35,25 @@ def _err(text: str = "") -> None:
     typer.echo(text, err=True)
 
 
+DEBUG_HELP = "Show tracebacks and TensorFlow's own log lines."
+
+
+def _set_debug(debug: bool) -> None:
+    if debug:
+        _state["debug"] = True
+        os.environ["XORNET_DEBUG"] = "1"
+
+
 def friendly_errors(command):
-    """Turn xornet errors into one line on stderr and the right exit code."""
+    """Turn xornet errors into one line on stderr and the right exit code.
+
+    The wrapped command also takes `--debug`, so `xornet predict --debug` works
+    like `xornet --debug predict`.
+    """
 
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, debug: bool = False, **kwargs):
+        _set_debug(debug)
         try:
             return command(*args, **kwargs)
         except typer.Exit:
@@ -55,6 +72,11 @@ def friendly_errors(command):
             _err(f"error: unexpected failure: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
             raise typer.Exit(1) from None
 
+    signature = inspect.signature(command, eval_str=True)
+    option = inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                               default=typer.Option(False, "--debug", help=DEBUG_HELP))
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), option])
+    wrapper.__annotations__ = {**wrapper.__annotations__, "debug": bool}
     return wrapper
 
 
@@ -66,19 +88,78 @@ def _version(value: bool):
 
 @app.callback()
 def main_options(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and TensorFlow's own log lines."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ):
     """Train, save and use small Keras networks from YAML experiment configs."""
-    _state["debug"] = debug
-    if debug:
-        os.environ["XORNET_DEBUG"] = "1"
+    _state["debug"] = False  # reset between in-process invocations; --debug turns it on
+    _set_debug(debug)
 
 
 class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+WEIGHTS_HELP = "The HDF5 weights. Default: from the run record, else <stem>_weights.h5 beside the model."
+
+
+def check_model_options(model: str, weights: Path | None, model_flag: str = "--model") -> None:
+    """Refuse an empty model path and directories given as model or --weights, before anything is loaded."""
+    if not model.strip():
+        raise InputError(f"{model_flag}: expected a model .json file, received an empty path")
+    if Path(model).is_dir():
+        raise InputError(f"{model_flag} {model}: is a directory, expected a model .json file")
+    if weights is not None and weights.is_dir():
+        raise InputError(f"--weights {weights}: is a directory, expected an HDF5 weights file")
+
+
+def check_input_file(path: Path, flag: str, expected: str) -> None:
+    """Refuse a missing input file or a directory, before anything is loaded."""
+    if not path.exists():
+        raise InputError(f"{path}: input file not found")
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory, expected {expected}")
+
+
+def open_text(path: Path):
+    """Open a text input file; an OS error (no permission, ...) becomes one line."""
+    try:
+        return open(path, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+
+
+def check_output_file(path: Path, where: str) -> None:
+    """Check, before any work, that a file can be written at `path` (its folder may not exist yet).
+
+    `where` starts the error message, e.g. "--out pics/x.png".
+    """
+    if path.is_dir():
+        raise InputError(f"{where}: is a directory, expected a file name")
+    _check_folder(path.parent, where)
+
+
+def check_output_dir(path: Path, where: str) -> None:
+    """Check, before any work, that files can be written into the directory `path` (it may not exist yet)."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{where}: is a file, expected a directory")
+    _check_folder(path, where)
+
+
+def _check_folder(folder: Path, where: str) -> None:
+    existing = folder
+    while not existing.exists():  # the closest existing parent decides whether the folder can be made
+        if existing.is_symlink():
+            raise InputError(f"{where}: {existing} is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{where}: {existing} is a file, expected a directory there")
+    try:  # a real probe: permissions, read-only and special file systems (/proc) all show here
+        os.rmdir(tempfile.mkdtemp(prefix=".xornet-probe-", dir=existing))
+    except OSError as exc:
+        raise InputError(f"{where}: cannot write into {existing} ({exc.strerror or exc})") from None
 
 
 def _load_config(path: Path, overrides: list[str]):

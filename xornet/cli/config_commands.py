@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import List
 
@@ -30,17 +31,37 @@ def config_show(
 @config_app.command("init")
 @friendly_errors
 def config_init(
-    path: Path = typer.Argument(Path("xornet.yaml"), help="Where to write the starter config."),
+    path: str = typer.Argument("xornet.yaml", help="Where to write the starter config."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file."),
 ):
-    """Write a commented starter config (the XOR experiment)."""
-    from xornet.files.safe_write import atomic_write_text
+    """Write a commented starter config (the XOR experiment), named after the file, saving into models/NAME."""
     from xornet.config import STARTER
+    from xornet.files.safe_write import atomic_write_text
+    from xornet.files.writable import check_writable
 
+    check_writable(Path(path), "config init PATH")  # a str argument: click refuses a NUL byte with a usage box
+    path = Path(path)
     if path.exists() and not force:
         raise InputError(f"{path} already exists; refusing to overwrite it", hint="pass --force, or give another PATH")
-    atomic_write_text(path, STARTER)
+    atomic_write_text(path, fill_starter(STARTER, experiment_name(path)))
     typer.echo(f"Wrote {path}")
+
+
+def fill_starter(starter: str, name: str) -> str:
+    """Put `name` where the starter config says <name>, keeping its comments in their column."""
+    return re.sub(r"<name>( *)", lambda m: name.ljust(len(m.group(0)) - 1) + " " if m.group(1) else name, starter)
+
+
+def experiment_name(path: Path) -> str:
+    """An experiment name from a config file name, fit for `name` (NAME_PATTERN) and a directory.
+
+    Example:
+        >>> experiment_name(Path("my first.yaml"))
+        'my_first'
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)[:64]
+    name = re.sub(r"^[^A-Za-z0-9]+", "", name)
+    return name or "experiment"
 
 
 @config_app.command("validate")

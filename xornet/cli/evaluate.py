@@ -2,59 +2,90 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from xornet.cli.app import Format, _load_config, app, friendly_errors
+from xornet.cli.app import WEIGHTS_HELP, _load_config, app, check_model_options, check_output_file, friendly_errors
 from xornet.errors import InputError
 
 
-@app.command()
+class EvaluateFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command(short_help="Score a saved model on labelled data.")
 @friendly_errors
 def evaluate(
-    model: Path = typer.Option(Path("basic_model.json"), "--model", "-m", help="The architecture JSON."),
-    data: Path = typer.Option(..., "--data", "-d", help="A config (.yaml: its data) or a CSV / .npy file with labels."),
-    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="The HDF5 weights [default: as for predict]."),
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
+                              help="The architecture JSON (a bare name is also looked for in models/)."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", metavar="<path>",
+                                        help="A config (.yaml: its data) or a CSV / Parquet / .npy file with labels. "
+                                             "Default: the test split of the run's own config."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
+    label: Optional[str] = typer.Option(None, "--label", "-l", metavar="<column>",
+                                        help="The label column of --data. Default: the model's training label (.npy: the last column)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):
-    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix."""
+    """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix
+    (MAE, RMSE, R² for regression).
+
+    Labels must fit the model: 0 or 1 for a one-output model, a class number
+    0 .. N-1 (or a class name the run recorded) for N outputs; other labels are
+    refused, naming the row.
+    """
     import json
 
+    from xornet.data import load_data, load_file, load_labelled_file, test_split_of_record
+    from xornet.data.encoding import task_of
+    from xornet.evaluation import format_evaluation, score
+    from xornet.predicting import check_finite_inputs, predict_finite
     from xornet.predictor import load_predictor
-    from xornet.data import load_data, load_file
-    from xornet.evaluation import evaluate_predictions, format_evaluation
 
-    if output_format is Format.csv:
-        raise InputError("--format: evaluate prints table or json, received csv")
+    check_model_options(model, weights)
+    if label is not None and (data is None or data.suffix.lower() in (".yaml", ".yml")):
+        raise InputError("--label goes with --data FILE (a CSV, Parquet or .npy file)",
+                         hint="for a config, set data.label in it")
     predictor = load_predictor(model, weights)
     record = predictor.record or {}
+    recorded = record.get("data", {})
     loss = record.get("config", {}).get("training", {}).get("loss", "binary_crossentropy")
-    if data.suffix.lower() in (".yaml", ".yml"):
+    rows_are = ""
+    if data is None:
+        dataset, rows_are = test_split_of_record(record, str(model)), "the test rows of "
+    elif data.suffix.lower() in (".yaml", ".yml"):
         cfg = _load_config(data, [])
         dataset, loss = load_data(cfg), cfg.training.loss
+    elif "inputs" in recorded:  # a file run: encode the file as its training rows were
+        dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}))
     else:
-        recorded = record.get("data", {})
         features = recorded.get("features")
-        dataset = load_file(str(data), features if features and data.suffix.lower() != ".npy" else None,
-                            recorded.get("label") if data.suffix.lower() != ".npy" else None)
+        is_npy = data.suffix.lower() == ".npy"
+        dataset = load_file(str(data), features if features and not is_npy else None,
+                            label if label is not None else recorded.get("label") if not is_npy else None)
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
-    scores = evaluate_predictions(predictor.predict(dataset.x), dataset.y, loss, threshold)
-    if output_format is Format.json:
-        typer.echo(json.dumps(scores))
+    check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
+    outputs = predict_finite(predictor.predict, dataset.x)
+    task = recorded.get("task") or task_of(loss)
+    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, source=dataset.source)
+    if output_format is EvaluateFormat.json:
+        typer.echo(json.dumps(scores, allow_nan=False))
     else:
-        typer.echo(f"{model} on {dataset.source} ({scores['rows']} rows, loss {loss})")
+        typer.echo(f"{model} on {rows_are}{dataset.source} ({scores['rows']} rows, loss {loss})")
         typer.echo(format_evaluation(scores))
 
 
-@app.command()
+@app.command(short_help="Draw a saved model's training curves.")
 @friendly_errors
 def plot(
-    target: Path = typer.Argument(..., help="A saved model (.json) or its run record (_run.json)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The PNG to write [default: <stem>_plot.png beside the model]."),
+    target: str = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="The PNG to write. Default: <stem>_plot.png beside the model."),
 ):
     """Draw loss and accuracy per epoch and, for two-input models, the decision surface."""
     from xornet.files.names import stem_of
@@ -62,6 +93,10 @@ def plot(
     from xornet.data import dataset_of_record
     from xornet.plotting import plot_run
 
+    check_model_options(target, None, "MODEL")
+    if out is not None:
+        check_output_file(out, f"--out {out}")
+    target = Path(target)
     model_path = target
     if target.name.endswith("_run.json"):
         model_path = target.with_name(target.name[: -len("_run.json")] + "_model.json")

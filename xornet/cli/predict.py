@@ -9,23 +9,29 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import Format, app, friendly_errors
+from xornet.cli.app import WEIGHTS_HELP, Format, app, check_input_file, check_model_options, friendly_errors, open_text
 from xornet.errors import InputError
 
 
-@app.command()
+@app.command(short_help="Predict with a saved model.")
 @friendly_errors
 def predict(
-    model: Path = typer.Option(Path("basic_model.json"), "--model", "-m",
+    model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                                help="The architecture JSON (a bare name is also looked for in models/)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", "-w",
-                                           help="The HDF5 weights [default: from the run record or <stem>_weights.h5]."),
-    input_file: Optional[str] = typer.Option(None, "--input", "-i", help="CSV or .npy file of inputs; - reads CSV from stdin."),
-    xs: List[str] = typer.Option([], "--x", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
+    input_file: Optional[str] = typer.Option(None, "--input", "-i", metavar="<path>",
+                                             help="CSV or .npy file of inputs; - reads CSV from stdin."),
+    xs: List[str] = typer.Option([], "--x", metavar="<row>", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f",
+                                         help="table, json (one strict JSON array) or csv."),
 ):
-    """Predict with a saved model. Without inputs: every 0/1 combination of its inputs."""
+    """Predict with a saved model. Without inputs: every 0/1 combination of its inputs.
+
+    Inputs must be finite numbers: nan, inf and values too large for float32 are
+    refused, naming the line (or row) and column.
+    """
+    check_model_options(model, weights)
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
     if input_file is not None and xs:
@@ -35,7 +41,9 @@ def predict(
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
-    features = (predictor.record or {}).get("data", {}).get("features")
+    recorded = (predictor.record or {}).get("data", {})
+    features = recorded.get("features")
+    labels = {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
@@ -51,38 +59,44 @@ def predict(
         chunks = iter_csv_inputs(sys.stdin, width, "<stdin>", features)
     else:
         path = Path(input_file)
-        if not path.exists():
-            raise InputError(f"{path}: input file not found")
+        check_input_file(path, "--input", "a CSV or .npy file of inputs")
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width), None)])
+        elif recorded.get("categorical") or recorded.get("text_label"):  # text columns: read as in training
+            from xornet.predicting import read_encoded_inputs
+
+            chunks, features = iter([(read_encoded_inputs(path, recorded), None)]), recorded["inputs"]
         else:
-            handle = open(path, encoding="utf-8", errors="replace")
+            handle = open_text(path)
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
-        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features)
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
 
 
-def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features) -> None:
+def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features,
+                       labels: dict) -> None:
     """Predict each chunk of inputs and write it to stdout in the chosen format."""
     import numpy as np
 
-    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, to_classes
+    from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, predict_finite, to_classes
 
     out = sys.stdout
     if output_format is Format.table:
         x = np.concatenate([values for values, _ in chunks])
-        probabilities = run(x)
-        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features) + "\n")
+        probabilities = predict_finite(run, x)
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features, **labels) + "\n")
         return
     first = True
+    rows_done = 0
     for x, texts in chunks:
-        probabilities = run(x)
+        probabilities = predict_finite(run, x, rows_done + 1)
+        rows_done += len(x)
         classes = to_classes(probabilities, threshold)
         if output_format is Format.json:
-            out.write(format_json_chunk(x, probabilities, classes, first))
+            out.write(format_json_chunk(x, probabilities, classes, first, **labels))
         else:
-            header = csv_header(width, probabilities.shape[1], features) if first else None
-            out.write(format_csv_chunk(x, probabilities, classes, header, texts))
+            header = csv_header(width, probabilities.shape[1], features, **labels) if first else None
+            out.write(format_csv_chunk(x, probabilities, classes, header, texts, **labels))
         first = False
     if output_format is Format.json:
         out.write("[]\n" if first else "\n]\n")

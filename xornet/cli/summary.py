@@ -7,19 +7,27 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import _load_config, app, friendly_errors
+from xornet.cli.app import _err, _load_config, app, friendly_errors
 from xornet.errors import InputError
 
+DEFAULT_MODEL = "basic_model.json"  # what predict and evaluate use without --model: here, else in models/
 
-@app.command()
+
+@app.command(short_help="Show a config's network or a saved model.")
 @friendly_errors
 def summary(
-    target: Optional[Path] = typer.Argument(None, help="A config (.yaml) or a saved model (.json); default: the reference XOR net."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.layers.0.units=4"),
+    target: Optional[Path] = typer.Argument(
+        None, metavar="TARGET",
+        help=f"A config (.yaml) or a saved model (.json). Default: {DEFAULT_MODEL} (here or in models/) when it "
+             "exists, as for predict and evaluate; else the reference XOR net, untrained."),
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
+                                        help="Override a config key: --set model.layers.0.units=4 (repeatable)."),
 ):
     """Show the network a config describes (built, not trained) or a saved model."""
     from xornet.summary import config_summary, saved_model_summary
 
+    if target is None and not overrides:
+        target = _default_model()
     if target is not None and target.suffix.lower() == ".json":
         if overrides:
             raise InputError("--set applies to configs, not to a saved model")
@@ -29,6 +37,17 @@ def summary(
         from xornet.config import validate_config
 
         cfg = validate_config({}, "<reference experiment>", overrides=overrides)
+        _err(f"note: no saved {DEFAULT_MODEL}: showing the reference XOR net, built but not trained")
     else:
         cfg = _load_config(target, overrides)
     typer.echo(config_summary(cfg))
+
+
+def _default_model() -> Optional[Path]:
+    """The model predict and evaluate use without --model, when it exists."""
+    from xornet.files.load import find_model_file
+
+    try:
+        return find_model_file(DEFAULT_MODEL)
+    except InputError:
+        return None

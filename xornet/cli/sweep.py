@@ -13,62 +13,100 @@ from xornet.cli.app import _err, _load_config, app, friendly_errors
 from xornet.errors import InputError, XornetError
 
 
+def _runs(count: int) -> str:
+    return f"{count} run{'' if count == 1 else 's'}"
+
+
 @app.command()
 @friendly_errors
 def sweep(
     config: Path = typer.Argument(..., help="The experiment config (YAML)."),
-    seeds: int = typer.Option(0, "--seeds", help="Train every setting from seeds 0 .. N-1 [default: the config's seed]."),
+    seeds: int = typer.Option(0, "--seeds", min=0, show_default=False,
+                              help="Train every setting from seeds 0 .. N-1 (default: the config's seed only)."),
     grid: List[str] = typer.Option([], "--grid", help="Values to try: --grid training.learning_rate=0.05,0.1,0.5 (repeatable)."),
     overrides: List[str] = typer.Option([], "--set", help="Override a key for every run: --set training.epochs=100"),
-    target_loss: Optional[float] = typer.Option(None, "--target-loss", help="Loss that counts as converged [default: training.target_loss, else 0.1]."),
+    target_loss: Optional[float] = typer.Option(None, "--target-loss", help="Loss that counts as converged (default: training.target_loss, else 0.1)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL/SQLite URL [default: <out>/study.log]."),
-    study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name [default: the experiment name]."),
-    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory [default: sweeps/<experiment>]."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
+    study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name and the first 8 hex digits of the config fingerprint)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default: sweeps/<experiment>); each study writes into OUT/<study>/."),
+    grace: int = typer.Option(60, "--grace", min=2, help="Seconds without a heartbeat after which a worker's trials run again (RDB storage)."),
+    force: bool = typer.Option(False, "--force", help="Use a --study made for another config (its summary is replaced)."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run queued trials (used by --jobs)."),
+    share: int = typer.Option(1, "--share", hidden=True, min=1, help="Workers splitting each setting (used by --jobs)."),
 ):
     """Train many seeds and settings; report how often and how fast each setting converges."""
-    import subprocess
+    from xornet.sweep import check_sweep_size, parse_grid, plan_sweep
 
-    from xornet.files.safe_write import atomic_write_text
-    from xornet.sweep import enqueue, format_report, parse_grid, plan_sweep, plot_convergence, report, report_csv, work
-
-    cfg = _load_config(config, overrides)
     if target_loss is not None and target_loss <= 0:
         raise InputError(f"--target-loss: expected a number greater than 0, received {target_loss:g}")
-    plan = plan_sweep(cfg, range(seeds), parse_grid(grid), target_loss)
+    values = parse_grid(grid)
+    check_sweep_size(seeds, values)
+    cfg = _load_config(config, overrides)
+    plan = plan_sweep(cfg, range(seeds), values, target_loss)
     directory = out or Path("sweeps") / cfg.name
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--out {directory}: expected a directory, found a file")
     directory.mkdir(parents=True, exist_ok=True)
     url = storage or str(directory / "study.log")
     if jobs > 1 and url.startswith("sqlite:"):
         raise InputError("--jobs with SQLite storage: SQLite cannot hand trials to parallel workers safely",
                          hint="leave --storage out (a journal file), or use PostgreSQL or MySQL")
-    name = study_name or cfg.name
+    name = study_name or plan.default_study_name
     if worker:
-        work(plan, url, name)
+        from xornet.sweep import open_study, work
+
+        work(plan, open_study(url, name, grace), share)
         return
-    queued = enqueue(plan, url, name)
-    total = len(plan.trials())
-    _err(f"Sweep {name}: {total} runs ({len(plan.settings())} settings x {len(plan.seeds)} seeds), "
-         f"{queued} to run, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+    _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, directory / name, grace, force)
+
+
+def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, folder: Path, grace, force) -> None:
+    import subprocess
+
+    import yaml
+
+    from xornet.files.safe_write import atomic_write_text
+    from xornet.sweep import (Progress, check_study_config, count_done, enqueue, format_report, open_study,
+                              plot_convergence, report, report_csv, work)
+
+    study = open_study(url, name, grace)
+    check_study_config(study, plan, force)
+    counts = enqueue(plan, study)
+    total = len(plan.trials)
+    _err(f"Sweep {name}: {_runs(total)} ({len(plan.settings())} settings x {len(plan.seeds)} seeds), "
+         f"{counts.queued + counts.added} to run, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+    _err(f"reused {counts.reused} finished run{'' if counts.reused == 1 else 's'}: same fingerprint "
+         f"(SHA-256 of the resolved config with its setting and seed, and of the data) as a planned run"
+         if counts.reused else "reused 0 finished runs: no finished run in the study trains the same resolved config")
     started = time.perf_counter()
+    progress = Progress(total)
+    progress.update(count_done(plan, study))
     if jobs == 1:
-        work(plan, url, name)
+        work(plan, study, on_progress=progress.update)
     else:
         command = [sys.executable, "-m", "xornet", "sweep", str(config), "--seeds", str(seeds), "--storage", url,
-                   "--study", name, "--out", str(directory), "--worker"]
+                   "--study", name, "--grace", str(grace), "--worker", "--share", str(jobs)]
         command += [a for g in grid for a in ("--grid", g)] + [a for o in overrides for a in ("--set", o)]
         if target_loss is not None:
             command += ["--target-loss", str(target_loss)]
         workers = [subprocess.Popen(command) for _ in range(jobs)]
-        codes = [w.wait() for w in workers]
+        while any(w.poll() is None for w in workers):
+            time.sleep(0.5)
+            progress.update(count_done(plan, study))
+        codes = [w.returncode for w in workers]
         if any(codes):
             raise XornetError(f"a sweep worker failed (exit codes {codes}); run the sweep again to resume it")
-    reports = report(plan, url, name)
-    summary_csv = directory / "summary.csv"
-    picture = directory / "convergence.png"
+    progress.close()
+    reports = report(plan, study)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary_csv, picture, base = folder / "summary.csv", folder / "convergence.png", folder / "config.yaml"
+    atomic_write_text(base, yaml.safe_dump(plan.config.resolved(), sort_keys=False))
     atomic_write_text(summary_csv, report_csv(plan, reports))
-    plot_convergence(plan, reports, picture)
+    wrote = [summary_csv, base]
+    if reports:
+        plot_convergence(plan, reports, picture)
+        wrote.insert(1, picture)
     typer.echo(format_report(plan, reports))
     typer.echo(f"\n{sum(r.runs for r in reports)} of {total} runs done in {time.perf_counter() - started:.1f} s; "
-               f"wrote {summary_csv}, {picture}")
+               f"wrote {', '.join(map(str, wrote))}")

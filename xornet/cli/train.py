@@ -2,81 +2,136 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from xornet.cli.app import _err, _load_config, app, friendly_errors
-from xornet.errors import Interrupted
+from xornet.errors import InputError, Interrupted
 
 
 SHOWN_ROWS = 16  # training rows whose predictions `train` prints
 
 
-class ProgressBar:
-    """A progress bar on stderr, shown only on a terminal and only for runs longer than about a second."""
+NOT_CONVERGED_EXIT = 3  # `train --fail-if-not-converged` when training did not converge
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
+
+class TrainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ProgressBar:
+    """A progress bar on stderr, shown only on a terminal and only for runs longer than about a second.
+
+    The line always fits the terminal: the epoch counter and the time left are
+    never cut; the bar shrinks first, then metrics are dropped from the end.
+    """
+
+    MIN_BAR = 10
+
+    def __init__(self, enabled: bool, console=None):
+        self.enabled = enabled and (console is not None or sys.stderr.isatty())
+        self.console = console
         self.started = time.perf_counter()
         self.bar = None
 
     def __call__(self, done: int, total: int, logs: dict) -> None:
         if not self.enabled:
             return
-        elapsed = time.perf_counter() - self.started
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
         if self.bar is None:
             if done >= total or elapsed / done * total < 1.0:
                 return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            self._start(total)
+        counter = f"{done:>{len(str(total))}}/{total}"
+        self.bar.update(self.task, completed=done, counter=counter, stats=self.fit_stats(logs, done / elapsed, total))
 
-            self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
-                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, stats="")
-        stats = "  ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f"  {done / elapsed:,.0f} epochs/s"
-        self.bar.update(self.task, completed=done, stats=stats)
+    def _start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = self.console or Console(stderr=True)
+        self.bar = Progress(TextColumn("epoch {task.fields[counter]}"), BarColumn(bar_width=None),
+                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
+                            console=self.console, transient=True, expand=True)
+        self.bar.start()
+        self.task = self.bar.add_task("train", total=total, counter="", stats="")
+
+    def fit_stats(self, logs: dict, rate: float, total: int) -> str:
+        """Metrics and speed, dropping entries from the end until the line fits the terminal."""
+        fixed = len(f"epoch {total}/{total}") + self.MIN_BAR + len("0:00:00") + 3  # 3 column gaps
+        parts = [f"{k} {v:.4f}" for k, v in logs.items()] + [f"{rate:,.0f} epochs/s"]
+        while parts and len("  ".join(parts)) > self.console.width - fixed - 1:
+            parts.pop()
+        return "  ".join(parts)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
 
 
-@app.command()
+@app.command(short_help="Train a config's network and save it.")
 @friendly_errors
 def train(
-    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Override training.epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed (the initial weights)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override output.dir."),
-    overrides: List[str] = typer.Option([], "--set", help="Override any key: --set training.learning_rate=0.5"),
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
+                                        help="Override any key: --set training.learning_rate=0.5 (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Replace a model made by a different experiment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
+    output_format: TrainFormat = typer.Option(
+        TrainFormat.text, "--format", "-f",
+        help="text, or json: one JSON object (files, final metrics, converged, epochs, seed, engine) on stdout."),
+    fail_if_not_converged: bool = typer.Option(
+        False, "--fail-if-not-converged",
+        help=f"Exit with code {NOT_CONVERGED_EXIT} when training does not converge (the files are still written). "
+             "Default: exit 0 with a warning."),
 ):
-    """Train the network a config describes and save it (JSON + HDF5 + run record)."""
-    extra = list(overrides)
-    if epochs is not None:
-        extra.append(f"training.epochs={epochs}")
-    if seed is not None:
-        extra.append(f"seed={seed}")
-    if output_dir is not None:
-        extra.append(f"output.dir={str(output_dir)!r}")
-    cfg = _load_config(config, extra)
+    """Train the network a config describes and save it (JSON + HDF5 + run record).
 
-    from xornet.experiment import train as train_experiment
+    Exit codes: 0 trained (converged or not, unless --fail-if-not-converged),
+    1 training failed, 2 bad input, 3 not converged with --fail-if-not-converged,
+    130 interrupted.
+    """
+    flags = {}  # override text -> the flag the user typed, so errors name the flag
+    if epochs is not None:
+        flags[f"training.epochs={epochs}"] = f"--epochs {epochs}"
+    if seed is not None:
+        flags[f"seed={seed}"] = f"--seed {seed}"
+    if output_dir is not None:
+        flags[f"output.dir={str(output_dir)!r}"] = f"--output-dir {output_dir}"
+    try:
+        cfg = _load_config(config, list(overrides) + list(flags))
+    except InputError as exc:
+        for text, flag in flags.items():
+            if exc.message.startswith(f"--set {text}:"):
+                exc.message = flag + exc.message[len(f"--set {text}"):]
+        raise
+
+    from xornet.experiment import convergence_hint, train as train_experiment
     from xornet.summary import format_metrics, model_summary
 
-    say = (lambda text="": None) if quiet else typer.echo
+    as_json = output_format is TrainFormat.json
+    say = (lambda text="": None) if quiet or as_json else typer.echo
     t = cfg.training
 
     def describe(dataset, model):
         seed_text = f"seed {cfg.seed}" if cfg.seed is not None else "random seed"
         say(f"Experiment {cfg.name} ({config}), {seed_text}")
-        say(f"Data: {dataset.source}, {len(dataset.x)} rows, {dataset.width} inputs")
+        held_out = ", ".join(f"{rows} {name}" for name, rows in dataset.held_out.items())
+        say(f"Data: {dataset.source}, {len(dataset.x)} {'training ' if held_out else ''}rows"
+            f"{f' ({held_out})' if held_out else ''}, {dataset.width} inputs")
+        if dataset.missing.get("rows_dropped") or dataset.missing.get("cells_filled"):
+            say(f"Missing values (data.missing: {dataset.missing['policy']}): {dataset.missing['rows_dropped']} "
+                f"rows dropped, {dataset.missing['cells_filled']} cells filled")
         rows = len(dataset.x)
         batch = "full batch" if t.batch_size is None or t.batch_size >= rows else (
             "stochastic (batch size 1)" if t.batch_size == 1 else f"mini-batch (batch size {t.batch_size})")
@@ -106,21 +161,49 @@ def train(
     how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
            if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
-    say(f"Final on the training data: {format_metrics(run.final)}")
+    say(f"Final on the training rows: {format_metrics(run.final)}")
+    for name, scores in run.held_out.items():
+        figures = {k: v for k, v in scores.items() if k != "rows"}
+        say(f"On the {name} rows ({scores['rows']}): {format_metrics(figures)}")
     say("")
     shown = min(len(dataset.x), SHOWN_ROWS)
     x, probabilities = dataset.x[:shown], run.probabilities[:shown]
-    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names).splitlines()
-    say(lines[0] + "  target")
-    for line, target_value in zip(lines[1:], dataset.y[:shown, 0]):
-        say(f"{line}  {target_value:>6g}")
+    regression = run.splits is not None and run.splits.encoding.get("task") == "regression"
+    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names,
+                         dataset.classes, regression).splitlines()
+    targets = [dataset.classes[int(v)] if dataset.classes else f"{v:g}" for v in dataset.y[:shown, 0]]
+    width = max(6, *(len(t) for t in targets))
+    say(lines[0] + f"  {'target':>{width}}")
+    for line, target_value in zip(lines[1:], targets):
+        say(f"{line}  {target_value:>{width}}")
     if len(dataset.x) > shown:
         say(f"... {len(dataset.x) - shown} more rows (xornet predict --input FILE shows them all)")
     say("")
     say("Wrote " + ", ".join(str(p) for p in run.paths.values()))
+    if as_json:
+        typer.echo(json.dumps(train_report(run), allow_nan=False))
     if run.converged is False:
         tries = f"best of {len(run.attempts)} attempts (seed {run.seed}), " if len(run.attempts) > 1 else ""
         _err(
             f"warning: training did not converge ({tries}{format_metrics(run.final)}): "
-            f"try more epochs (--epochs {max(t.epochs * 10, 1000)}) or another seed (--seed N, or seed: null)"
+            + convergence_hint(run)
         )
+        if fail_if_not_converged:
+            raise typer.Exit(NOT_CONVERGED_EXIT)
+
+
+def train_report(run) -> dict:
+    """What `train --format json` prints: files written, final metrics, convergence, epochs, seed, engine."""
+    return {
+        "experiment": run.config.name,
+        "files": {kind: str(path) for kind, path in run.paths.items()},
+        "final": run.final,
+        "converged": run.converged,
+        "epochs": run.config.training.epochs,
+        "epochs_run": run.result.epochs_run,
+        "stop_reason": run.result.stop_reason,
+        "attempts": len(run.attempts) or 1,
+        "seed": run.seed,
+        "engine": run.result.engine,
+        "seconds": round(run.result.seconds, 3),
+    }

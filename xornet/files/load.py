@@ -1,8 +1,8 @@
 """Loading a saved model: find its files, check them, build the Keras model.
 
-The architecture JSON is checked before anything else: it must be a Keras
-model that runs no code from the file. Keras 2 architectures are translated
-to Keras 3 (`xornet.keras2`). The SHA-256 in the run record is checked before
+The architecture JSON is checked before anything else
+(`xornet.files.architecture`): a Sequential model of layers xornet can run,
+with no code in the file, translated to a Keras 3 config. The SHA-256 in the run record is checked before
 the files are used.
 
 Example:
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xornet.errors import InputError
+from xornet.files.architecture import check_architecture
 from xornet.files.names import MODELS_DIR, stem_of
 from xornet.files.record import read_record, verify_against_record
 from xornet.files.safe_write import finish_interrupted_save
 from xornet.files.weights_h5 import layer_classes, read_weights_h5, set_weights_from
-from xornet.keras2 import is_keras2, to_keras3
 
 @dataclass
 class LoadedModel:
@@ -60,14 +60,16 @@ def find_model_file(name: str | Path) -> Path:
 
 
 def find_weights_file(model_path: Path, record: dict | None) -> Path:
-    """The weights that go with a model: from its run record, else <stem>_weights.h5."""
+    """The weights that go with a model: from its run record, else <stem>_weights.h5, <stem>.weights.h5,
+    or Keras 2's habit: model.h5 beside model.json (a weights file or a whole-model file)."""
     candidates = []
     if record and isinstance(record.get("files"), dict):
         name = record["files"].get("weights", {}).get("name")
         if name:
             candidates.append(model_path.with_name(name))
     stem = stem_of(model_path.name)
-    candidates += [model_path.with_name(f"{stem}_weights.h5"), model_path.with_name(f"{stem}.weights.h5")]
+    candidates += [model_path.with_name(f"{stem}_weights.h5"), model_path.with_name(f"{stem}.weights.h5"),
+                   model_path.with_suffix(".h5")]
     for candidate in candidates:
         if candidate.exists():
             return candidate
@@ -78,54 +80,32 @@ def find_weights_file(model_path: Path, record: dict | None) -> Path:
 
 
 def read_model_json(model_path: Path) -> dict:
-    """The architecture JSON as a dict, after checking it is a Keras model that runs no code."""
+    """The architecture JSON, checked and translated to a Keras 3 Sequential config (`check_architecture`).
+
+    Every command that reads a saved model reads its architecture here.
+    """
     try:
         config = json.loads(model_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{model_path}: not a text file, expected a Keras model JSON") from None
+    except RecursionError:
+        raise InputError(f"{model_path}: JSON nested too deeply, expected a Keras model JSON") from None
     except ValueError as exc:
         raise InputError(f"{model_path}: not valid JSON ({exc}), expected a Keras model JSON") from None
-    if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
-        raise InputError(f"{model_path}: JSON without class_name and config, expected a Keras model (model.to_json())")
-    _refuse_code(config, model_path)
-    if is_keras2(config):
-        config = to_keras3(config, str(model_path))
-    return config
+    return check_architecture(config, str(model_path))
 
 
 def read_architecture(model_path: Path, config: dict | None = None):
-    """Build an untrained Keras model from an architecture JSON file."""
+    """Build an untrained Keras model from an architecture JSON file (or its checked config)."""
     from xornet.backend import import_keras
 
     keras = import_keras()
-    config = dict(config if config is not None else read_model_json(model_path))
-    # The training settings (compile_config) are not needed to predict, and
-    # compiling would add the optimizer's variables to every summary.
-    config.pop("compile_config", None)
+    config = config if config is not None else read_model_json(model_path)
     try:
         return keras.models.model_from_json(json.dumps(config))
     except Exception as exc:  # Keras raises many types for configs it cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{model_path}: Keras cannot build this model: {first}") from None
-
-
-def _refuse_code(node, model_path: Path) -> None:
-    """Refuse architectures that would run code: Lambda layers or classes from outside Keras."""
-    if isinstance(node, dict):
-        class_name = node.get("class_name")
-        module = node.get("module")
-        if class_name in ("Lambda", "TFOpLambda") or class_name == "__lambda__":
-            raise InputError(f"{model_path}: refused: a {class_name} layer would run code from the file")
-        if isinstance(module, str) and module and not module.startswith("keras"):
-            raise InputError(
-                f"{model_path}: refused: class {class_name!r} from module {module!r} is not part of Keras; "
-                "loading it could run code from outside Keras"
-            )
-        for value in node.values():
-            _refuse_code(value, model_path)
-    elif isinstance(node, list):
-        for value in node:
-            _refuse_code(value, model_path)
 
 
 def load_model(model_path: str | Path, weights_path: str | Path | None = None) -> LoadedModel:

@@ -37,6 +37,12 @@ def history_path(model_path: Path) -> Path:
     """The per-epoch history CSV beside a model: basic_model.json -> basic_history.csv."""
     return model_path.with_name(f"{stem_of(model_path.name)}_history.csv")
 
+
 def journal_path(model_path: Path) -> Path:
     """Where a save in progress lists its renames: models/.basic_saving.json."""
     return model_path.with_name(f".{stem_of(model_path.name)}_saving.json")
+
+
+def lock_path(model_path: Path) -> Path:
+    """The lock that serializes saves of one model: models/.basic_saving.lock."""
+    return model_path.with_name(f".{stem_of(model_path.name)}_saving.lock")

@@ -1,0 +1,261 @@
+"""Real tabular data through the CLI: pyarrow reading, missing values, splits, categorical columns, tasks, normalization."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import write
+
+MODEL = ("model:\n  layers:\n    - {type: Dense, units: 8, activation: tanh}\n"
+         "    - {type: Dense, units: 1, activation: sigmoid}\n")
+
+
+def rows_csv(path, rows=40, seed=0, header="a,b,color,y", color=True):
+    """A small separable problem: y = a + b > 0, with a color column that carries no signal."""
+    rng = np.random.default_rng(seed)
+    lines = [header]
+    for a, b in rng.normal(size=(rows, 2)).round(3):
+        cells = [f"{a:g}", f"{b:g}"] + ([["red", "green", "blue"][int(abs(a) * 10) % 3]] if color else [])
+        lines.append(",".join(cells + [str(int(a + b > 0))]))
+    return write(path, "\n".join(lines) + "\n")
+
+
+def config(name, data, model=MODEL, training="training:\n  optimizer: adam\n  learning_rate: 0.05\n  epochs: 40\n"):
+    return write(f"{name}.yaml", f"name: {name}\nseed: 7\ndata:\n{data}{model}{training}output:\n  dir: out_{name}\n")
+
+
+def error(xornet, *args):
+    result = xornet(*args)
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    return result.stderr.strip()
+
+
+def test_reading_csv_and_parquet_with_clear_errors(workdir, xornet):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write("bom.csv", "\ufeffa,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    config("bom", "  path: bom.csv\n", model="", training="training:\n  epochs: 3\n")
+    result = xornet("train", "bom.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert f"Data: {workdir / 'bom.csv'}, 4 rows, 2 inputs\n" in result.stdout
+    assert json.loads((workdir / "out_bom/basic_run.json").read_text())["data"]["features"] == ["a", "b"]
+
+    write("bad.csv", "a,b,y\n" + "0,1,1\n" * 5 + "1,zero,0\n")
+    config("bad", "  path: bad.csv\n", model="")
+    assert error(xornet, "train", "bad.yaml") == (
+        f"error: {workdir / 'bad.csv'}, line 7, column 'b': expected a number, received 'zero'")
+    write("short.csv", "a,b,y\n0,1,1\n1,0\n")
+    config("short", "  path: short.csv\n", model="")
+    assert error(xornet, "train", "short.yaml") == f"error: {workdir / 'short.csv'}, line 3: expected 3 columns, received 2"
+
+    pq.write_table(pa.table({"a": [0.0, 0.0, 1.0, 1.0], "b": [0, 1, 0, 1], "y": [0, 1, 1, 0]}), workdir / "gate.parquet")
+    config("pq", "  path: gate.parquet\n", model="", training="training:\n  epochs: 3\n")
+    result = xornet("train", "pq.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((workdir / "out_pq/basic_run.json").read_text())["data"]["features"] == ["a", "b"]
+
+
+def test_missing_values_error_by_default_or_drop_mean_zero_with_counts(workdir, xornet):
+    write("gaps.csv", "a,b,y\n1,2,0\n3,,1\n4,5,1\n,6,0\n7,8,\n")
+    config("gaps", "  path: gaps.csv\n", model="")
+    assert error(xornet, "train", "gaps.yaml") == (
+        f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (3 missing cells in the file) "
+        "(hint: fill it in, or set data.missing: drop, mean or zero)")
+    result = xornet("train", "gaps.yaml", "--set", "data.missing=mean", "--epochs", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "Missing values (data.missing: mean): 1 rows dropped, 2 cells filled\n" in result.stdout
+    record = json.loads((workdir / "out_gaps/basic_run.json").read_text())["data"]
+    assert record["missing"] == {"policy": "mean", "rows_dropped": 1, "cells_filled": 2}
+    assert record["fill"] == {"a": pytest.approx((1 + 3 + 4) / 3), "b": pytest.approx((2 + 5 + 6) / 3)}
+    result = xornet("train", "gaps.yaml", "--set", "data.missing=drop", "--epochs", "2", "--force")
+    assert "Missing values (data.missing: drop): 3 rows dropped, 0 cells filled\n" in result.stdout
+    assert "Data: " + str(workdir / "gaps.csv") + ", 2 rows, 2 inputs\n" in result.stdout
+    assert error(xornet, "train", "gaps.yaml", "--set", "data.missing=some") .startswith(
+        "error: --set data.missing=some: data.missing: expected 'error', 'drop', 'mean' or 'zero', received 'some'")
+
+
+def test_held_out_splits_are_recorded_reported_and_evaluated(workdir, xornet):
+    rows_csv("points.csv", rows=100, color=False, header="a,b,y")
+    config("split", "  path: points.csv\n  validation: 0.2\n  test: 0.1\n")
+    result = xornet("train", "split.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert f"Data: {workdir / 'points.csv'}, 70 training rows (20 validation, 10 test), 2 inputs\n" in result.stdout
+    record = json.loads((workdir / "out_split/basic_run.json").read_text())
+    splits = record["data"]["splits"]
+    assert splits["seed"] == 7 and [splits[p]["rows"] for p in ("train", "validation", "test")] == [70, 20, 10]
+    assert all(len(splits[p]["sha256"]) == 64 for p in ("train", "validation", "test"))
+    lines = result.stdout.splitlines()
+    final = lines.index(next(line for line in lines if line.startswith("Final on the training rows: ")))
+    assert lines[final + 1] == "On the validation rows (20): " + ", ".join(
+        f"{k} {v * 100:.1f}%" if k == "accuracy" else f"{k} {v:.4f}"
+        for k, v in record["held_out"]["validation"].items() if k != "rows")
+    assert lines[final + 2].startswith("On the test rows (10): loss ")
+    # Stratified: both classes keep their share in each part.
+    labels = np.loadtxt(workdir / "points.csv", delimiter=",", skiprows=1)[:, 2]
+    assert abs(labels.mean() - 0.5) < 0.15
+
+    scores = json.loads(xornet("evaluate", "-m", "out_split/basic_model.json", "-f", "json").stdout)
+    assert scores["rows"] == 10
+    assert scores["loss"] == pytest.approx(record["held_out"]["test"]["loss"], rel=1e-4)
+    assert scores["accuracy"] == pytest.approx(record["held_out"]["test"]["accuracy"])
+    table = xornet("evaluate", "-m", "out_split/basic_model.json").stdout
+    assert table.startswith(f"out_split/basic_model.json on the test rows of {workdir / 'points.csv'} (10 rows, loss")
+    whole = json.loads(xornet("evaluate", "-m", "out_split/basic_model.json", "--data", "points.csv",
+                              "--label", "y", "-f", "json").stdout)
+    assert whole["rows"] == 100
+
+    rows_csv("points.csv", rows=100, seed=1, color=False, header="a,b,y")  # the data changed since training
+    assert error(xornet, "evaluate", "-m", "out_split/basic_model.json").startswith(
+        "error: out_split/basic_model.json: the test split re-derived from the run record is not the one the run used")
+    config("nosplit", "  path: points.csv\n", training="training:\n  epochs: 2\n")
+    assert xornet("train", "nosplit.yaml", "-q").exit_code == 0
+    assert error(xornet, "evaluate", "-m", "out_nosplit/basic_model.json") == (
+        "error: out_nosplit/basic_model.json: the run has no test split to score (data.test or data.test_path in its "
+        "config) (hint: pass --data FILE (and --label COLUMN) to score a file)")
+
+
+def test_validation_and_test_files(workdir, xornet):
+    rows_csv("train.csv", rows=60, color=False, header="a,b,y")
+    rows_csv("val.csv", rows=15, seed=2, color=False, header="a,b,y")
+    rows_csv("test.csv", rows=12, seed=3, color=False, header="a,b,y")
+    config("files", "  path: train.csv\n  validation_path: val.csv\n  test_path: test.csv\n")
+    result = xornet("train", "files.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "60 training rows (15 validation, 12 test)" in result.stdout
+    assert "On the test rows (12): " in result.stdout
+    assert json.loads(xornet("evaluate", "-m", "out_files/basic_model.json", "-f", "json").stdout)["rows"] == 12
+    assert error(xornet, "train", "files.yaml", "--set", "data.validation=0.2") == (
+        "error: files.yaml, line 3: data: expected either data.validation (a fraction) or "
+        "data.validation_path (a file), received both")
+
+
+def test_categorical_columns_one_hot_from_training_rows(workdir, xornet):
+    rows_csv("colors.csv", rows=60)
+    config("cat", "  path: colors.csv\n  categorical: [color]\n  test: 0.2\n")
+    result = xornet("train", "cat.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert ", 5 inputs\n" in result.stdout
+    record = json.loads((workdir / "out_cat/basic_run.json").read_text())["data"]
+    assert record["categorical"] == {"color": ["blue", "green", "red"]}
+    assert record["inputs"] == ["a", "b", "color=blue", "color=green", "color=red"]
+    write("new.csv", "a,b,color\n2,1,red\n-2,-1,blue\n")
+    result = xornet("predict", "-m", "out_cat/basic_model.json", "-i", "new.csv", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[:5] for line in result.stdout.splitlines()[1:]] == [
+        ["2", "1", "0", "0", "1"], ["-2", "-1", "1", "0", "0"]]
+    assert [line.split(",")[-1] for line in result.stdout.splitlines()[1:]] == ["1", "0"]
+    scores = json.loads(xornet("evaluate", "-m", "out_cat/basic_model.json", "-f", "json").stdout)
+    assert scores["rows"] == 12
+    write("odd.csv", "a,b,color\n2,1,red\n-2,-1,purple\n")
+    assert error(xornet, "predict", "-m", "out_cat/basic_model.json", "-i", "odd.csv") == (
+        "error: odd.csv, line 3, column 'color': unknown category 'purple', the training rows have: blue, green, red "
+        "(hint: set data.unknown: ignore to give unseen categories their own column)")
+    config("catignore", "  path: colors.csv\n  categorical: [color]\n  unknown: ignore\n", training="training:\n  epochs: 2\n")
+    assert xornet("train", "catignore.yaml", "-q").exit_code == 0
+    result = xornet("predict", "-m", "out_catignore/basic_model.json", "-i", "odd.csv", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("a,b,color=blue,color=green,color=red,color=<other>,probability")
+    assert result.stdout.splitlines()[2].startswith("-2,-1,0,0,0,1,")
+    config("cattext", "  path: colors.csv\n", training="training:\n  epochs: 2\n")
+    first_color = (workdir / "colors.csv").read_text().splitlines()[1].split(",")[2]
+    assert error(xornet, "train", "cattext.yaml") == (
+        f"error: {workdir / 'colors.csv'}, line 2, column 'color': expected a number, received {first_color!r}")
+
+
+def test_task_and_last_layer_must_agree_before_training(workdir, xornet):
+    write("three.csv", "a,b,kind\n0,0,x\n0,1,y\n1,0,z\n1,1,x\n")
+    config("three", "  path: three.csv\n", model="")
+    assert error(xornet, "train", "three.yaml") == (
+        f"error: {workdir / 'three.csv'}: the label 'kind' has 3 classes (x, y, z), but the model ends in 1 sigmoid unit "
+        "with loss binary_crossentropy (hint: end the model with Dense(3, activation softmax) and use loss "
+        "sparse_categorical_crossentropy)")
+    write("nums.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,2\n1,1,0\n")
+    config("nums", "  path: nums.csv\n", model="")
+    assert "the label 'y' has 3 classes (0, 1, 2), but the model ends in 1 sigmoid unit" in error(xornet, "train", "nums.yaml")
+    config("reg", "  path: three.csv\n", model="", training="training:\n  loss: mean_squared_error\n  metrics: []\n")
+    assert error(xornet, "train", "reg.yaml") == (
+        f"error: {workdir / 'three.csv'}, line 2, column 'kind': the label is text ('x'), expected numbers for loss "
+        "mean_squared_error (hint: text labels are classes: use loss binary_crossentropy or sparse_categorical_crossentropy)")
+
+
+def test_multiclass_predict_and_evaluate_name_the_classes(workdir, xornet):
+    lines = ["a,b,kind"] + [f"{a},{b},{['low', 'mid', 'high'][(a + b) // 2]}" for a in range(3) for b in range(3)] * 4
+    write("kinds.csv", "\n".join(lines) + "\n")
+    config("kinds", "  path: kinds.csv\n  normalize: true\n",
+           model="model:\n  layers:\n    - {type: Dense, units: 16, activation: relu}\n"
+                 "    - {type: Dense, units: 3, activation: softmax}\n",
+           training="training:\n  optimizer: adam\n  learning_rate: 0.05\n  epochs: 150\n"
+                    "  loss: sparse_categorical_crossentropy\n")
+    result = xornet("train", "kinds.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((workdir / "out_kinds/basic_run.json").read_text())["data"]["classes"] == ["high", "low", "mid"]
+    result = xornet("predict", "-m", "out_kinds/basic_model.json", "--x", "0,0", "--x", "2,2", "-f", "json")
+    rows = json.loads(result.stdout)
+    assert [row["class"] for row in rows] == ["low", "high"]
+    assert set(rows[0]["probabilities"]) == {"high", "low", "mid"}
+    table = xornet("evaluate", "-m", "out_kinds/basic_model.json", "--data", "kinds.csv").stdout
+    assert "class  precision  recall      f1  support\nhigh      1.0000  1.0000  1.0000        4\n" in table
+    assert table.endswith("            pred high   pred low   pred mid\ntrue high           4          0          0\n"
+                          "true low            0         12          0\ntrue mid            0          0         20\n")
+
+
+def test_regression_prints_values_and_mae_rmse_r2(workdir, xornet):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(80, 2)).round(3)
+    write("line.csv", "a,b,t\n" + "".join(f"{a:g},{b:g},{3 * a - b + 10:g}\n" for a, b in x))
+    config("line", "  path: line.csv\n  test: 0.25\n", model="model:\n  layers:\n    - {type: Dense, units: 1}\n",
+           training="training:\n  optimizer: adam\n  learning_rate: 0.2\n  epochs: 300\n  loss: mean_squared_error\n"
+                    "  metrics: [mean_absolute_error]\n")
+    result = xornet("train", "line.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "prediction  target\n" in result.stdout
+    result = xornet("predict", "-m", "out_line/basic_model.json", "--x", "0.5,0", "-f", "csv")
+    assert result.stdout.splitlines()[0] == "a,b,prediction"
+    assert float(result.stdout.splitlines()[1].split(",")[-1]) == pytest.approx(11.5, abs=0.1)
+    lines = xornet("evaluate", "-m", "out_line/basic_model.json").stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["loss", "MAE", "RMSE", "R²"]
+    assert float(lines[-1].split()[1]) > 0.99
+
+
+def test_normalize_layer_is_first_and_plain_keras_reproduces_predictions(workdir, xornet):
+    import keras
+
+    write("scales.csv", "small,big,y\n" + "".join(f"{i % 7 / 100:g},{(i * 37) % 1000},{int((i * 37) % 1000 > 500)}\n"
+                                                  for i in range(50)))
+    config("scaled", "  path: scales.csv\n  normalize: true\n  validation: 0.2\n")
+    assert xornet("train", "scaled.yaml", "-q").exit_code == 0
+    architecture = json.loads((workdir / "out_scaled/basic_model.json").read_text())
+    assert [layer["class_name"] for layer in architecture["config"]["layers"]][:2] == ["InputLayer", "Normalization"]
+    model = keras.models.model_from_json((workdir / "out_scaled/basic_model.json").read_text())
+    model.load_weights(workdir / "out_scaled/basic_weights.h5")
+    x = np.array([[0.01, 100], [0.05, 900]], "float32")
+    plain = np.asarray(model(x))[:, 0]
+    result = xornet("predict", "-m", "out_scaled/basic_model.json", "--x", "0.01,100", "--x", "0.05,900", "-f", "json")
+    assert [row["probability"] for row in json.loads(result.stdout)] == pytest.approx(plain.tolist(), abs=1e-6)
+    normalization = model.layers[0]
+    train_rows = np.loadtxt(workdir / "scales.csv", delimiter=",", skiprows=1)[:, :2]
+    assert np.asarray(normalization.mean).ravel()[1] != pytest.approx(train_rows[:, 1].mean())  # training rows only
+
+
+def test_predict_echoes_header_selected_inputs_as_written(workdir, xornet):
+    write("gate.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    config("echo", "  path: gate.csv\n", model="", training="training:\n  epochs: 2\n")
+    assert xornet("train", "echo.yaml", "-q").exit_code == 0
+    write("in.csv", "y,b,a\n1,-1.4238,0.1\n")
+    result = xornet("predict", "-m", "out_echo/basic_model.json", "-i", "in.csv", "-f", "csv")
+    assert result.stdout.splitlines()[1].startswith("0.1,-1.4238,")
+    table = xornet("predict", "-m", "out_echo/basic_model.json", "-i", "in.csv").stdout
+    assert table.splitlines()[1].startswith("0.1 -1.4238 ")
+
+
+def test_file_data_convergence_is_judged_by_target_loss_with_hints_for_the_data(workdir, xornet):
+    rows_csv("noisy.csv", rows=40, color=False, header="a,b,y")
+    config("noisy", "  path: noisy.csv\n", training="training:\n  epochs: 2\n")
+    result = xornet("train", "noisy.yaml")
+    assert result.exit_code == 0 and result.stderr == ""  # no target: nothing to judge, no warning
+    result = xornet("train", "noisy.yaml", "--set", "training.target_loss=0.001", "--force")
+    assert result.stderr.startswith("warning: training did not converge (loss ")
+    assert "try more epochs (--epochs 1000)" in result.stderr

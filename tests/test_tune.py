@@ -1,0 +1,51 @@
+"""`xornet tune`: a TPE search whose best config `xornet train` takes unchanged, resumable, with clear errors."""
+
+import csv
+
+import yaml
+
+from xornet.config import load_config
+
+SEARCH = ["tune", "configs/seed.yaml", "--search", "training.learning_rate=loguniform(1e-2,1)",
+          "--search", "model.layers.0.units=int(2,16)", "--set", "training.epochs=60", "--out", "t"]
+
+
+def test_tune_writes_the_best_config_a_table_and_a_plot_and_resumes(workdir, xornet):
+    result = xornet(*SEARCH, "--trials", "3")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Tune seed-tune-")
+    assert ": 3 trials, metric loss, 1 worker, storage t/study.log\n" in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["trial", "training.learning_rate", "model.layers.0.units", "loss"]
+    best_line = lines[1].split()
+    with open(workdir / "t/trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["trial"] for row in rows] == ["0", "1", "2"] and {row["state"] for row in rows} == {"complete"}
+    best_row = min(rows, key=lambda row: float(row["loss"]))
+    assert best_line[0] == best_row["trial"] and float(best_line[-1]) == round(float(best_row["loss"]), 4)
+    best = load_config(workdir / "t/best.yaml")
+    assert best.model.layers[0].units == int(best_row["model.layers.0.units"])
+    assert best.training.learning_rate == float(best_row["training.learning_rate"])
+    assert best.training.epochs == 60 and yaml.safe_load((workdir / "t/best.yaml").read_text())["name"] == "seed"
+    assert (workdir / "t/trials.png").stat().st_size > 5000
+    trained = xornet("train", "t/best.yaml", "-q", "--output-dir", "best")
+    assert trained.exit_code == 0, trained.stderr
+    again = xornet(*SEARCH, "--trials", "4")  # resumes: one more trial
+    assert again.exit_code == 0, again.stderr
+    with open(workdir / "t/trials.csv") as handle:
+        assert [row["trial"] for row in csv.DictReader(handle)] == ["0", "1", "2", "3"]
+
+
+def test_tune_errors_are_one_clear_line(workdir, xornet):
+    bad = xornet("tune", "configs/seed.yaml", "--search", "training.learning_rate=normal(0,1)")
+    assert (bad.exit_code, bad.stderr) == (2, "error: --search 'training.learning_rate=normal(0,1)': expected "
+                                              "KEY=KIND(...) with KIND one of loguniform, uniform, int, choice, for "
+                                              "example training.learning_rate=loguniform(1e-3,1)\n")
+    backwards = xornet("tune", "configs/seed.yaml", "--search", "model.layers.0.units=int(8,2)")
+    assert backwards.exit_code == 2 and "expected two numbers LOW < HIGH, received [8, 2]" in backwards.stderr
+    wrong_key = xornet("tune", "configs/seed.yaml", "--search", "training.learning_rat=uniform(0.1,1)")
+    assert wrong_key.exit_code == 2 and "training.learning_rat" in wrong_key.stderr
+    no_val = xornet(*SEARCH, "--trials", "1", "--metric", "val_loss")
+    assert (no_val.exit_code, no_val.stderr.splitlines()[-1]) == (
+        2, "error: --metric val_loss: the training history has no val_loss (it has loss, accuracy) "
+           "(hint: use --metric loss)")

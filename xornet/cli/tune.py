@@ -1,0 +1,84 @@
+"""`xornet tune`: search config values with Optuna (TPE sampler, median pruner)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.errors import InputError, XornetError
+
+
+@app.command()
+@friendly_errors
+def tune(
+    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
+    searches: List[str] = typer.Option([], "--search", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
+    trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete or pruned) the study should have, over all workers."),
+    metric: str = typer.Option("loss", "--metric", help="The history column to minimise: loss, or val_loss when the data has a validation split."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a key for every trial: --set training.epochs=300"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
+    study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name, 'tune' and the first 8 hex digits of the fingerprint of the config and search space)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The directory for best.yaml, trials.csv and trials.png (default: tunes/<experiment>)."),
+    worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run trials (used by --jobs)."),
+):
+    """Search config values for the lowest loss; write the best config as YAML that `xornet train` takes."""
+    import subprocess
+
+    import yaml
+
+    from xornet.files.safe_write import atomic_write_text
+    from xornet.sweep import Progress, fingerprint
+    from xornet.tune import (MAX_TRIALS, best_config, check_space, format_table, open_tune_study, parse_search,
+                             plot_trials, search, trials_csv)
+
+    if trials > MAX_TRIALS:
+        raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
+    space = parse_search(searches)
+    cfg = _load_config(config, overrides)
+    check_space(cfg, space)
+    directory = out or Path("tunes") / cfg.name
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--out {directory}: expected a directory, found a file")
+    directory.mkdir(parents=True, exist_ok=True)
+    url = storage or str(directory / "study.log")
+    name = study_name or f"{cfg.name}-tune-{fingerprint([cfg.resolved(), searches, metric])[:8]}"
+    # Workers sample from their own random streams: a shared seed would make them propose the same values.
+    study = open_tune_study(url, name, None if worker else cfg.seed)
+    if worker:
+        search(study, cfg, space, metric, trials)
+        return
+    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, storage {url}")
+    started = time.perf_counter()
+    progress = Progress(trials, unit="trials")
+    if jobs == 1:
+        search(study, cfg, space, metric, trials, on_trial=progress.update)
+    else:
+        command = [sys.executable, "-m", "xornet", "tune", str(config), "--trials", str(trials), "--metric", metric,
+                   "--storage", url, "--study", name, "--out", str(directory), "--worker"]
+        command += [a for s in searches for a in ("--search", s)] + [a for o in overrides for a in ("--set", o)]
+        workers = [subprocess.Popen(command) for _ in range(jobs)]
+        while any(w.poll() is None for w in workers):
+            time.sleep(0.5)
+            progress.update(len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]))
+        if any(w.returncode for w in workers):
+            raise XornetError(f"a tune worker failed (exit codes {[w.returncode for w in workers]}); "
+                              "run the same command again to resume the search")
+    progress.close()
+    if not any(t.value is not None for t in study.get_trials(deepcopy=False)):
+        raise XornetError("no trial finished without being pruned", hint="run more --trials")
+    best = best_config(study, cfg)
+    paths = [directory / "best.yaml", directory / "trials.csv", directory / "trials.png"]
+    atomic_write_text(paths[0], yaml.safe_dump(best.resolved(), sort_keys=False))
+    atomic_write_text(paths[1], trials_csv(study, space, metric))
+    plot_trials(study, metric, paths[2])
+    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    typer.echo(format_table(study, space, metric))
+    typer.echo(f"\n{states.count('complete')} complete, {states.count('pruned')} pruned in "
+               f"{time.perf_counter() - started:.1f} s; best trial {study.best_trial.number}: {metric} "
+               f"{study.best_value:.4f}; wrote {', '.join(map(str, paths))}")

@@ -1,0 +1,312 @@
+"""Training data: built-in truth tables and CSV, Parquet and .npy files, split and encoded.
+
+Everything here is NumPy (and pyarrow for reading), so data problems are found
+before TensorFlow is imported.
+
+Example:
+    >>> from xornet.data import truth_table
+    >>> truth_table("xor").y.ravel().tolist()
+    [0.0, 1.0, 1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xornet.config import Config, DenseLayer, did_you_mean
+from xornet.data.encoding import drop_missing, encode_table, feature_encoding, label_encoding
+from xornet.data.readers import Table, is_number, load_npy, read_csv_table, read_table
+from xornet.data.splits import rows_hash, split_rows
+from xornet.errors import InputError
+
+__all__ = ["Dataset", "Splits", "all_binary_inputs", "truth_table", "load_file", "load_data", "load_splits",
+           "check_fits_model", "dataset_of_record", "is_number", "load_npy", "read_csv_table", "read_table",
+           "Table", "encode_inputs", "load_labelled_file", "test_split_of_record"]
+
+_GATES = {
+    "xor": lambda bits: sum(bits) % 2,
+    "xnor": lambda bits: 1 - sum(bits) % 2,
+    "and": lambda bits: int(all(bits)),
+    "nand": lambda bits: 1 - int(all(bits)),
+    "or": lambda bits: int(any(bits)),
+    "nor": lambda bits: 1 - int(any(bits)),
+}
+
+
+@dataclass
+class Dataset:
+    """Features `x` (rows x columns, float32), labels `y` (rows x 1) and where they came from.
+
+    `classes` names the label's classes when it has names; `rows` are the
+    0-based row numbers in the source file (None for truth tables).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    label_name: str
+    source: str
+    classes: list[str] | None = None
+    rows: np.ndarray | None = None
+    held_out: dict[str, int] = field(default_factory=dict)  # on training rows: "validation"/"test" -> rows
+    missing: dict = field(default_factory=dict)  # on training rows: data.missing's policy and counts
+
+    @property
+    def width(self) -> int:
+        return self.x.shape[1]
+
+
+@dataclass
+class Splits:
+    """The training rows, the held-out rows (None when not asked for), and how they were made.
+
+    `encoding` is what the run record's "data" section stores: columns, task,
+    classes, categorical vocabularies, missing-value counts and the splits.
+    """
+
+    train: Dataset
+    validation: Dataset | None = None
+    test: Dataset | None = None
+    encoding: dict = field(default_factory=dict)
+
+
+def all_binary_inputs(width: int) -> np.ndarray:
+    """Every 0/1 combination of `width` inputs, in counting order.
+
+    Example:
+        >>> all_binary_inputs(2).tolist()
+        [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+    """
+    return np.array(list(itertools.product((0, 1), repeat=width)), dtype="float32").reshape(-1, width)
+
+
+def truth_table(gate: str, inputs: int = 2) -> Dataset:
+    """The truth table of a logic gate over `inputs` bits (xor of many bits is parity)."""
+    x = all_binary_inputs(inputs)
+    y = np.array([[_GATES[gate](row)] for row in x.astype(int).tolist()], dtype="float32")
+    names = [f"x{i + 1}" for i in range(inputs)]
+    return Dataset(x, y, names, "y", f"truth table {gate}")
+
+
+def _pick_columns(names: list[str], features, label, source: str) -> tuple[list[str], str]:
+    def name_of(column, role: str) -> str:
+        if isinstance(column, int) and str(column) not in names:
+            if 0 <= column < len(names):
+                return names[column]
+            raise InputError(f"{source}: data.{role}: column {column} is out of range, the file has {len(names)} columns")
+        if str(column) in names:
+            return str(column)
+        raise InputError(
+            f"{source}: data.{role}: no column named {column!r}{did_you_mean(column, names)}; "
+            f"the file has columns: {', '.join(names)}"
+        )
+
+    label_name = name_of(label, "label") if label is not None else names[-1]
+    if features is None:
+        feature_names = [name for name in names if name != label_name]
+    else:
+        feature_names = [name_of(f, "features") for f in features]
+    if label_name in feature_names:
+        raise InputError(f"{source}: column {label_name!r} is both a feature and the label")
+    if not feature_names:
+        raise InputError(f"{source}: expected at least one feature column besides the label, received none")
+    return feature_names, label_name
+
+
+def _read(path: str, config: Config | None = None, features=None, label=None, categorical=()) -> tuple[Table, list, str]:
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{path}: data file not found (data.path)")
+    if file.is_dir():
+        raise InputError(f"{path}: is a directory, expected a .csv, .parquet or .npy data file (data.path)")
+    # The label may be text only where the config lets it be a class name; its column is
+    # then read as inferred (numbers or text). Names are needed first: read the header cheaply.
+    table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=_label_guess(file, label))
+    feature_names, label_name = _pick_columns(table.names, features, label, str(path))
+    for name in categorical:
+        if str(name) not in feature_names:
+            raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "
+                             f"({', '.join(feature_names)})")
+    return table, feature_names, label_name
+
+
+def _label_guess(file: Path, label) -> set:
+    """The label column's name, to read it as numbers or text (the last column when not named)."""
+    if file.suffix.lower() not in (".csv", ".txt"):
+        return set()
+    from xornet.data.readers import _first_row
+
+    cells, _ = _first_row(file)
+    names = [c.strip() for c in cells] if not all(is_number(c) for c in cells) else [str(i) for i in range(len(cells))]
+    if label is None:
+        return {names[-1]}
+    if isinstance(label, int) and str(label) not in names and 0 <= label < len(names):
+        return {names[label]}
+    return {str(label)}
+
+
+def load_file(path: str, features=None, label=None) -> Dataset:
+    """Load a CSV, Parquet or .npy file of numbers, picking feature and label columns by name or index.
+
+    Example:
+        >>> load_file("data/breast_cancer.csv", label="diagnosis").x.shape
+        (569, 30)
+    """
+    table, feature_names, label_name = _read(path, features=features, label=label)
+    encoding = {"features": feature_names, "label": label_name}
+    rows = np.arange(table.rows)
+    x, y = encode_table(table, encoding, rows)
+    return Dataset(x, y, feature_names, label_name, str(path), rows=rows)
+
+
+def load_data(config: Config) -> Dataset:
+    """The training rows a config names, checked against its model and loss.
+
+    Example:
+        >>> load_data(Config()).x.shape
+        (4, 2)
+    """
+    return load_splits(config, config.seed or 0).train
+
+
+def load_splits(config: Config, seed: int) -> Splits:
+    """The training, validation and test rows a config names, split with `seed` and encoded.
+
+    Example:
+        >>> splits = load_splits(load_config("configs/iris.yaml"), seed=1)
+        >>> len(splits.train.x), len(splits.validation.x), len(splits.test.x)
+        (105, 23, 22)
+    """
+    data = config.data
+    if data.path is None:
+        dataset = truth_table(data.table, data.inputs)
+        check_fits_model(dataset, config)
+        return Splits(dataset, encoding={"source": dataset.source, "rows": len(dataset.x),
+                                         "features": dataset.feature_names, "label": dataset.label_name})
+    table, feature_names, label_name = _read(data.path, config, data.features, data.label, data.categorical)
+    kept, missing = drop_missing(table, feature_names, label_name, data.missing)
+    encoding = {"features": feature_names, "label": label_name} | label_encoding(table, kept, label_name, config)
+    strata = None  # classification: split each class in the same proportions
+    if encoding["task"] in ("binary", "multiclass"):
+        strata = encode_table(table, encoding, kept, features=False)[1][:, 0]
+    parts = split_rows(len(kept), None if data.validation_path else data.validation,
+                       None if data.test_path else data.test, seed, strata)
+    parts = {name: kept[index] for name, index in parts.items()}
+    encoding |= feature_encoding(table, parts["train"], feature_names, config)
+    encoding["missing"] = {"policy": data.missing, **missing}
+    datasets = {name: _dataset(table, encoding, rows) for name, rows in parts.items() if len(rows) or name == "train"}
+    for name, path in (("validation", data.validation_path), ("test", data.test_path)):
+        if path is not None:
+            datasets[name] = load_labelled_file(path, encoding, role=f"data.{name}_path")
+    encoding["splits"] = {"seed": seed} | {
+        name: {"rows": len(ds.x), "source": ds.source,
+               **({"sha256": rows_hash(ds.rows)} if ds.source == table.source else {})}
+        for name, ds in datasets.items()}
+    encoding = {"source": table.source, "rows": table.rows} | encoding
+    splits = Splits(datasets["train"], datasets.get("validation"), datasets.get("test"), encoding)
+    splits.train.held_out = {name: len(ds.x) for name, ds in datasets.items() if name != "train"}
+    splits.train.missing = encoding["missing"]
+    check_fits_model(splits.train, config)
+    return splits
+
+
+def _dataset(table: Table, encoding: dict, rows: np.ndarray) -> Dataset:
+    x, y = encode_table(table, encoding, rows)
+    return Dataset(x, y, encoding["inputs"], encoding["label"], table.source, encoding.get("classes"), rows)
+
+
+def load_labelled_file(path: str, encoding: dict, role: str = "--data") -> Dataset:
+    """Rows with labels from another file, encoded as a run's training rows were (its record's "data").
+
+    Example:
+        >>> load_labelled_file("data/iris.csv", record["data"]).classes
+        ['setosa', 'versicolor', 'virginica']
+    """
+    if not Path(path).exists():
+        raise InputError(f"{path}: file not found ({role})")
+    table = read_table(Path(path), text_columns=set(encoding.get("categorical", {})), infer_columns={encoding["label"]})
+    for name in [*encoding["features"], encoding["label"]]:
+        if name not in table.columns:
+            raise InputError(f"{path}: {role}: no column named {name!r}{did_you_mean(name, table.names)}; "
+                             f"the file has columns: {', '.join(table.names)}")
+    kept, _ = drop_missing(table, encoding["features"], encoding["label"], encoding.get("missing", {}).get("policy", "error"))
+    return _dataset(table, encoding, kept)
+
+
+def encode_inputs(table: Table, encoding: dict) -> np.ndarray:
+    """Model inputs from a table of raw feature columns, encoded as the run's training rows were.
+
+    This is what `predict` applies to a file when the run record has categorical
+    columns: their text becomes one-hot columns.
+    """
+    x, _ = encode_table(table, encoding, np.arange(table.rows), labels=False)
+    return x
+
+
+def check_fits_model(dataset: Dataset, config: Config) -> None:
+    """Check the data's width and labels against the first layer, last layer and loss."""
+    first = config.model.layers[0]
+    if isinstance(first, DenseLayer) and first.input_dim is not None and first.input_dim != dataset.width:
+        raise InputError(
+            f"{config.source}: model.layers.0.input_dim is {first.input_dim}, but the data "
+            f"({dataset.source}) has {dataset.width} feature column{'s' if dataset.width != 1 else ''}",
+            hint="make them agree, or leave input_dim out to take the width from the data",
+        )
+    loss = config.training.loss
+    dense = [layer for layer in config.model.layers if isinstance(layer, DenseLayer)]
+    units = dense[-1].units if dense else dataset.width
+    labels = dataset.y[:, 0]
+    if loss in ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"):
+        bad = np.flatnonzero((labels != 0) & (labels != 1))
+        allowed = "0 or 1"
+    elif loss == "sparse_categorical_crossentropy":
+        bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= units))
+        allowed = f"a class number from 0 to {units - 1}"
+    else:
+        return
+    if bad.size:
+        row = int(bad[0])
+        where = dataset.rows[row] if dataset.rows is not None else row
+        raise InputError(
+            f"{dataset.source}: row {where + 1}: label {dataset.label_name!r} is {labels[row]:g}, "
+            f"expected {allowed} for loss {loss} ({bad.size} such row{'s' if bad.size > 1 else ''})"
+        )
+
+
+def test_split_of_record(record: dict, source: str) -> Dataset:
+    """The test rows of a saved run, re-derived from its config and split seed and checked against its hash.
+
+    Example:
+        >>> test_split_of_record(read_record(Path("models/iris/basic_model.json")), "iris").classes
+        ['setosa', 'versicolor', 'virginica']
+    """
+    from xornet.config import validate_config
+
+    recorded = (record or {}).get("data", {}).get("splits", {})
+    if "test" not in recorded or not isinstance(record.get("config"), dict):
+        raise InputError(f"{source}: the run has no test split to score (data.test or data.test_path in its config)",
+                         hint="pass --data FILE (and --label COLUMN) to score a file")
+    config = validate_config(dict(record["config"]), f"{source} (run record)")
+    test = load_splits(config, recorded["seed"]).test
+    expected = recorded["test"].get("sha256")
+    if test is None or (expected is not None and rows_hash(test.rows) != expected):
+        raise InputError(f"{source}: the test split re-derived from the run record is not the one the run used "
+                         f"(the data file {config.data.path} changed since training?)")
+    return test
+
+
+def dataset_of_record(record: dict | None) -> Dataset | None:
+    """The training data a run record's config names, or None when it cannot be read back."""
+    from xornet.config import validate_config
+
+    if not record or not isinstance(record.get("config"), dict):
+        return None
+    try:
+        config = validate_config(dict(record["config"]), "<run record>")
+        return load_splits(config, record.get("data", {}).get("splits", {}).get("seed", config.seed or 0)).train
+    except InputError:
+        return None

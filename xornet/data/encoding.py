@@ -1,0 +1,215 @@
+"""From raw columns to model inputs: the task, labels as classes, missing values, one-hot columns.
+
+What is learned (class names, categorical vocabularies, fill values) is a plain
+dict, stored in the run record's "data" section and applied again by
+`evaluate` and `predict`.
+
+Example:
+    >>> encoding = feature_encoding(table, train_rows, ["color", "size"], config)
+    >>> encoding["inputs"]
+    ['color=blue', 'color=red', 'size']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xornet.config import ActivationLayer, Config, DenseLayer
+from xornet.data.readers import Table
+from xornet.errors import InputError
+
+BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge")
+REGRESSION_LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "log_cosh")
+OTHER = "<other>"  # the out-of-vocabulary column's category, with data.unknown: ignore
+
+
+def task_of(loss: str) -> str:
+    """"binary", "multiclass", "regression" or "other", from the loss.
+
+    Example:
+        >>> task_of("sparse_categorical_crossentropy")
+        'multiclass'
+    """
+    if loss in BINARY_LOSSES:
+        return "binary"
+    if loss == "sparse_categorical_crossentropy":
+        return "multiclass"
+    if loss in REGRESSION_LOSSES:
+        return "regression"
+    return "other"
+
+
+def _last_layer(config: Config) -> tuple[int | None, str]:
+    """Units of the last Dense layer and the activation the network ends with."""
+    units, activation = None, "linear"
+    for layer in config.model.layers:
+        if isinstance(layer, DenseLayer):
+            units, activation = layer.units, layer.activation or "linear"
+        elif isinstance(layer, ActivationLayer):
+            activation = layer.activation
+    return units, activation
+
+
+def _is_missing(column: np.ndarray) -> np.ndarray:
+    return np.isnan(column) if column.dtype != object else np.equal(column, None)
+
+
+def drop_missing(table: Table, features: list[str], label: str, policy: str) -> tuple[np.ndarray, dict]:
+    """Rows to keep and the counts; an error naming the first missing cell when `policy` is "error".
+
+    "drop" drops rows with any missing feature or label; "mean" and "zero" drop
+    rows without a label and fill missing features later.
+    """
+    first, counts, dropped = None, {}, np.zeros(table.rows, bool)
+    for name in [*features, label]:
+        missing = _is_missing(table.columns[name])
+        count = int(missing.sum())
+        if not count:
+            continue
+        counts[name] = count
+        row = int(missing.argmax())
+        if first is None or row < first[0]:
+            first = (row, name)
+        if policy == "drop" or name == label:
+            dropped |= missing
+    if first is not None and policy == "error":
+        row, name = first
+        cells = sum(counts.values())
+        raise InputError(f"{table.where(row)}, column {name!r}: missing value "
+                         f"({cells} missing cell{'s' if cells > 1 else ''} in the file)",
+                         hint="fill it in, or set data.missing: drop, mean or zero")
+    kept = np.flatnonzero(~dropped) if dropped.any() else np.arange(table.rows)
+    filled = 0 if policy == "drop" else sum(int(_is_missing(table.columns[n])[kept].sum()) for n in features if n in counts)
+    return kept, {"rows_dropped": int(dropped.sum()), "cells_filled": filled}
+
+
+def _class_name(value) -> str:
+    return value if isinstance(value, str) else (str(int(value)) if float(value).is_integer() else repr(float(value)))
+
+
+def label_encoding(table: Table, rows: np.ndarray, label: str, config: Config) -> dict:
+    """The task and class names, checked against the model's last layer before training."""
+    task = task_of(config.training.loss)
+    column = table.columns[label][rows]
+    units, activation = _last_layer(config)
+    source = table.source
+    if column.dtype == object and task in ("regression", "other"):
+        row = int(rows[0])
+        raise InputError(f"{table.where(row)}, column {label!r}: the label is text ({column[0]!r}), "
+                         f"expected numbers for loss {config.training.loss}",
+                         hint="text labels are classes: use loss binary_crossentropy or sparse_categorical_crossentropy")
+    classes = None
+    if task in ("binary", "multiclass"):
+        if column.dtype == object:
+            classes = sorted(set(column.tolist()))
+        elif task == "binary" and np.any((column != 0) & (column != 1)):
+            classes = [_class_name(v) for v in np.unique(column)]
+            if len(classes) <= 2:
+                classes = None  # e.g. 0 and 2: check_fits_model names the row
+        elif task == "multiclass":
+            classes = [str(i) for i in range(units or 0)]
+        expected = 2 if task == "binary" else units
+        if classes is not None and (len(classes) > expected if task == "binary" else len(classes) != units):
+            shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
+            hint = (f"end the model with Dense({len(classes)}, activation softmax) and use loss "
+                    "sparse_categorical_crossentropy" if len(classes) > 2 else
+                    "end the model with Dense(1, activation sigmoid) and use loss binary_crossentropy")
+            raise InputError(f"{source}: the label {label!r} has {len(classes)} classes ({shown}), but the model "
+                             f"ends in {units} {activation} unit{'s' if units != 1 else ''} with loss "
+                             f"{config.training.loss}", hint=hint)
+    return {"task": task, "classes": classes, "text_label": bool(column.dtype == object)}
+
+
+def feature_encoding(table: Table, train_rows: np.ndarray, features: list[str], config: Config) -> dict:
+    """Fill values and one-hot vocabularies, learned on the training rows only."""
+    data = config.data
+    categorical = {str(name) for name in data.categorical}
+    vocabularies, fill, inputs = {}, {}, []
+    for name in features:
+        column = table.columns[name]
+        if name in categorical:
+            if column.dtype != object:
+                column = np.array([None if np.isnan(v) else _class_name(v) for v in column], object)
+                table.columns[name] = column
+            vocabularies[name] = sorted(set(column[train_rows].tolist()) - {None})
+            inputs += [f"{name}={value}" for value in vocabularies[name]]
+            inputs += [f"{name}={OTHER}"] if data.unknown == "ignore" else []
+            continue
+        if column.dtype == object:
+            raise InputError(f"{table.source}: column {name!r} holds text, expected numbers",
+                             hint=f"add it to data.categorical to one-hot encode it")
+        if data.missing in ("mean", "zero"):
+            mean = np.nanmean(column[train_rows]) if data.missing == "mean" else 0.0
+            fill[name] = float(0.0 if np.isnan(mean) else mean)
+        inputs.append(name)
+    return {"categorical": vocabularies, "unknown": data.unknown, "fill": fill, "inputs": inputs}
+
+
+def encode_table(table: Table, encoding: dict, rows: np.ndarray, features: bool = True,
+                 labels: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Inputs (rows x len(encoding["inputs"])) and labels (rows x 1) as float32."""
+    x = _encode_features(table, encoding, rows) if features else None
+    y = _encode_labels(table, encoding, rows) if labels else None
+    return x, y
+
+
+def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
+    vocabularies, fill = encoding.get("categorical", {}), encoding.get("fill", {})
+    x = np.zeros((len(rows), len(encoding.get("inputs", encoding["features"]))), "float32")
+    at = 0
+    for name in encoding["features"]:
+        column = table.columns[name]
+        if name in vocabularies:
+            at += _one_hot(table, name, rows, vocabularies[name], encoding.get("unknown") == "ignore", x, at)
+            continue
+        if column.dtype == object:
+            raise InputError(f"{table.source}: column {name!r} holds text, expected numbers")
+        x[:, at] = column[rows]
+        missing = np.isnan(x[:, at])
+        if missing.any():
+            if name not in fill:
+                row = int(rows[missing.argmax()])
+                raise InputError(f"{table.where(row)}, column {name!r}: missing value",
+                                 hint="fill it in, or set data.missing: drop, mean or zero")
+            x[missing, at] = fill[name]
+        at += 1
+    return x
+
+
+def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], ignore: bool,
+             x: np.ndarray, at: int) -> int:
+    """Write the one-hot columns of `name` into x[:, at:]; return how many columns they take."""
+    lookup = {value: index for index, value in enumerate(vocabulary)}
+    unknown = len(vocabulary) if ignore else -1
+    column = table.columns[name][rows]
+    if column.dtype != object:
+        column = np.array([_class_name(v) for v in column], object)
+    codes = np.array([lookup.get(value, unknown) for value in column.tolist()], dtype=np.int64)
+    bad = np.flatnonzero(codes < 0)
+    if bad.size:
+        row, value = int(rows[bad[0]]), column[bad[0]]
+        if value is None:
+            raise InputError(f"{table.where(row)}, column {name!r}: missing value",
+                             hint="fill it in, or set data.missing: drop")
+        shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
+        raise InputError(f"{table.where(row)}, column {name!r}: unknown category {value!r}, the training rows "
+                         f"have: {shown}", hint="set data.unknown: ignore to give unseen categories their own column")
+    x[np.arange(len(rows)), at + codes] = 1.0
+    return len(vocabulary) + (1 if ignore else 0)
+
+
+def _encode_labels(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
+    column = table.columns[encoding["label"]][rows]
+    classes = encoding.get("classes")
+    if classes is None or (column.dtype != object and not encoding.get("text_label")):
+        if column.dtype == object:
+            raise InputError(f"{table.source}: column {encoding['label']!r}: the label is text, expected numbers")
+        return column.astype("float32").reshape(-1, 1)
+    lookup = {name: index for index, name in enumerate(classes)}
+    names = column.tolist() if column.dtype == object else [_class_name(v) for v in column]
+    codes = np.array([lookup.get(name, -1) for name in names], dtype=np.int64)
+    bad = np.flatnonzero(codes < 0)
+    if bad.size:
+        raise InputError(f"{table.where(int(rows[bad[0]]))}, column {encoding['label']!r}: label {names[bad[0]]!r} "
+                         f"is not one of the model's classes ({', '.join(classes)})")
+    return codes.astype("float32").reshape(-1, 1)

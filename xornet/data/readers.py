@@ -1,0 +1,275 @@
+"""Reading tables from CSV, Parquet and .npy files into NumPy columns.
+
+CSV and Parquet go through pyarrow's multi-threaded readers: numeric columns
+arrive as float32 (NaN where a cell is missing), text columns as object arrays
+of str (None where missing). When pyarrow rejects a cell, the column is read
+again as text to name the line, column and value.
+
+Example:
+    >>> table = read_table(Path("data/iris.csv"), text_columns={"species"})
+    >>> table.columns["sepal_length"].dtype, table.columns["species"][0]
+    (dtype('float32'), 'setosa')
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xornet.errors import InputError
+
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".npy")
+
+
+@dataclass
+class Table:
+    """Named columns of equal length, read from `source`.
+
+    `first_line` is the file line of the first data row (CSV only; None for
+    files without lines), so errors can say "line L" where a user can look.
+    """
+
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    source: str
+    first_line: int | None
+    has_header: bool = True
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def where(self, row: int) -> str:
+        """ "file, line L" for CSV files, "file, row R" otherwise (row is 0-based)."""
+        if self.first_line is None:
+            return f"{self.source}, row {row + 1}"
+        return f"{self.source}, line {self.first_line + row}"
+
+
+def is_number(text: str) -> bool:
+    """True when `text` parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:
+    """Read a CSV, Parquet or .npy file.
+
+    Columns in `text_columns` are kept as text; columns in `infer_columns` are
+    numbers when every cell is one, else text (a label may be "setosa" or 0);
+    every other column must be numeric.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        names, values = load_npy(path)
+        return Table(names, {n: values[:, i] for i, n in enumerate(names)}, str(path), None)
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path, set(text_columns), set(infer_columns))
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path, set(text_columns), set(infer_columns))
+    raise InputError(f"{path}: data.path: expected a .csv, .parquet or .npy file, received {suffix or 'no extension'!r}")
+
+
+def _first_row(path: Path) -> tuple[list[str], int]:
+    """The cells of the first non-empty line and its index (a UTF-8 BOM is dropped)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            for index, line in enumerate(handle):
+                if line.strip():
+                    return next(csv.reader([line])), index
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text CSV file (not UTF-8 at byte {exc.start})") from exc
+    raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
+
+
+def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    cells, skip = _first_row(path)
+    has_header = not all(is_number(cell) for cell in cells)
+    names = [cell.strip() for cell in cells] if has_header else [str(i) for i in range(len(cells))]
+    _check_names(names, path)
+    types = {name: pa.string() if name in text_columns else pa.float32()
+             for name in names if name not in infer_columns}
+    read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0),
+                             block_size=1 << 24)
+    convert = pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=True)
+    first_line = skip + (2 if has_header else 1)
+    try:
+        arrow = pacsv.read_csv(path, read_options=read, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        raise _explain_csv_error(path, names, read, str(exc), first_line) from None
+    if arrow.num_rows == 0:
+        raise InputError(f"{path}: the CSV file has a header but no data rows")
+    return Table(names, _to_numpy(arrow, names), str(path), first_line, has_header)
+
+
+def _check_names(names: list[str], path: Path) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{path}, line 1: column {name!r} appears twice in the header")
+        seen.add(name)
+
+
+def _to_numpy(arrow, names: list[str]) -> dict[str, np.ndarray]:
+    """Columns as float32 (NaN for missing) or object arrays of str (None for missing)."""
+    import pyarrow as pa
+
+    columns = {}
+    for name in names:
+        column = arrow.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = _chunks_to_numpy(column).astype(object)
+        elif pa.types.is_boolean(column.type) or pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            if not pa.types.is_float32(column.type):
+                column = column.cast(pa.float32(), safe=False)
+            columns[name] = _chunks_to_numpy(column)
+        else:
+            raise InputError(f"column {name!r}: expected numbers or text, received {column.type}")
+    return columns
+
+
+def _chunks_to_numpy(column) -> np.ndarray:
+    """One NumPy array from a chunked column: float32 (NaN for missing) or object (None for missing).
+
+    Without pandas: pyarrow's copying conversions import it (about a second).
+    """
+    import pyarrow.compute as pc
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type == "string" or chunk.type == "large_string":
+            parts.append(np.array(chunk.to_pylist(), dtype=object))
+        else:
+            if chunk.null_count:
+                chunk = pc.fill_null(chunk, np.float32("nan"))
+            # The float32 data buffer itself (to_numpy would import pandas).
+            parts.append(np.frombuffer(chunk.buffers()[1], "float32", len(chunk), chunk.offset * 4))
+    if not parts:
+        return np.zeros(0, "float32")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _explain_csv_error(path: Path, names: list[str], read, message: str, first_line: int) -> InputError:
+    """Turn pyarrow's message into file, line, column, value (reading one column again as text)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    match = re.search(r"In CSV column #(\d+)", message)
+    if match:
+        name = names[int(match.group(1))]
+        convert = pacsv.ConvertOptions(column_types={name: pa.string()}, include_columns=[name],
+                                       null_values=NULL_VALUES, strings_can_be_null=True)
+        text = pacsv.read_csv(path, read_options=read, convert_options=convert).column(name)
+        row, cell = _first_non_number(_chunks_to_numpy(text))
+        if row is not None:
+            return InputError(f"{path}, line {first_line + row}, column {name!r}: expected a number, received {cell!r}")
+    match = re.search(r"Expected (\d+) columns, got (\d+)", message)
+    if match:
+        line = _line_with_columns(path, len(names), first_line)
+        where = f"{path}, line {line}" if line else str(path)
+        return InputError(f"{where}: expected {match.group(1)} columns, received {match.group(2)}")
+    return InputError(f"{path}: cannot read the CSV file: {message.splitlines()[0]}")
+
+
+def _first_non_number(cells: np.ndarray, block: int = 65536) -> tuple[int | None, str | None]:
+    for start in range(0, len(cells), block):
+        part = cells[start:start + block]
+        try:
+            np.array([c if c is not None else "nan" for c in part], dtype="float32")
+            continue
+        except ValueError:
+            pass
+        for offset, cell in enumerate(part):
+            if cell is not None and not is_number(cell):
+                return start + offset, cell.strip()
+    return None, None
+
+
+def _line_with_columns(path: Path, width: int, first_line: int) -> int | None:
+    """The first data line whose number of cells is not `width` (slow; only after an error)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if number >= first_line and row and any(c.strip() for c in row) and len(row) != width:
+                return number
+    return None
+
+
+def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        arrow = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+    names = [str(n) for n in arrow.column_names]
+    try:
+        columns = _to_numpy(arrow, names)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
+    for name in names:
+        if columns[name].dtype == object and name not in text_columns | infer_columns:
+            row, cell = _first_non_number(columns[name])
+            if row is None:
+                columns[name] = np.array([np.nan if c is None else float(c) for c in columns[name]], "float32")
+            else:
+                raise InputError(f"{path}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
+    if arrow.num_rows == 0:
+        raise InputError(f"{path}: the Parquet file has no rows")
+    return Table(names, columns, str(path), None)
+
+
+def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
+    """Read a 2-D numeric .npy array (or a structured array with named fields)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InputError(f"{path}: refused: the .npy file holds Python objects, expected numbers") from None
+        raise InputError(f"{path}: not a readable .npy file: {exc}") from None
+    except EOFError:
+        raise InputError(f"{path}: the .npy file is empty or cut short, expected a 2-D array of numbers") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the .npy file: {exc}") from None
+    if not isinstance(array, np.ndarray):  # np.load opens .npz archives whatever their name
+        array.close()
+        raise InputError(f"{path}: an .npz archive, expected a single .npy array (save it with np.save)")
+    if array.dtype.names:
+        names = list(array.dtype.names)
+        array = np.stack([array[name] for name in names], axis=1)
+    elif array.ndim == 2:
+        names = [str(i) for i in range(array.shape[1])]
+    else:
+        raise InputError(f"{path}: expected a 2-D array (rows x columns), received shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
+        raise InputError(f"{path}: expected numbers, received dtype {array.dtype}")
+    if len(array) == 0:
+        raise InputError(f"{path}: the array has no rows, expected at least one row of numbers")
+    with np.errstate(over="ignore"):  # values too large for float32 become inf; callers refuse non-finite values
+        return names, array.astype("float32")
+
+
+def read_csv_table(path: Path) -> tuple[list[str], np.ndarray, bool]:
+    """Read a numeric CSV file; return (column names, values, had_header).
+
+    A first row that is not all numbers is taken as the header; without one the
+    columns are named 0, 1, 2, ...
+    """
+    table = read_table(Path(path))
+    values = np.stack([table.columns[n] for n in table.names], axis=1)
+    return table.names, values, table.has_header

@@ -1,0 +1,222 @@
+"""Hyperparameter search: Optuna's TPE sampler over config keys, bad trials pruned early by a median pruner.
+
+Each trial trains the config with the sampled values through the fast
+trainer, which reports the metric between chunks of epochs; the median
+pruner stops a trial whose metric is worse than the median of earlier trials
+at the same epoch. The study lives in a storage like a sweep's (a journal file
+by default, PostgreSQL across machines), so a search resumes where it stopped
+and several workers share it; `--trials` is the total over all of them.
+
+Example:
+    >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
+    >>> space["model.layers.0.units"]
+    Dimension(kind='int', low=2, high=64, choices=None)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from xornet.config import Config, apply_override, parse_override, validate_config
+from xornet.errors import InputError
+
+KINDS = ("loguniform", "uniform", "int", "choice")
+MAX_TRIALS = 100_000
+
+
+@dataclass
+class Dimension:
+    kind: str  # loguniform | uniform | int | choice
+    low: float | None
+    high: float | None
+    choices: list | None
+
+
+def parse_search(options: list[str]) -> dict[str, Dimension]:
+    """`KEY=loguniform(A,B)`, `uniform(A,B)`, `int(A,B)` or `choice(V1,V2,...)` options -> {key: Dimension}."""
+    space = {}
+    for option in options:
+        key, _, text = option.partition("=")
+        match = re.fullmatch(r"\s*(\w+)\((.*)\)\s*", text)
+        if not key.strip() or not match or match.group(1) not in KINDS:
+            raise InputError(f"--search {option!r}: expected KEY=KIND(...) with KIND one of {', '.join(KINDS)}, "
+                             "for example training.learning_rate=loguniform(1e-3,1)")
+        kind, values = match.group(1), [_value(part) for part in match.group(2).split(",")]
+        space[key.strip()] = _dimension(option, kind, values)
+    if not space:
+        raise InputError("tune: expected at least one --search KEY=KIND(...)")
+    return space
+
+
+def _value(text: str) -> Any:
+    """A number as Python reads it (YAML would read 1e-3 as a string), else a YAML scalar."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            pass
+    return parse_override(f"v={text.strip()}")[1]
+
+
+def _dimension(option: str, kind: str, values: list) -> Dimension:
+    if kind == "choice":
+        return Dimension(kind, None, None, values)
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    if len(values) != 2 or not numbers or not values[0] < values[1]:
+        raise InputError(f"--search {option!r}: expected two numbers LOW < HIGH, received {values}")
+    if kind == "loguniform" and values[0] <= 0:
+        raise InputError(f"--search {option!r}: loguniform needs LOW > 0, received {values[0]}")
+    if kind == "int" and not all(isinstance(v, int) for v in values):
+        raise InputError(f"--search {option!r}: int needs whole numbers, received {values}")
+    return Dimension(kind, values[0], values[1], None)
+
+
+def suggest(trial, space: dict[str, Dimension]) -> dict[str, Any]:
+    """The values of one trial, drawn by the study's sampler."""
+    params = {}
+    for key, dim in space.items():
+        if dim.kind == "choice":
+            params[key] = trial.suggest_categorical(key, dim.choices)
+        elif dim.kind == "int":
+            params[key] = trial.suggest_int(key, dim.low, dim.high)
+        else:
+            params[key] = trial.suggest_float(key, dim.low, dim.high, log=dim.kind == "loguniform")
+    return params
+
+
+def config_with(config: Config, params: dict[str, Any]) -> Config:
+    """`config` with the trial's values applied and no restarts (checked like any config)."""
+    data = config.resolved()
+    for key, value in params.items():
+        path, _ = parse_override(f"{key}=0")
+        apply_override(data, path, value, f"--search {key}")
+    data["training"]["restarts"] = 0
+    return validate_config(data, config.source or "<tune>")
+
+
+def check_space(config: Config, space: dict[str, Dimension]) -> None:
+    """Fail now, not in trial 37, when a key or a range end does not fit the config."""
+    for key, dim in space.items():
+        for value in dim.choices or [dim.low, dim.high]:
+            config_with(config, {key: value})
+
+
+def objective(config: Config, space: dict[str, Dimension], metric: str) -> Callable:
+    """The Optuna objective: train, report `metric` between chunks, prune when the pruner says so."""
+    import optuna
+
+    from xornet.experiment import train
+
+    def run(trial) -> float:
+        params = suggest(trial, space)
+        trial.set_user_attr("params", params)
+
+        def report(done: int, _total: int, logs: dict) -> None:
+            if metric not in logs:
+                raise InputError(f"--metric {metric}: the training history has no {metric} "
+                                 f"(it has {', '.join(logs)})", hint="use --metric loss")
+            trial.report(logs[metric], step=done)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {done}")
+
+        result = train(config_with(config, params), save=False, progress=report)
+        return result.result.history[metric][-1]
+
+    return run
+
+
+def open_tune_study(storage: str, name: str, seed: int | None):
+    """The search study: TPE sampler (seeded from the config), median pruner."""
+    import optuna
+
+    from xornet.sweep import open_study
+
+    study = open_study(storage, name).optuna
+    study.sampler = optuna.samplers.TPESampler(seed=seed)
+    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    return study
+
+
+def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,
+           on_trial: Callable[[int], None] | None = None) -> None:
+    """Run trials until the study has `trials` finished (complete or pruned) ones, whichever worker ran them."""
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    if len(study.get_trials(deepcopy=False, states=finished)) >= trials:
+        return
+    callbacks = [MaxTrialsCallback(trials, states=finished)]
+    if on_trial:
+        callbacks.append(lambda s, _t: on_trial(len(s.get_trials(deepcopy=False, states=finished))))
+    study.optimize(objective(config, space, metric), callbacks=callbacks)
+
+
+def best_config(study, config: Config) -> Config:
+    """The config of the best complete trial."""
+    return config_with(config, study.best_trial.user_attrs["params"])
+
+
+def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["trial", "state", *space, metric, "epochs"])
+    for trial in study.get_trials(deepcopy=False):
+        params = trial.user_attrs.get("params", {})
+        steps = max(trial.intermediate_values, default="")
+        writer.writerow([trial.number, trial.state.name.lower(), *(params.get(k, "") for k in space),
+                         "" if trial.value is None else trial.value, steps])
+    return out.getvalue()
+
+
+def format_table(study, space: dict[str, Dimension], metric: str, limit: int = 10) -> str:
+    """The best `limit` complete trials, best first."""
+    from optuna.trial import TrialState
+
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)[:limit]
+    header = ["trial", *space, metric]
+    rows = [[str(t.number), *(_short(t.user_attrs["params"][k]) for k in space), f"{t.value:.4f}"] for t in done]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *rows])
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def plot_trials(study, metric: str, out: Path) -> None:
+    """PNG: each trial's final metric (pruned trials at their last report) and the best so far."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.trial import TrialState
+
+    from xornet.files.safe_write import atomic_write
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED and t.intermediate_values]
+    axis.scatter([t.number for t in complete], [t.value for t in complete], s=14, label="complete")
+    axis.scatter([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
+                 s=14, marker="x", label="pruned (last report)")
+    best, line = math.inf, []
+    for t in sorted(complete, key=lambda t: t.number):
+        best = min(best, t.value)
+        line.append((t.number, best))
+    if line:
+        axis.step(*zip(*line), where="post", color="black", label="best so far")
+    axis.set_yscale("log")
+    axis.set_xlabel("trial")
+    axis.set_ylabel(metric)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    atomic_write(out, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    plt.close(figure)
