@@ -4,7 +4,8 @@ A bounded load run on 127.0.0.1 only: a fixed number of single-row POST
 /predict requests from a fixed number of concurrent clients (keep-alive
 HTTP/1.1 connections, one request at a time each), stopping by itself. Both
 servers are separate processes started here, one after the other, and get the
-identical list of requests. Prints requests/s, p50/p99 latency and failures.
+identical list of requests. Prints requests/s, p50/p99 latency, failures, and each server's CPU time per
+request (steadier than wall time when other programs share the machine).
 
     python bench/serve_speed.py [--model models/basic_model.json] [--requests 500] [--clients 32]
 
@@ -126,11 +127,19 @@ async def load(port: int, bodies: list[bytes], clients: int) -> dict:
             "failed": len(bodies) - len(latencies) + len(failures)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; on a busy machine a steadier measure than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(name: str, command: list[str], port: int, bodies: list[bytes], clients: int) -> dict:
     process = start(command, port)
     try:
         asyncio.run(load(port, bodies[:64], clients))  # warm-up: connections, first calls
+        cpu_before = cpu_seconds(process.pid)
         result = asyncio.run(load(port, bodies, clients))
+        result["cpu_ms"] = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(bodies)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -162,10 +171,11 @@ def main() -> None:
                 plain_port, bodies, args.clients),
     ]
     print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
-    print("| server | requests/s | p50 ms | p99 ms | failed |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| server | requests/s | p50 ms | p99 ms | failed | server CPU ms/request |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
-        print(f"| {row['server']} | {row['rps']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['failed']} |")
+        print(f"| {row['server']} | {row['rps']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['failed']} "
+              f"| {row['cpu_ms']:.2f} |")
     print(f"\nxornet serve: {rows[0]['rps'] / rows[1]['rps']:.1f}x the plain app's throughput; "
           f"its NumPy predictor alone takes {predictor_microseconds(model):.0f} us for one row, so a request's time "
           "is HTTP, JSON and the event loop, which batching requests together would not shorten")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from xornet.errors import InputError, XornetError
 from xornet.files.load import LoadedModel

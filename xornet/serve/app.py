@@ -14,11 +14,10 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
-
-from typing import AsyncIterator
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
@@ -47,7 +46,7 @@ STATUS = {MalformedBody: 400, BodyTooLarge: 413, UnsupportedContentType: 415}
 
 
 def create_app(model_path: str | Path, weights_path: str | Path | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES, reload_on_change: bool = False) -> "ServeApp":
+               max_body_bytes: int = MAX_BODY_BYTES, reload_on_change: bool = False) -> ServeApp:
     """The app serving one saved model, loaded and verified now (raises `InputError` if it cannot be).
 
     Example:
