@@ -151,9 +151,9 @@ def test_help_says_what_defaults_mean(xornet):
     assert "-w, --weights <path> The HDF5 weights. Default: from the run record, else <stem>_weights.h5 beside the model." in flat("predict")
     assert "--out <path> The PNG to write. Default: <stem>_plot.png beside the model." in flat("plot")
     seeds = flat("sweep")
-    assert "--seeds <int> Train every setting with seeds 0 .. N-1. Default: 0, only the config's seed." in seeds
+    assert "--seeds <int> Train every setting from seeds 0 .. N-1 (default: the config's seed only)." in seeds
     assert "[default: 0]" not in seeds
-    assert "--target-loss <float> Loss that counts as converged [default: training.target_loss, else 0.1]." in seeds
+    assert "--target-loss <float> Loss that counts as converged (default: training.target_loss, else 0.1)." in seeds
     assert "--fail-if-not-converged Exit with code 3 when training does not converge" in flat("train")
 
 

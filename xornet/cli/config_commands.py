@@ -19,8 +19,8 @@ app.add_typer(config_app, name="config")
 @config_app.command("show")
 @friendly_errors
 def config_show(
-    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a key: --set training.epochs=500"),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key: --set training.epochs=500"),
 ):
     """Print the fully resolved config: file, defaults and overrides together."""
     import yaml
@@ -65,7 +65,7 @@ def experiment_name(path: Path) -> str:
 
 
 @config_app.command("validate")
-def config_validate(configs: List[Path] = typer.Argument(..., help="Config files to check.")):
+def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG...", help="Config files to check.")):
     """Check configs without training: exit 0 when all are valid, 2 otherwise."""
     failed = 0
     for path in configs:

@@ -20,11 +20,11 @@ def _runs(count: int) -> str:
 @app.command()
 @friendly_errors
 def sweep(
-    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
-    seeds: int = typer.Option(0, "--seeds", min=0, show_default=False,
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
+    seeds: int = typer.Option(0, "--seeds", min=0, metavar="<int>", show_default=False,
                               help="Train every setting from seeds 0 .. N-1 (default: the config's seed only)."),
-    grid: List[str] = typer.Option([], "--grid", help="Values to try: --grid training.learning_rate=0.05,0.1,0.5 (repeatable)."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a key for every run: --set training.epochs=100"),
+    grid: List[str] = typer.Option([], "--grid", metavar="<key=v1,v2,...>", help="Values to try: --grid training.learning_rate=0.05,0.1,0.5 (repeatable)."),
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key for every run: --set training.epochs=100"),
     target_loss: Optional[float] = typer.Option(None, "--target-loss", help="Loss that counts as converged (default: training.target_loss, else 0.1)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),

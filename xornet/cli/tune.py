@@ -16,11 +16,11 @@ from xornet.errors import InputError, XornetError
 @app.command()
 @friendly_errors
 def tune(
-    config: Path = typer.Argument(..., help="The experiment config (YAML)."),
-    searches: List[str] = typer.Option([], "--search", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
+    searches: List[str] = typer.Option([], "--search", metavar="<key=range>", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
     trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete or pruned) the study should have, over all workers (parallel workers may each finish one more)."),
     metric: str = typer.Option("loss", "--metric", help="The history column to minimise: loss, or val_loss when the data has a validation split."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a key for every trial: --set training.epochs=300"),
+    overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key for every trial: --set training.epochs=300"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
     study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name, 'tune' and the first 8 hex digits of the fingerprint of the config and search space)."),
