@@ -29,7 +29,8 @@ def test_shipped_configs_are_valid():
     from conftest import REPO
 
     names = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
-    assert names == ["and.yaml", "or.yaml", "seed.yaml", "xor.yaml", "xor_minibatch.yaml", "xor_sgd.yaml"]
+    assert names == ["and.yaml", "breast_cancer.yaml", "diabetes.yaml", "iris.yaml", "or.yaml", "seed.yaml", "xor.yaml",
+                     "xor_minibatch.yaml", "xor_sgd.yaml"]
     for name in names:
         load_config(REPO / "configs" / name)
     assert load_config(REPO / "configs/seed.yaml").training.epochs == 100

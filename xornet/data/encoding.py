@@ -164,7 +164,7 @@ def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarr
             continue
         if column.dtype == object:
             raise InputError(f"{table.source}: column {name!r} holds text, expected numbers")
-        x[:, at] = column[rows]
+        x[:, at] = column if len(rows) == len(column) else column[rows]  # rows are sorted and unique
         missing = np.isnan(x[:, at])
         if missing.any():
             if name not in fill:

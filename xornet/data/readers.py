@@ -107,12 +107,28 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
                                    quoted_strings_can_be_null=True)
     first_line = skip + (2 if has_header else 1)
     try:
-        arrow = pacsv.read_csv(path, read_options=read, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        raise _explain_csv_error(path, names, read, str(exc), first_line) from None
-    if arrow.num_rows == 0:
+        columns = _stream_columns(path, names, read, convert)
+    except pa.ArrowInvalid:
+        # Read whole, so that a label's type is inferred from every row and errors name the cell.
+        try:
+            columns = _to_numpy(pacsv.read_csv(path, read_options=read, convert_options=convert), names)
+        except pa.ArrowInvalid as exc:
+            raise _explain_csv_error(path, names, read, str(exc), first_line) from None
+    if len(columns[names[0]]) == 0:
         raise InputError(f"{path}: the CSV file has a header but no data rows")
-    return Table(names, _to_numpy(arrow, names), str(path), first_line, has_header)
+    return Table(names, columns, str(path), first_line, has_header)
+
+
+def _stream_columns(path: Path, names: list[str], read, convert) -> dict[str, np.ndarray]:
+    """Read block by block, copying each block's columns out, so the file's text is never all in memory."""
+    import pyarrow.csv as pacsv
+
+    parts: dict[str, list] = {name: [] for name in names}
+    with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
+        for batch in reader:
+            for name, column in _to_numpy(batch, names).items():
+                parts[name].append(column.copy())
+    return {name: np.concatenate(chunks) if chunks else np.zeros(0, "float32") for name, chunks in parts.items()}
 
 
 def _check_names(names: list[str], path: Path) -> None:
@@ -124,12 +140,14 @@ def _check_names(names: list[str], path: Path) -> None:
 
 
 def _to_numpy(arrow, names: list[str]) -> dict[str, np.ndarray]:
-    """Columns as float32 (NaN for missing) or object arrays of str (None for missing)."""
+    """Columns of a pyarrow Table or RecordBatch as float32 (NaN for missing) or object arrays of str (None)."""
     import pyarrow as pa
 
     columns = {}
     for name in names:
         column = arrow.column(name)
+        if not hasattr(column, "chunks"):  # a RecordBatch's column is one array
+            column = pa.chunked_array([column])
         if pa.types.is_dictionary(column.type):
             column = column.cast(pa.string())
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
