@@ -10,7 +10,7 @@ from conftest import REPO
 
 
 def plain_keras_test_accuracy(config_path: str, seed: int) -> float:
-    """What a plain Keras script gets: the same split, Normalization, layers, optimizer, batch size and epochs."""
+    """What a plain Keras script gets: the same split, Normalization, layers, optimizer, batch size, epochs and early stopping."""
     import keras
 
     from xornet.config import load_config
@@ -25,7 +25,11 @@ def plain_keras_test_accuracy(config_path: str, seed: int) -> float:
     model = keras.Sequential([keras.Input(shape=(splits.train.width,)), normalization, *layers])
     t = config.training
     model.compile(optimizer=keras.optimizers.Adam(t.learning_rate), loss=t.loss, metrics=["accuracy"])
-    model.fit(splits.train.x, splits.train.y, batch_size=t.batch_size, epochs=t.epochs, verbose=0)
+    callbacks, validation = [], (splits.validation.x, splits.validation.y)
+    if t.early_stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(**t.early_stopping.model_dump()))
+    model.fit(splits.train.x, splits.train.y, batch_size=t.batch_size, epochs=t.epochs, verbose=0,
+              validation_data=validation, callbacks=callbacks)
     return model.evaluate(splits.test.x, splits.test.y, verbose=0)[1]
 
 

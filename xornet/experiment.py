@@ -25,7 +25,8 @@ from xornet.files.save import check_can_write, save_run
 from xornet.config import Config
 from xornet.data import Dataset, Splits, load_splits
 from xornet.errors import InputError
-from xornet.trainer import ProgressFn, TrainResult, evaluate_model, train_model
+from xornet.files.names import stem_of
+from xornet.trainer import ProgressFn, TrainResult, check_monitors, evaluate_model, train_model
 
 PREVIEW_ROWS = 16  # training rows whose predictions a run keeps (what `train` prints)
 
@@ -107,7 +108,7 @@ def restart_seeds(seed: int, restarts: int) -> list[int]:
 
 def train(config: Config, force: bool = False, save: bool = True, progress: ProgressFn | None = None,
           on_start: Callable[[Dataset, object], None] | None = None,
-          on_attempt: Callable[[Run, int], None] | None = None) -> Run:
+          on_attempt: Callable[[Run, int], None] | None = None, resume: bool = False) -> Run:
     """Train the experiment `config` describes and (by default) save its files.
 
     Raises `InputError` for bad data or an output that would overwrite another
@@ -116,11 +117,21 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     starts again from a new seed; the converged attempt is kept, or else the one
     with the lowest loss. `on_start(dataset, model)` is called once the first
     model is built; `on_attempt(run, number)` after each attempt.
+
+    With `training.checkpoint_every`, a checkpoint is written beside the model
+    files while training (and removed once they are saved); `resume=True`
+    continues the interrupted attempt from it, with the seed it was trained from.
     """
-    first_seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-    splits = load_splits(config, first_seed)
-    dataset = splits.train
     directory = Path(config.output.dir)
+    checkpoint = checkpoint_path(config) if save and config.training.checkpoint_every else None
+    if resume and (checkpoint is None or not checkpoint.exists()):
+        raise InputError(f"--resume: no checkpoint to resume from ({checkpoint or 'training.checkpoint_every is not set'})",
+                         hint="set training.checkpoint_every: N and train without --resume first")
+    first_seed = config.seed if config.seed is not None else (
+        _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
+    splits = load_splits(config, first_seed)
+    check_monitors(config.training, has_validation=splits.validation is not None)
+    dataset = splits.train
     if save:
         check_can_write(directory, config.output.model_file, config.output.weights_file, config.resolved(), force)
     if config.training.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -128,7 +139,8 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
                          hint="pip install tensorboard (or pip install 'xornet[tensorboard]')")
     best, attempts = None, []
     for number, seed in enumerate(restart_seeds(first_seed, config.training.restarts), start=1):
-        run = _train_once(config, splits, seed, progress, on_start if number == 1 else None)
+        run = _train_once(config, splits, seed, progress, on_start if number == 1 else None,
+                          checkpoint, resume and number == 1)
         attempts.append({"seed": seed, "epochs": run.result.epochs_run, "stop_reason": run.result.stop_reason,
                          "final": run.final, "converged": run.converged})
         if on_attempt:
@@ -146,12 +158,24 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     if save:
         best.paths = save_run(best.model, directory, config.output.model_file, config.output.weights_file,
                               run_record(best), best.result.history, force=force)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)  # kept until now: a crash before the save loses no training
     return best
 
 
-def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -> Run:
-    import inspect
+def checkpoint_path(config: Config) -> Path:
+    """Where a run's checkpoint is kept while it trains: models/.basic_checkpoint.npz."""
+    return Path(config.output.dir) / f".{stem_of(config.output.model_file)}_checkpoint.npz"
 
+
+def _checkpoint_seed(path: Path) -> int:
+    from xornet.checkpoint import load_checkpoint
+
+    return int(load_checkpoint(path).fingerprint["seed"])
+
+
+def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
+                checkpoint: Path | None = None, resume: bool = False) -> Run:
     from xornet.network import build_model, compile_model
 
     dataset = splits.train
@@ -159,10 +183,10 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -
     compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
-    extra = {}
-    if splits.validation is not None and "validation" in inspect.signature(train_model).parameters:
-        extra["validation"] = (splits.validation.x, splits.validation.y)  # per-epoch val_* figures
-    result = train_model(model, dataset.x, dataset.y, config.training, seed=seed, progress=progress, **extra)
+    validation = (splits.validation.x, splits.validation.y) if splits.validation is not None else None
+    result = train_model(model, dataset.x, dataset.y, config.training, seed=seed, progress=progress,
+                         validation=validation, class_names=dataset.classes, checkpoint_path=checkpoint,
+                         resume=resume)
     final = evaluate_model(model, dataset.x, dataset.y)
     held_out = {name: {"rows": len(part.x)} | evaluate_model(model, part.x, part.y)
                 for name, part in (("validation", splits.validation), ("test", splits.test)) if part is not None}

@@ -52,9 +52,9 @@ def build_model(config: Config, input_width: int, seed: int | None = None, norma
         keras.utils.set_random_seed(seed)
     layers = [keras.Input(shape=(input_width,))]
     if normalize_on is not None:
-        normalization = keras.layers.Normalization(name="normalization")
-        normalization.adapt(normalize_on)
-        layers.append(normalization)
+        from xornet.preprocessing import normalization_layer
+
+        layers.append(normalization_layer(normalize_on))
     for spec, name in zip(config.model.layers, layer_names(config)):
         if isinstance(spec, DenseLayer):
             layers.append(

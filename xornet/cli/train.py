@@ -86,6 +86,8 @@ def train(
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
                                         help="Override any key: --set training.learning_rate=0.5 (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Replace a model made by a different experiment."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue an interrupted run from its last checkpoint (training.checkpoint_every)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
     output_format: TrainFormat = typer.Option(
         TrainFormat.text, "--format", "-f",
@@ -148,7 +150,8 @@ def train(
 
     bar = ProgressBar(enabled=not quiet)
     try:
-        run = train_experiment(cfg, force=force, progress=bar, on_start=describe, on_attempt=report_attempt)
+        run = train_experiment(cfg, force=force, progress=bar, on_start=describe, on_attempt=report_attempt,
+                               resume=resume)
     except KeyboardInterrupt:
         raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
     finally:
@@ -158,8 +161,15 @@ def train(
     from xornet.predicting import format_table, to_classes
 
     result = run.result
-    how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
-           if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
+    if result.stop_reason == "target_loss":
+        how = f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
+    elif result.stop_reason == "early_stopping":
+        best = f", weights of epoch {result.best_epoch}" if result.best_epoch else ""
+        how = f"Stopped early at epoch {result.epochs_run} of {t.epochs} (no {t.early_stopping.monitor} progress{best})"
+    else:
+        how = f"Trained {result.epochs_run} epochs"
+    if result.resumed_from:
+        how += f", resumed from the checkpoint of epoch {result.resumed_from}"
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
     say(f"Final on the training rows: {format_metrics(run.final)}")
     for name, scores in run.held_out.items():
