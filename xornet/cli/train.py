@@ -16,6 +16,7 @@ from xornet.errors import InputError, Interrupted
 
 
 SHOWN_ROWS = 16  # training rows whose predictions `train` prints
+SHOWN_INPUTS = 4  # inputs per row that preview shows
 
 
 NOT_CONVERGED_EXIT = 3  # `train --fail-if-not-converged` when training did not converge
@@ -178,9 +179,12 @@ def train(
     say("")
     shown = min(len(dataset.x), SHOWN_ROWS)
     x, probabilities = dataset.x[:shown], run.probabilities[:shown]
+    names = dataset.feature_names
+    if dataset.width > SHOWN_INPUTS:  # keep the preview readable; predict shows every input
+        x, names = x[:, :SHOWN_INPUTS], names[:SHOWN_INPUTS]
+        say(f"(the first {SHOWN_INPUTS} of {dataset.width} inputs shown)")
     regression = run.splits is not None and run.splits.encoding.get("task") == "regression"
-    lines = format_table(x, probabilities, to_classes(probabilities), dataset.feature_names,
-                         dataset.classes, regression).splitlines()
+    lines = format_table(x, probabilities, to_classes(probabilities), names, dataset.classes, regression).splitlines()
     targets = [dataset.classes[int(v)] if dataset.classes else f"{v:g}" for v in dataset.y[:shown, 0]]
     width = max(6, *(len(t) for t in targets))
     say(lines[0] + f"  {'target':>{width}}")
