@@ -128,7 +128,7 @@ def test_validation_and_test_files(workdir, xornet):
     assert "On the test rows (12): " in result.stdout
     assert json.loads(xornet("evaluate", "-m", "out_files/basic_model.json", "-f", "json").stdout)["rows"] == 12
     assert error(xornet, "train", "files.yaml", "--set", "data.validation=0.2") == (
-        "error: files.yaml, line 3: data: expected either data.validation (a fraction) or "
+        "error: --set data.validation=0.2: data: expected either data.validation (a fraction) or "
         "data.validation_path (a file), received both")
 
 
