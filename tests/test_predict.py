@@ -73,6 +73,9 @@ def test_input_files_and_stdin(trained, xornet):
     assert [line.split(",")[:2] for line in result.stdout.splitlines()] == [["x1", "x2"], ["0", "1"], ["1", "0"]]
     np.save(trained / "in.npy", np.array([[1, 0]], dtype="float32"))
     assert json.loads(xornet("predict", "-i", "in.npy", "-f", "json").stdout)[0]["class"] == 1
+    # One row without a header: a row, not a header without rows.
+    result = xornet("predict", "--input", "-", "--format", "csv", input="0,1\n")
+    assert (result.exit_code, result.stdout) == (0, "x1,x2,probability,class\n0,1,0.9404031038284302,1\n")
 
 
 def test_explicit_weights(trained, xornet):

@@ -155,12 +155,13 @@ def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list
     else:
         pending = [first]
     file_width = width if columns is None else len(cells)
+    data_starts = line_number
     while True:
         lines = pending + list(itertools.islice(stream, chunk_rows - len(pending)))
         pending = []
         lines = [line for line in lines if line.strip()]
         if not lines:
-            if line_number == 2:
+            if data_starts == line_number == 2:  # a header and nothing after it
                 raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
             return
         values = _parse_block(lines, file_width, source, line_number)
