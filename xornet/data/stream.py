@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +124,7 @@ class Stream:
     counts: dict[str, int] = field(default_factory=dict)
     mean: np.ndarray | None = None
     variance: np.ndarray | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
     drop_missing: bool = False
 
     def chunks(self):
@@ -234,8 +235,9 @@ def _column_names(path: Path) -> list[str]:
     return _csv_names(path)[0]
 
 
-def open_stream(config: Config, seed: int) -> Stream:
-    """Check what streaming supports, then make the scan pass: part sizes, label checks, normalization.
+def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
+    """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
+    part's row numbers, label checks, the training rows' mean and variance.
 
     Example:
         >>> open_stream(config, seed=1).counts
@@ -259,22 +261,39 @@ def open_stream(config: Config, seed: int) -> Stream:
                          "received training.batch_size null (full batch)", hint="set training.batch_size, e.g. 256")
     features, label = _pick_columns(_column_names(path), data.features, data.label, source)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
-    _scan(stream, config)
+    if scan:
+        _scan(stream, config)
     return stream
+
+
+def stream_part(config: Config, seed: int, name: str) -> Dataset:
+    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores).
+
+    Example:
+        >>> stream_part(config, seed=1, name="test").rows[:3]
+        array([ 4, 17, 30])
+    """
+    stream = open_stream(config, seed, scan=False)
+    parts = list(stream.part(name))
+    rows, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows)
 
 
 def _scan(stream: Stream, config: Config) -> None:
     counts = dict.fromkeys(PARTS, 0)
+    hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
     moments = _Moments(len(stream.features))
     for rows, x, y in stream.chunks():
         codes = split_codes(rows, stream.validation, stream.test, stream.seed)
         check_fits_model(Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows), config)
         for code, name in enumerate(PARTS):
             counts[name] += int(np.count_nonzero(codes == code))
+            hashes[name].update(rows[codes == code].astype("<i8").tobytes())
         moments.add(x[codes == 0])
     if counts["train"] == 0:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
     stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
+    stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
 
 
 class PreviewRows:
@@ -321,7 +340,7 @@ def stream_splits(config: Config, seed: int) -> StreamSplits:
                 "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
                 "missing": {"policy": config.data.missing},
                 "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
-                           **{name: {"rows": n, "source": str(stream.path)} for name, n in stream.counts.items()
+                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name]} for name, n in stream.counts.items()
                               if n or name == "train"}},
                 "stream": True}
     return StreamSplits(train, encoding=encoding, stream=stream)
