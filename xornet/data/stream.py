@@ -141,11 +141,17 @@ class Stream:
                 if not self.drop_missing:
                     row = int(np.flatnonzero(missing)[0])
                     column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
-                    raise InputError(f"{self.path}, row {rows[row] + 1}, column {column!r}: missing value "
+                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value "
                                      f"(data.stream reads every cell as a number)",
                                      hint="data.missing: drop skips such rows when streaming")
                 x, y, rows = x[~missing], y[~missing], rows[~missing]
             yield rows, x, y
+
+    def _where(self, row: int) -> str:
+        """ "file, line L" for a CSV (as the in-memory reader says), "file, row R" for Parquet."""
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            return f"{self.path}, row {row + 1}"
+        return f"{self.path}, line {_csv_names(self.path)[1] + row + 1}"
 
     def part(self, name: str):
         """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
