@@ -156,3 +156,18 @@ def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet)
     result = xornet("train", "cat.yaml")
     assert result.exit_code == 2
     assert "data.categorical is not supported with streamed data (data.stream)" in result.stderr
+
+
+def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xornet):
+    x, y = make_rows(600)
+    write_data("rows.csv", x, y)
+    config("early", "rows.csv", "  validation: 0.3\n  stream: true\n")
+    text = (workdir / "early.yaml").read_text().replace("epochs: 3", "epochs: 200\n  learning_rate: 0.3\n"
+                                                        "  early_stopping: {monitor: val_loss, patience: 2}")
+    write("early.yaml", text.replace("  learning_rate: 0.02\n", ""))
+    assert xornet("train", "early.yaml", "-q").exit_code == 0
+    record = json.loads((workdir / "out_early/basic_run.json").read_text())
+    losses = record["history"]["val_loss"]
+    assert record["stop_reason"] == "early_stopping" and record["epochs_run"] == len(losses) < 200
+    best = int(np.argmin(losses))
+    assert len(losses) == best + 3  # patience 2: two epochs without a better val_loss, as Keras counts

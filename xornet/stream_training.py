@@ -69,9 +69,10 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
     if training.engine == "keras":
         raise InputError("training.engine 'keras' does not take streamed data (data.stream)",
                          hint="training.engine: auto (the compiled engine streams), or data.stream: false")
-    if training.class_weight is not None:
-        raise InputError("training.class_weight is not supported with streamed data (data.stream)",
-                         hint="data.stream: false to read the file into memory")
+    for key in ("class_weight", "checkpoint_every"):
+        if getattr(training, key) is not None:
+            raise InputError(f"training.{key} is not supported with streamed data (data.stream) yet",
+                             hint="data.stream: false to read the file into memory")
     check_monitors(training, validation)
     started = time.perf_counter()
     keras = import_keras()

@@ -5,7 +5,8 @@ a split needs no pass over the file and no index in memory. One scan pass
 counts the rows of each part, checks the labels and computes the training
 rows' mean and variance (for `Normalization`); each epoch then reads the file
 again through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of
-whole batches. Memory is flat in the number of rows.
+whole batches. Memory is flat in the number of rows. A CSV is parsed once,
+into a temporary Arrow IPC file of its float32 columns that the epochs read.
 
 Example:
     >>> stream = open_stream(load_config("big.yaml"), seed=1)
@@ -16,6 +17,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,11 +130,35 @@ class Stream:
     variance: np.ndarray | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     drop_missing: bool = False
+    cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
+
+    def cache_csv(self) -> None:
+        """Parse a CSV once into a temporary Arrow IPC file of its float32 columns, read again each epoch.
+
+        Parsing text is what costs when a file is read every epoch; the IPC file
+        (4 bytes per cell, in the system temp directory) is read without parsing
+        and deleted when the stream is. Parquet files are read as they are.
+        """
+        import pyarrow as pa
+
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            return
+        directory = tempfile.mkdtemp(prefix="xornet_stream_")
+        weakref.finalize(self, shutil.rmtree, directory, True)
+        cache = Path(directory) / "columns.arrows"
+        writer = None
+        with pa.OSFile(str(cache), "wb") as sink:
+            for batch in _record_batches(self.path, [*self.features, self.label]):
+                writer = writer or pa.ipc.new_stream(sink, batch.schema)
+                writer.write_batch(batch)
+            if writer is not None:
+                writer.close()
+        self.cache = cache
 
     def chunks(self):
         """(first row number, x float32, y float32) for each record batch of the whole file."""
         start = 0
-        for batch in _record_batches(self.path, [*self.features, self.label]):
+        for batch in _record_batches(self.cache or self.path, [*self.features, self.label]):
             columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in [*self.features, self.label]]
             values = np.column_stack(columns).astype(np.float32, copy=False)
             x, y = values[:, :-1], values[:, -1:]
@@ -211,6 +239,10 @@ def _record_batches(path: Path, columns: list[str]):
 
         yield from pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=columns)
         return
+    if path.suffix == ".arrows":  # Stream.cache_csv's file
+        with pa.OSFile(str(path)) as source:
+            yield from pa.ipc.open_stream(source)
+        return
     import pyarrow.csv as pacsv
 
     names, skip = _csv_names(path)
@@ -268,6 +300,7 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     features, label = _pick_columns(_column_names(path), data.features, data.label, source)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
     if scan:
+        stream.cache_csv()
         _scan(stream, config)
     return stream
 
