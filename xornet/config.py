@@ -187,6 +187,8 @@ class DataConfig(_Section):
     categorical: list[str | int] = Field(default_factory=list)
     unknown: Literal["error", "ignore"] = "error"
     missing: Literal["error", "drop", "mean", "zero"] = "error"
+    stream: Literal["auto", True, False] = "auto"  # auto: stream a file larger than stream_memory_share of MemAvailable
+    stream_memory_share: float = Field(default=0.25, gt=0, le=1)
 
     @model_validator(mode="after")
     def _table_or_file(self):
@@ -807,6 +809,8 @@ data:
   # categorical: [color]        # one-hot encode these text columns (vocabulary from the training rows)
   # unknown: error              # a category not seen in training: error | ignore (its own "other" column)
   # missing: error              # empty / NA cells: error | drop (the row) | mean | zero (fill features)
+  # stream: auto                # read the file in record batches, not into memory: auto | true | false;
+  # stream_memory_share: 0.25   #   auto streams a file larger than this share of MemAvailable
   normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:

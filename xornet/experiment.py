@@ -24,6 +24,7 @@ from xornet import __version__
 from xornet.files.save import check_can_write, save_run
 from xornet.config import Config
 from xornet.data import Dataset, Splits, load_splits
+from xornet.data.stream import StreamSplits, stream_splits, wants_stream
 from xornet.errors import InputError
 from xornet.files.names import stem_of
 from xornet.trainer import ProgressFn, TrainResult, check_monitors, evaluate_model, train_model
@@ -129,7 +130,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
                          hint="set training.checkpoint_every: N and train without --resume first")
     first_seed = config.seed if config.seed is not None else (
         _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
-    splits = load_splits(config, first_seed)
+    splits = stream_splits(config, first_seed) if wants_stream(config) else load_splits(config, first_seed)
     check_monitors(config.training, has_validation=splits.validation is not None)
     dataset = splits.train
     if save:
@@ -178,6 +179,10 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
                 checkpoint: Path | None = None, resume: bool = False) -> Run:
     from xornet.network import build_model, compile_model
 
+    if isinstance(splits, StreamSplits):  # data.stream: the file is read in batches
+        from xornet.stream_training import train_streamed
+
+        return train_streamed(config, splits, seed, progress, on_start)
     dataset = splits.train
     model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
     compile_model(model, config.training)

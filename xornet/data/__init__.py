@@ -291,7 +291,12 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
         raise InputError(f"{source}: the run has no test split to score (data.test or data.test_path in its config)",
                          hint="pass --data FILE (and --label COLUMN) to score a file")
     config = validate_config(dict(record["config"]), f"{source} (run record)")
-    test = load_splits(config, recorded["seed"]).test
+    if record["data"].get("stream"):  # a streamed run: its test rows are picked by a hash of the row number
+        from xornet.data.stream import stream_part
+
+        test = stream_part(config, recorded["seed"], "test")
+    else:
+        test = load_splits(config, recorded["seed"]).test
     expected = recorded["test"].get("sha256")
     if test is None or (expected is not None and rows_hash(test.rows) != expected):
         raise InputError(f"{source}: the test split re-derived from the run record is not the one the run used "

@@ -1,0 +1,144 @@
+"""Streamed against in-memory training on big CSV and Parquet files, side by side in one run.
+
+A synthetic file of 8 float features and a 0/1 label (written in chunks, in a
+temporary directory that is deleted afterwards); Dense(32, relu), Dense(32,
+relu), Dense(1, sigmoid); Adam; batch 256. Each `xornet train` runs in its
+own process, with `data.stream: false` (in memory) and `data.stream: true`;
+its peak memory is the child's own max RSS (os.wait4). Printed: peak memory,
+training throughput (rows x epochs / the run record's train_seconds) and the
+whole command's wall time, with the streamed/in-memory ratios, and the 1M vs
+10M peak-memory ratio of the streamed runs (the target: within 10%).
+
+    python bench/stream_speed.py                        # 1M and 10M rows, CSV and Parquet (many minutes)
+    python bench/stream_speed.py --rows 1000000         # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+FEATURES = 8
+CHUNK_ROWS = 1_000_000
+
+CONFIG = """\
+name: bench
+seed: 1
+data:
+  path: {data}
+  label: y
+  stream: {stream}
+model:
+  layers:
+    - {{type: Dense, units: 32, activation: relu}}
+    - {{type: Dense, units: 32, activation: relu}}
+    - {{type: Dense, units: 1, activation: sigmoid}}
+training:
+  optimizer: adam
+  learning_rate: 0.001
+  epochs: {epochs}
+  batch_size: 256
+output:
+  dir: {out}
+"""
+
+
+def write_files(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
+    """A CSV and/or Parquet file of `rows` synthetic rows, written CHUNK_ROWS at a time."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    names = [f"f{i}" for i in range(FEATURES)] + ["y"]
+    schema = pa.schema([(name, pa.float32()) for name in names])
+    paths = {kind: directory / f"rows_{rows}.{kind}" for kind in formats}
+    writers = {}
+    if "csv" in paths:
+        writers["csv"] = pacsv.CSVWriter(paths["csv"], schema)
+    if "parquet" in paths:
+        writers["parquet"] = pq.ParquetWriter(paths["parquet"], schema)
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=FEATURES)
+    for start in range(0, rows, CHUNK_ROWS):
+        n = min(CHUNK_ROWS, rows - start)
+        x = rng.normal(size=(n, FEATURES)).astype("float32")
+        y = ((x @ weights + rng.normal(scale=0.5, size=n)) > 0).astype("float32")
+        table = pa.table([pa.array(x[:, i]) for i in range(FEATURES)] + [pa.array(y)], schema=schema)
+        for writer in writers.values():
+            writer.write_table(table)
+    for writer in writers.values():
+        writer.close()
+    return paths
+
+
+def run_train(directory: Path, data: Path, stream: bool, epochs: int) -> dict:
+    """`xornet train` in its own process: wall seconds, peak RSS (MB) and train_seconds of its record."""
+    out = directory / f"out_{data.suffix[1:]}_{'stream' if stream else 'memory'}"
+    config = directory / f"{out.name}.yaml"
+    config.write_text(CONFIG.format(data=data, stream=str(stream).lower(), epochs=epochs, out=out))
+    env = os.environ | {"PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "xornet", "train", str(config), "-q", "--force"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=directory)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"xornet train {config} failed: {process.stderr.read().decode()[-2000:]}")
+    process.stderr.close()
+    record = json.loads((out / "basic_run.json").read_text())
+    return {"wall": wall, "peak_mb": usage.ru_maxrss / 1024, "train_seconds": record["train_seconds"],
+            "loss": record["final"]["loss"], "engine": record["engine"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--formats", nargs="+", default=["csv", "parquet"], choices=["csv", "parquet"])
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    print(f"{'rows':>10} {'format':>7} {'mode':>7} {'peak MB':>8} {'train s':>8} {'rows/s':>10} {'wall s':>7} "
+          f"{'final loss':>10}")
+    peaks: dict[tuple[str, int], float] = {}
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix="xornet_stream_bench_") as temp:
+        directory = Path(temp)
+        for rows in args.rows:
+            paths = write_files(directory, rows, args.formats)
+            for kind, path in paths.items():
+                results = {}
+                for stream in (False, True):
+                    mode = "stream" if stream else "memory"
+                    r = results[mode] = run_train(directory, path, stream, args.epochs)
+                    speed = rows * args.epochs / r["train_seconds"]
+                    r["speed"] = speed
+                    print(f"{rows:>10} {kind:>7} {mode:>7} {r['peak_mb']:>8.0f} {r['train_seconds']:>8.2f} "
+                          f"{speed:>10,.0f} {r['wall']:>7.1f} {r['loss']:>10.4f}", flush=True)
+                memory, streamed = results["memory"], results["stream"]
+                peaks[(kind, rows)] = streamed["peak_mb"]
+                ratios.append(f"{rows:>10} {kind:>7}: streamed/in-memory peak memory "
+                              f"{streamed['peak_mb'] / memory['peak_mb']:.2f}, training rows/s "
+                              f"{streamed['speed'] / memory['speed']:.2f} (target >= 0.70), whole command "
+                              f"{memory['wall'] / streamed['wall']:.2f}x the speed")
+            for path in paths.values():
+                path.unlink()
+    print()
+    print("\n".join(ratios))
+    for kind in args.formats:
+        sizes = sorted(rows for k, rows in peaks if k == kind)
+        if len(sizes) > 1:
+            small, large = peaks[(kind, sizes[0])], peaks[(kind, sizes[-1])]
+            print(f"{kind}: streamed peak memory at {sizes[-1]:,} rows / at {sizes[0]:,} rows: "
+                  f"{large / small:.3f} (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""data.stream: files read in record batches, split by a hash of the row number, normalized in one pass."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import write
+from xornet.config import load_config
+from xornet.data import stream as streaming
+from xornet.data.splits import rows_hash
+from xornet.data.stream import open_stream, split_codes, wants_stream
+
+
+def make_rows(rows=1200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 4)).astype("float32") * np.array([1, 10, 100, 0.1], "float32") + [0, 5, 50, 0]
+    y = (x[:, 0] + x[:, 1] / 10 > 0.5).astype("float32")
+    return x, y
+
+
+def write_data(name, x, y):
+    import pyarrow as pa
+
+    columns = {f"f{i}": x[:, i] for i in range(x.shape[1])} | {"label": y}
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table(columns), name)
+    else:
+        rows = [",".join(f"{v:.6g}" for v in row) for row in np.column_stack([x, y])]
+        write(name, ",".join(columns) + "\n" + "\n".join(rows) + "\n")
+
+
+def config(name, data, extra=""):
+    return write(f"{name}.yaml", f"""name: {name}
+seed: 3
+data:
+  path: {data}
+  label: label
+{extra}model:
+  layers:
+    - {{type: Dense, units: 8, activation: tanh}}
+    - {{type: Dense, units: 1, activation: sigmoid}}
+training:
+  optimizer: adam
+  learning_rate: 0.02
+  loss: binary_crossentropy
+  metrics: [accuracy]
+  epochs: 3
+  batch_size: 32
+output:
+  dir: out_{name}
+""")
+
+
+@pytest.mark.parametrize("data", ["rows.csv", "rows.parquet"])
+def test_streamed_run_saves_a_model_plain_keras_reproduces(workdir, xornet, data):
+    import keras
+
+    x, y = make_rows()
+    write_data(data, x, y)
+    config("big", data, "  validation: 0.2\n  test: 0.1\n  normalize: true\n  stream: true\n")
+    result = xornet("train", "big.yaml")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((workdir / "out_big/basic_run.json").read_text())
+    codes = split_codes(np.arange(len(x)), 0.2, 0.1, seed=3)
+    counts = [int(np.count_nonzero(codes == c)) for c in range(3)]
+    assert f"{counts[0]} training rows ({counts[1]} validation, {counts[2]} test), 4 inputs" in result.stdout
+    assert "engine fast (streamed)" in result.stdout
+    assert f"On the validation rows ({counts[1]}): loss " in result.stdout
+    assert record["engine"] == "fast (streamed)" and record["epochs_run"] == 3
+    assert [record["data"]["splits"][name]["rows"] for name in ("train", "validation", "test")] == counts
+    assert sorted(record["history"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    model = keras.models.model_from_json((workdir / "out_big/basic_model.json").read_text())
+    model.load_weights(workdir / "out_big/basic_weights.h5")
+    assert model.layers[0].__class__.__name__ == "Normalization"
+    loss = keras.losses.BinaryCrossentropy()
+    for code, name in ((0, "train"), (1, "validation"), (2, "test")):
+        part = codes == code
+        plain = float(loss(y[part, None], model(x[part])))
+        stored = record["final"] if name == "train" else record["held_out"][name]
+        assert plain == pytest.approx(stored["loss"], abs=1e-5), name
+        assert record["data"]["splits"][name]["sha256"] == rows_hash(np.flatnonzero(part))
+    assert record["held_out"]["validation"]["loss"] == pytest.approx(record["history"]["val_loss"][-1], abs=1e-6)
+
+
+def test_hash_split_is_deterministic_disjoint_and_covers_every_row(workdir, monkeypatch):
+    rows = np.arange(200_000)
+    codes = split_codes(rows, 0.2, 0.1, seed=7)
+    assert np.array_equal(codes, split_codes(rows, 0.2, 0.1, seed=7))
+    assert not np.array_equal(codes, split_codes(rows, 0.2, 0.1, seed=8))
+    assert [np.mean(codes == c) for c in range(3)] == pytest.approx([0.7, 0.2, 0.1], abs=0.005)
+    parts = [np.flatnonzero(codes == c) for c in range(3)]
+    assert np.array_equal(split_codes(rows[1000:2000], 0.2, 0.1, seed=7), codes[1000:2000])  # batch-independent
+
+    x, y = make_rows(3000)
+    write_data("rows.csv", x, y)
+    config("split", "rows.csv", "  validation: 0.2\n  test: 0.1\n")
+    cfg = load_config("split.yaml")
+    monkeypatch.setattr(streaming, "READ_ROWS", 256)  # many record batches
+    stream = open_stream(cfg, seed=7, scan=False)
+    read = {name: np.concatenate([rows for rows, _, _ in stream.part(name)]) for name in ("train", "validation", "test")}
+    assert np.array_equal(np.sort(np.concatenate(list(read.values()))), np.arange(3000))
+    for c, name in enumerate(("train", "validation", "test")):
+        assert np.array_equal(read[name], parts[c][parts[c] < 3000])
+    in_order = np.concatenate([xs for _, xs, _ in stream.part("train")])
+    epoch = [np.concatenate([xs for xs, _ in stream.shuffled("train", 64, epoch=0)]) for _ in range(2)]
+    assert np.array_equal(epoch[0], epoch[1]) and not np.array_equal(epoch[0], in_order)  # seeded shuffle
+    assert np.array_equal(np.sort(epoch[0], axis=0), np.sort(in_order, axis=0))  # every row once
+
+
+def test_one_pass_normalization_equals_numpy_on_the_training_rows(workdir, monkeypatch):
+    x, y = make_rows(5000, seed=1)
+    write_data("rows.parquet", x, y)
+    config("norm", "rows.parquet", "  validation: 0.25\n  normalize: true\n  stream: true\n")
+    monkeypatch.setattr(streaming, "READ_ROWS", 333)
+    stream = open_stream(load_config("norm.yaml"), seed=3)
+    train = x[split_codes(np.arange(len(x)), 0.25, None, seed=3) == 0].astype("float64")
+    assert stream.counts["train"] == len(train)
+    np.testing.assert_allclose(stream.mean, train.mean(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(stream.variance, train.var(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_streams_when_the_file_exceeds_the_memory_share(workdir, xornet):
+    x, y = make_rows(300)
+    write_data("rows.csv", x, y)
+    config("auto", "rows.csv", "  stream_memory_share: 1.0e-9\n")
+    config("small", "rows.csv")
+    assert wants_stream(load_config("auto.yaml")) and not wants_stream(load_config("small.yaml"))
+    result = xornet("train", "auto.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "engine fast (streamed)" in result.stdout
+    assert json.loads((workdir / "out_auto/basic_run.json").read_text())["data"]["stream"] is True
+
+
+def test_streamed_test_split_is_evaluated_by_the_same_hash(workdir, xornet):
+    x, y = make_rows(800)
+    write_data("rows.csv", x, y)
+    config("ev", "rows.csv", "  test: 0.2\n  stream: true\n")
+    assert xornet("train", "ev.yaml", "-q").exit_code == 0
+    record = json.loads((workdir / "out_ev/basic_run.json").read_text())
+    scores = json.loads(xornet("evaluate", "-m", "out_ev/basic_model.json", "-f", "json").stdout)
+    assert scores["rows"] == record["held_out"]["test"]["rows"]
+    assert scores["loss"] == pytest.approx(record["held_out"]["test"]["loss"], abs=1e-5)
+
+
+def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet):
+    write("gaps.csv", "a,b,label\n1,2,0\n3,,1\n")
+    config("gaps", "gaps.csv", "  stream: true\n")
+    result = xornet("train", "gaps.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (data.stream reads "
+                             "every cell as a number) (hint: data.missing: drop skips such rows when streaming)\n")
+    config("cat", "gaps.csv", "  stream: true\n  categorical: [a]\n")
+    result = xornet("train", "cat.yaml")
+    assert result.exit_code == 2
+    assert "data.categorical is not supported with streamed data (data.stream)" in result.stderr
+
+
+def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xornet):
+    x, y = make_rows(600)
+    write_data("rows.csv", x, y)
+    config("early", "rows.csv", "  validation: 0.3\n  stream: true\n")
+    text = (workdir / "early.yaml").read_text().replace("epochs: 3", "epochs: 200\n  learning_rate: 0.3\n"
+                                                        "  early_stopping: {monitor: val_loss, patience: 2}")
+    write("early.yaml", text.replace("  learning_rate: 0.02\n", ""))
+    assert xornet("train", "early.yaml", "-q").exit_code == 0
+    record = json.loads((workdir / "out_early/basic_run.json").read_text())
+    losses = record["history"]["val_loss"]
+    assert record["stop_reason"] == "early_stopping" and record["epochs_run"] == len(losses) < 200
+    best = int(np.argmin(losses))
+    assert len(losses) == best + 3  # patience 2: two epochs without a better val_loss, as Keras counts

@@ -1,0 +1,385 @@
+"""Data larger than memory: a CSV or Parquet file read in record batches, never whole.
+
+Rows go to train, validation or test by a seeded hash of their row number, so
+a split needs no pass over the file and no index in memory. One scan pass
+counts the rows of each part, checks the labels and computes the training
+rows' mean and variance (for `Normalization`); each epoch then reads the file
+again through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of
+whole batches. Memory is flat in the number of rows. A CSV is parsed once,
+into a temporary Arrow IPC file of its float32 columns that the epochs read.
+
+Example:
+    >>> stream = open_stream(load_config("big.yaml"), seed=1)
+    >>> stream.counts["train"], stream.mean.shape
+    (800312, (8,))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xornet.config import Config
+from xornet.data import Dataset, Splits, _pick_columns, check_fits_model
+from xornet.data.encoding import _last_layer, task_of
+from xornet.data.readers import NULL_VALUES, _first_row, is_number
+from xornet.errors import InputError
+
+PARTS = ("train", "validation", "test")
+READ_ROWS = 65536  # rows per record batch read from the file
+SHUFFLE_ROWS = 262144  # rows the shuffle buffer holds (about 9 MB for 8 features + label)
+PREVIEW_ROWS = 16
+
+
+def memory_available() -> int:
+    """MemAvailable from /proc/meminfo, in bytes (0 when unknown)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def wants_stream(config: Config) -> bool:
+    """Whether `config`'s data is streamed: data.stream true, or auto and the file is larger than
+    data.stream_memory_share of the available memory.
+
+    Example:
+        >>> wants_stream(load_config("configs/xor.yaml"))
+        False
+    """
+    data = config.data
+    if data.path is None or data.stream is False:
+        return False
+    if data.stream == "auto":
+        path = Path(data.path)
+        if not path.is_file() or path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+            return False
+        available = memory_available()
+        return available > 0 and path.stat().st_size > data.stream_memory_share * available
+    return True
+
+
+def split_codes(rows: np.ndarray, validation: float | None, test: float | None, seed: int) -> np.ndarray:
+    """The part of each row number: 0 train, 1 validation, 2 test, by a seeded SplitMix64 hash.
+
+    A row is in the test part when its hash (a uniform number in [0, 1)) is below
+    `test`, in validation when below `test + validation`. The same row number and
+    seed always land in the same part, whatever batch the row is read in.
+
+    Example:
+        >>> split_codes(np.arange(6), 0.5, None, seed=1).tolist()
+        [0, 1, 0, 1, 1, 0]
+    """
+    with np.errstate(over="ignore"):
+        z = np.asarray(rows, dtype=np.uint64) + np.uint64(seed % 2**63) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    uniform = (z >> np.uint64(11)).astype(np.float64) / 2.0**53
+    codes = np.zeros(len(uniform), dtype=np.int8)
+    codes[uniform < (test or 0) + (validation or 0)] = 1
+    codes[uniform < (test or 0)] = 2
+    return codes
+
+
+class _Moments:
+    """Count, mean and sum of squared deviations per column, merged batch by batch (Chan et al.)."""
+
+    def __init__(self, width: int):
+        self.count, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
+
+    def add(self, x: np.ndarray) -> None:
+        if not len(x):
+            return
+        x = x.astype(np.float64)
+        n, mean = len(x), x.mean(axis=0)
+        m2 = ((x - mean) ** 2).sum(axis=0)
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * n / total
+        self.m2 = self.m2 + m2 + delta**2 * self.count * n / total
+        self.count = total
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self.m2 / max(self.count, 1)
+
+
+@dataclass
+class Stream:
+    """A file read in record batches: its columns, its split and what the scan pass learned."""
+
+    path: Path
+    features: list[str]
+    label: str
+    validation: float | None
+    test: float | None
+    seed: int
+    counts: dict[str, int] = field(default_factory=dict)
+    mean: np.ndarray | None = None
+    variance: np.ndarray | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    drop_missing: bool = False
+    cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
+
+    def cache_csv(self) -> None:
+        """Parse a CSV once into a temporary Arrow IPC file of its float32 columns, read again each epoch.
+
+        Parsing text is what costs when a file is read every epoch; the IPC file
+        (4 bytes per cell, in the system temp directory) is read without parsing
+        and deleted when the stream is. Parquet files are read as they are.
+        """
+        import pyarrow as pa
+
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            return
+        directory = tempfile.mkdtemp(prefix="xornet_stream_")
+        weakref.finalize(self, shutil.rmtree, directory, True)
+        cache = Path(directory) / "columns.arrows"
+        writer = None
+        with pa.OSFile(str(cache), "wb") as sink:
+            for batch in _record_batches(self.path, [*self.features, self.label]):
+                writer = writer or pa.ipc.new_stream(sink, batch.schema)
+                writer.write_batch(batch)
+            if writer is not None:
+                writer.close()
+        self.cache = cache
+
+    def chunks(self):
+        """(first row number, x float32, y float32) for each record batch of the whole file."""
+        start = 0
+        for batch in _record_batches(self.cache or self.path, [*self.features, self.label]):
+            columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in [*self.features, self.label]]
+            values = np.column_stack(columns).astype(np.float32, copy=False)
+            x, y = values[:, :-1], values[:, -1:]
+            rows = np.arange(start, start + len(values))
+            start += len(values)
+            missing = np.isnan(values).any(axis=1)
+            if missing.any():
+                if not self.drop_missing:
+                    row = int(np.flatnonzero(missing)[0])
+                    column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
+                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value "
+                                     f"(data.stream reads every cell as a number)",
+                                     hint="data.missing: drop skips such rows when streaming")
+                x, y, rows = x[~missing], y[~missing], rows[~missing]
+            yield rows, x, y
+
+    def _where(self, row: int) -> str:
+        """ "file, line L" for a CSV (as the in-memory reader says), "file, row R" for Parquet."""
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            return f"{self.path}, row {row + 1}"
+        return f"{self.path}, line {_csv_names(self.path)[1] + row + 1}"
+
+    def part(self, name: str):
+        """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
+        code = PARTS.index(name)
+        for rows, x, y in self.chunks():
+            keep = split_codes(rows, self.validation, self.test, self.seed) == code
+            yield rows[keep], x[keep], y[keep]
+
+    def shuffled(self, name: str, chunk_rows: int, epoch: int, shuffle: bool = True):
+        """Chunks of `chunk_rows` rows of part `name`, shuffled through a SHUFFLE_ROWS buffer
+        with a generator seeded by (seed, epoch)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        buffer_x, buffer_y, held = [], [], 0
+        for _, x, y in self.part(name):
+            buffer_x.append(x)
+            buffer_y.append(y)
+            held += len(x)
+            if held >= SHUFFLE_ROWS + chunk_rows or (not shuffle and held >= chunk_rows):
+                x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
+                if shuffle:
+                    order = rng.permutation(len(x))
+                    x, y = x[order], y[order]
+                cut = (len(x) - (SHUFFLE_ROWS if shuffle else 0)) // chunk_rows * chunk_rows
+                for start in range(0, cut, chunk_rows):
+                    yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+                buffer_x, buffer_y, held = [x[cut:]], [y[cut:]], len(x) - cut
+        if held:
+            x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
+            if shuffle:
+                order = rng.permutation(len(x))
+                x, y = x[order], y[order]
+            for start in range(0, len(x), chunk_rows):
+                yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+
+    def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True):
+        """A `tf.data.Dataset` of (x, y) chunks of whole batches of part `name` (the last may be short),
+        read in a background thread while the previous chunk trains.
+
+        Example:
+            >>> for x, y in stream.dataset("train", 256, epoch=0): ...
+        """
+        import tensorflow as tf
+
+        chunk_rows = max(1, READ_ROWS // batch_size) * batch_size
+        width = len(self.features)
+        signature = (tf.TensorSpec([None, width], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+        return tf.data.Dataset.from_generator(lambda: self.shuffled(name, chunk_rows, epoch, shuffle),
+                                              output_signature=signature).prefetch(2)
+
+
+def _record_batches(path: Path, columns: list[str]):
+    """pyarrow record batches of `columns` as float32: `ParquetFile.iter_batches` or `csv.open_csv`."""
+    import pyarrow as pa
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=columns)
+        return
+    if path.suffix == ".arrows":  # Stream.cache_csv's file
+        with pa.OSFile(str(path)) as source:
+            yield from pa.ipc.open_stream(source)
+        return
+    import pyarrow.csv as pacsv
+
+    names, skip = _csv_names(path)
+    read = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 22)
+    convert = pacsv.ConvertOptions(column_types={name: pa.float32() for name in columns}, include_columns=columns,
+                                   null_values=NULL_VALUES, strings_can_be_null=True)
+    try:
+        with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
+            yield from reader
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{path}: {str(exc).splitlines()[0]} (data.stream reads every cell as a number)",
+                         hint="check the cell, or data.stream: false to read the file whole with line numbers") from None
+
+
+def _csv_names(path: Path) -> tuple[list[str], int]:
+    """The column names of a CSV (str(i) without a header) and how many lines precede the data."""
+    cells, index = _first_row(path)
+    if all(is_number(cell) for cell in cells):
+        return [str(i) for i in range(len(cells))], index
+    return [cell.strip() for cell in cells], index + 1
+
+
+def _column_names(path: Path) -> list[str]:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return _csv_names(path)[0]
+
+
+def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
+    """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
+    part's row numbers, label checks, the training rows' mean and variance.
+
+    Example:
+        >>> open_stream(config, seed=1).counts
+        {'train': 8012, 'validation': 1988, 'test': 0}
+    """
+    data, source = config.data, str(config.data.path)
+    path = Path(data.path)
+    if not path.is_file():
+        raise InputError(f"{source}: data file not found (data.path)")
+    if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+        raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
+                         hint="data.stream: false to read it into memory")
+    unsupported = [key for key in ("validation_path", "test_path") if getattr(data, key) is not None]
+    unsupported += ["categorical"] if data.categorical else []
+    unsupported += [f"missing: {data.missing}"] if data.missing in ("mean", "zero") else []
+    if unsupported:
+        raise InputError(f"{config.source}: data.{unsupported[0]} is not supported with streamed data (data.stream)",
+                         hint="data.stream: false to read the file into memory")
+    if config.training.batch_size is None:
+        raise InputError(f"{config.source}: streamed data (data.stream) trains in mini-batches, "
+                         "received training.batch_size null (full batch)", hint="set training.batch_size, e.g. 256")
+    features, label = _pick_columns(_column_names(path), data.features, data.label, source)
+    stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
+    if scan:
+        stream.cache_csv()
+        _scan(stream, config)
+    return stream
+
+
+def stream_part(config: Config, seed: int, name: str) -> Dataset:
+    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores).
+
+    Example:
+        >>> stream_part(config, seed=1, name="test").rows[:3]
+        array([ 4, 17, 30])
+    """
+    stream = open_stream(config, seed, scan=False)
+    parts = list(stream.part(name))
+    rows, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows)
+
+
+def _scan(stream: Stream, config: Config) -> None:
+    counts = dict.fromkeys(PARTS, 0)
+    hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
+    moments = _Moments(len(stream.features))
+    for rows, x, y in stream.chunks():
+        codes = split_codes(rows, stream.validation, stream.test, stream.seed)
+        check_fits_model(Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows), config)
+        for code, name in enumerate(PARTS):
+            counts[name] += int(np.count_nonzero(codes == code))
+            hashes[name].update(rows[codes == code].astype("<i8").tobytes())
+        moments.add(x[codes == 0])
+    if counts["train"] == 0:
+        raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
+    stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
+    stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
+
+
+class PreviewRows:
+    """The first training rows, standing in for the whole (unread) training array.
+
+    `len()` and `shape` give the full count, so what a run prints and records
+    ("800312 training rows") is true; slicing gives the preview rows only.
+    """
+
+    def __init__(self, rows: np.ndarray, total: int):
+        self.rows, self.total = rows, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.total, *self.rows.shape[1:])
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
+@dataclass
+class StreamSplits(Splits):
+    """Splits of a streamed file: `train` holds preview rows and the counts; `stream` reads the rows."""
+
+    stream: Stream | None = None
+
+
+def stream_splits(config: Config, seed: int) -> StreamSplits:
+    """The streamed counterpart of `load_splits`: a scanned `Stream` and a preview of its training rows."""
+    stream = open_stream(config, seed)
+    x, y = next(iter(stream.shuffled("train", PREVIEW_ROWS, 0, shuffle=False)))
+    train = Dataset(PreviewRows(x, stream.counts["train"]), PreviewRows(y, stream.counts["train"]),
+                    stream.features, stream.label, str(stream.path))
+    train.held_out = {name: stream.counts[name] for name in PARTS[1:] if stream.counts[name]}
+    train.missing = {"policy": config.data.missing}
+    task = task_of(config.training.loss)
+    units = _last_layer(config)[0]
+    encoding = {"source": str(stream.path), "rows": sum(stream.counts.values()), "features": stream.features,
+                "label": stream.label, "task": task,
+                "classes": [str(i) for i in range(units or 0)] if task == "multiclass" else None, "text_label": False,
+                "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
+                "missing": {"policy": config.data.missing},
+                "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
+                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name]} for name, n in stream.counts.items()
+                              if n or name == "train"}},
+                "stream": True}
+    return StreamSplits(train, encoding=encoding, stream=stream)

@@ -1,0 +1,167 @@
+"""Training on streamed data (xornet/data/stream.py): Keras' own train_step over chunks read from a file.
+
+Each epoch reads the training part of the file again, as a `tf.data.Dataset`
+of chunks of whole batches prefetched in a background thread; one compiled
+call trains a chunk's batches with `model.train_step`, as the fast engine
+does for in-memory data. Validation rows are read again at the end of each
+epoch and scored with `model.test_step`, so `val_*` figures, Keras'
+EarlyStopping and ReduceLROnPlateau work as in memory.
+
+Example:
+    >>> result = train_stream(model, stream, config.training, seed=1, validation=True)
+    >>> sorted(result.history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from xornet.backend import import_keras
+from xornet.config import Config, TrainingConfig
+from xornet.data.stream import Stream, StreamSplits
+from xornet.errors import InputError
+from xornet.trainer import (ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite, _keras_callbacks,
+                            check_monitors)
+
+EVALUATE_ROWS = 65536  # rows per test_step call when scoring a part after training
+
+
+def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: ProgressFn | None, on_start):
+    """One training attempt on a streamed file: build, adapt, train, score each part (an experiment `Run`)."""
+    from xornet.experiment import Run
+    from xornet.network import build_model, compile_model
+
+    stream, dataset = splits.stream, splits.train
+    preview = dataset.x.rows
+    model = build_model(config, len(stream.features), seed, normalize_on=preview if config.data.normalize else None)
+    if config.data.normalize:
+        set_normalization(model, stream.mean, stream.variance)
+    compile_model(model, config.training)
+    if on_start:
+        on_start(dataset, model)
+    result = train_stream(model, stream, config.training, seed, progress, validation=stream.counts["validation"] > 0)
+    final = evaluate_stream(model, stream, "train")
+    held_out = {name: {"rows": stream.counts[name]} | evaluate_stream(model, stream, name)
+                for name in ("validation", "test") if stream.counts[name]}
+    probabilities = np.asarray(model(preview, training=False))
+    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out)
+
+
+def set_normalization(model, mean: np.ndarray, variance: np.ndarray) -> None:
+    """Give the model's Normalization layer the streamed mean and variance, as `adapt` would have."""
+    layer = model.get_layer("normalization")
+    layer.adapt_mean.assign(np.asarray(mean, dtype="float32"))
+    layer.adapt_variance.assign(np.asarray(variance, dtype="float32"))
+    layer.finalize_state()
+
+
+def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0, progress: ProgressFn | None = None,
+                 *, validation: bool = False) -> TrainResult:
+    """Train a compiled `model` on the training rows of `stream` for `training.epochs` epochs.
+
+    `validation=True` scores the validation rows after each epoch (val_* in the history).
+    """
+    import tensorflow as tf
+
+    if training.engine == "keras":
+        raise InputError("training.engine 'keras' does not take streamed data (data.stream)",
+                         hint="training.engine: auto (the compiled engine streams), or data.stream: false")
+    for key in ("class_weight", "checkpoint_every"):
+        if getattr(training, key) is not None:
+            raise InputError(f"training.{key} is not supported with streamed data (data.stream) yet",
+                             hint="data.stream: false to read the file into memory")
+    check_monitors(training, validation)
+    started = time.perf_counter()
+    keras = import_keras()
+    _apply_schedule(model, training)
+    callbacks = _keras_callbacks(keras, training)
+    steps = _Steps(tf, model, training.batch_size)
+    x0, y0 = next(iter(stream.shuffled("train", 1, 0, shuffle=False)))
+    names = _build_state(model, tf.constant(x0), tf.constant(y0))
+    history: dict[str, list[float]] = {}
+    stop, total = None, stream.counts["train"]
+    model.stop_training = False
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch in range(training.epochs):
+        model.reset_metrics()
+        done = 0
+        for x, y in stream.dataset("train", training.batch_size, epoch, training.shuffle):
+            steps.train(x, y)
+            done += int(x.shape[0])
+            if progress and done < total:
+                progress(epoch + done / total, training.epochs, {})
+        logs = _logs(model, names, "")
+        if validation:
+            model.reset_metrics()
+            for x, y in stream.dataset("validation", training.batch_size, shuffle=False):
+                steps.test(x, y)
+            logs |= _logs(model, names, "val_")
+        _check_finite(logs, epoch + 1)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        if progress:
+            progress(epoch + 1, training.epochs, logs)
+        if training.target_loss is not None and logs["loss"] < training.target_loss:
+            stop = "target_loss"
+        elif model.stop_training:
+            stop = "early_stopping"
+        if stop:
+            break
+    for callback in callbacks:
+        callback.on_train_end()
+    early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
+    best = early.best_epoch + 1 if early is not None and early.best is not None else None
+    reason = "data.stream: the file is read in record batches each epoch"
+    return TrainResult(history, len(history["loss"]), stop or "completed", "fast (streamed)", reason,
+                       time.perf_counter() - started, best)
+
+
+def _logs(model, names: list[str], prefix: str) -> dict[str, float]:
+    results = model.get_metrics_result()
+    return {prefix + name: float(results[name]) for name in names}
+
+
+class _Steps:
+    """Compiled loops of Keras' train_step / test_step over the batches of one chunk of rows."""
+
+    def __init__(self, tf, model, batch: int):
+        self.tf, self.model, self.batch = tf, model, batch
+        signature = [tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, 1], tf.float32)]
+        self.train = tf.function(lambda x, y: self._loop(model.train_step, x, y), input_signature=signature,
+                                 autograph=False)
+        self.test = tf.function(lambda x, y: self._loop(model.test_step, x, y), input_signature=signature,
+                                autograph=False)
+
+    def _loop(self, step, x, y):
+        tf, batch = self.tf, self.batch
+        count = (tf.shape(x)[0] + batch - 1) // batch
+
+        def one_batch(b):
+            step((x[b * batch:(b + 1) * batch], y[b * batch:(b + 1) * batch]))
+            return b + 1
+
+        return tf.while_loop(lambda b: b < count, one_batch, [tf.constant(0)])
+
+
+def evaluate_stream(model, stream: Stream, name: str) -> dict[str, float]:
+    """Loss and metrics of `model` on part `name` of `stream` (one read of the file).
+
+    Example:
+        >>> evaluate_stream(model, stream, "validation")
+        {'loss': 0.312, 'accuracy': 0.871}
+    """
+    import tensorflow as tf
+
+    model.reset_metrics()
+    for x, y in stream.shuffled(name, EVALUATE_ROWS, 0, shuffle=False):
+        model.test_step((tf.constant(x), tf.constant(y)))
+    results = {key: float(value) for key, value in model.get_metrics_result().items()}
+    model.reset_metrics()
+    return results
