@@ -176,7 +176,7 @@ def _check_value(kind: str, key: str, value: Any, where: str) -> Any:
     elif key == "axis":
         value = value[0] if isinstance(value, list) and len(value) == 1 else value
         ok, expected = value in (-1, 1) and not isinstance(value, bool), "the last axis (-1)"
-        value = -1
+        value = -1 if ok else value
     elif key == "invert":
         ok, expected = value is False, "false (xornet runs Normalization, not its inverse)"
     elif key in ("mean", "variance"):
