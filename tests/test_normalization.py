@@ -179,3 +179,16 @@ def test_the_unchanged_file_loads(keras3_normalized, tmp_path):
     (tmp_path / "m_model.json").write_text(json.dumps(keras3_normalized))
     result = run("predict", "-m", tmp_path / "m_model.json", "-w", tmp_path / "m.weights.h5", "--x", "1,2")
     assert result.exit_code == 0, result.stderr
+
+
+def test_served_model_describes_and_predicts_like_plain_keras(normalized):
+    from xornet.serve.served_model import load_served_model
+
+    width, rows = WIDTHS[normalized[1]], normalized[2].test.x
+    served = load_served_model(files(normalized)[0])
+    assert served.verified()
+    first = served.describe()["layers"][0]
+    assert (first["type"], first["params"]) == ("Normalization", 2 * width + 1)
+    assert served.describe()["parameters"] == plain_keras(normalized).count_params()
+    reference = plain_keras(normalized).predict(rows, verbose=0)
+    np.testing.assert_allclose(served.predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
