@@ -58,7 +58,7 @@ def test_untranslatable_keras2_layers_and_options(xornet, tmp_path):
 
     assert keras2_error(xornet, tmp_path, conv) == (
         "error: m_model.json: layer 2 (Conv2D) is not a layer xornet can run "
-        "(it runs: Dense, Activation, Dropout, BatchNormalization, LeakyReLU, Flatten)\n")
+        "(it runs: Dense, Activation, Dropout, BatchNormalization, LeakyReLU, Flatten, Normalization)\n")
 
     def constraint(layers):
         layers[1]["config"]["kernel_constraint"] = {"class_name": "MaxNorm", "config": {"max_value": 2}}

@@ -10,6 +10,8 @@ Keras 2 cannot read Keras 3's:
   on the first layer or on an `InputLayer`, very old ones (up to about 2.2)
   store the Sequential config as a plain list of layers, 2.2.4-tf puts a
   `dtype` into initializer configs, and LeakyReLU's slope is `alpha`.
+- Normalization (axis -1, adapted: mean and variance in the weights, not in
+  the config) is written alike by Keras 2 (TF 2.6 and later) and Keras 3.
 - Keras 3 files name the input shape `batch_shape` on an `InputLayer`, which
   Keras 2 rejects, wrap dtypes in `DTypePolicy` objects, and call LeakyReLU's
   slope `negative_slope`.
@@ -47,6 +49,7 @@ LAYER_OPTIONS = {
                            "gamma_regularizer", "beta_constraint", "gamma_constraint"),
     "LeakyReLU": ("negative_slope",),
     "Flatten": ("data_format",),
+    "Normalization": ("axis", "invert", "mean", "variance"),
 }
 # Options every Keras layer carries that need no translation (or none at all).
 COMMON_OPTIONS = ("name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_dim", "batch_size",
@@ -173,7 +176,11 @@ def _check_value(kind: str, key: str, value: Any, where: str) -> Any:
     elif key == "axis":
         value = value[0] if isinstance(value, list) and len(value) == 1 else value
         ok, expected = value in (-1, 1) and not isinstance(value, bool), "the last axis (-1)"
-        value = -1
+        value = -1 if ok else value
+    elif key == "invert":
+        ok, expected = value is False, "false (xornet runs Normalization, not its inverse)"
+    elif key in ("mean", "variance"):
+        ok, expected = value is None, "null (the adapted values live in the weights file)"
     elif key == "seed":
         ok, expected = value is None or _is_int(value), "null or a whole number"
     elif key == "noise_shape":

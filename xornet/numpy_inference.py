@@ -3,7 +3,7 @@
 Importing TensorFlow takes about three seconds, longer than predicting a
 million rows of the XOR net. `xornet predict` therefore runs such networks
 here, reading the same JSON and HDF5 files (Dense, Activation, Dropout,
-BatchNormalization, LeakyReLU, Flatten of flat rows); an activation not listed
+BatchNormalization, LeakyReLU, Flatten of flat rows, Normalization); an activation not listed
 below falls back to Keras. tests/test_numpy_inference.py checks the
 numbers against Keras' own predictions.
 
@@ -70,6 +70,12 @@ def _batch_normalization(gamma, beta, mean, variance, epsilon: float):
     return lambda x: x * inv + shift.astype("float32")
 
 
+def _normalization(mean, variance):
+    """Keras' Normalization: (x - mean) / maximum(sqrt(variance), epsilon), Keras' epsilon being 1e-7."""
+    scale = np.maximum(np.sqrt(variance), np.float32(1e-7)).astype("float32")
+    return lambda x: (x - mean) / scale
+
+
 class NumpyNetwork:
     """A Sequential network evaluated with NumPy (float32): Dense steps and elementwise functions."""
 
@@ -126,12 +132,15 @@ class NumpyNetwork:
                 gamma = values.pop(0) if scale else None
                 beta = values.pop(0) if center else None
                 function = _batch_normalization(gamma, beta, values[0], values[1], options.get("epsilon", 1e-3))
+            if kind == "Normalization":  # weights: mean, variance, count (of adapted rows; unused here)
+                values = _weights_for(source, options["name"], pending, [(current,), (current,), ()])
+                function = _normalization(values[0], values[1])
             if function is not ACTIVATIONS["linear"]:
                 steps.append(("activation", function, None))
         return cls(steps, width, current)
 
 
-WEIGHTED_LAYERS = ("Dense", "BatchNormalization")
+WEIGHTED_LAYERS = ("Dense", "BatchNormalization", "Normalization")
 
 
 def _weights_for(source: Path, name: str, pending: list, expected: list[tuple]) -> list[np.ndarray]:

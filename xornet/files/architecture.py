@@ -25,7 +25,8 @@ import os
 from xornet.errors import InputError
 from xornet.keras2 import sequential_layers, to_keras3
 
-RUNNABLE = ("InputLayer", "Dense", "Activation", "Dropout", "BatchNormalization", "LeakyReLU", "Flatten")
+RUNNABLE = ("InputLayer", "Dense", "Activation", "Dropout", "BatchNormalization", "LeakyReLU", "Flatten",
+            "Normalization")
 MAX_DEPTH = 32  # nesting of JSON objects and lists; Keras' own files need about 8
 MAX_LAYERS = 10_000
 CODE_CLASSES = ("Lambda", "TFOpLambda", "__lambda__", "SlicingOpLambda")
@@ -125,6 +126,8 @@ def parameter_count(config: dict) -> int:
             width = options["units"]
         elif layer["class_name"] == "BatchNormalization":
             total += width * (2 + options.get("center", True) + options.get("scale", True))
+        elif layer["class_name"] == "Normalization":  # mean, variance and the adapted row count
+            total += 2 * width + 1
     return total
 
 

@@ -1,0 +1,194 @@
+"""data.normalize: true puts a Keras Normalization layer first; every command reads it like plain Keras does."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REPO
+from xornet.cli import app
+from xornet.files.load import load_model
+from xornet.predictor import load_predictor
+
+WIDTHS = {"iris": 4, "breast_cancer": 30}
+
+
+def run(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module", params=sorted(WIDTHS))
+def normalized(request, tmp_path_factory):
+    """(directory, dataset name, raw test rows): the shipped config trained for 5 epochs, data beside configs/."""
+    from xornet.config import load_config
+    from xornet.data import load_splits
+
+    name = request.param
+    directory = tmp_path_factory.mktemp(name)
+    shutil.copytree(REPO / "configs", directory / "configs")
+    shutil.copytree(REPO / "data", directory / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        result = run("train", f"configs/{name}.yaml", "-q", "--epochs", "5")
+        assert result.exit_code == 0, result.stderr
+        record = json.loads((directory / f"models/{name}/basic_run.json").read_text())
+        splits = load_splits(load_config(f"configs/{name}.yaml"), record["data"]["splits"]["seed"])
+    return directory, name, splits
+
+
+def files(normalized):
+    directory, name, _ = normalized
+    return directory / f"models/{name}/basic_model.json", directory / f"models/{name}/basic_weights.h5"
+
+
+def plain_keras(normalized):
+    import keras
+
+    model_path, weights_path = files(normalized)
+    model = keras.models.model_from_json(model_path.read_text())
+    model.load_weights(str(weights_path))
+    return model
+
+
+def test_numpy_predict_equals_plain_keras_from_raw_features(normalized, tmp_path):
+    _, name, splits = normalized
+    model, rows = plain_keras(normalized), splits.test.x
+    layer = model.layers[0]
+    assert layer.__class__.__name__ == "Normalization"
+    # Adapted on the training rows only, and the rows given are raw (not normalized beforehand).
+    np.testing.assert_allclose(layer.adapt_mean.numpy(), splits.train.x.mean(axis=0), rtol=1e-5)
+    assert np.abs(rows.mean(axis=0) - splits.train.x.mean(axis=0)).max() > 0
+    assert np.abs(rows).max() > 3
+    reference = model.predict(rows, verbose=0)
+    predictor = load_predictor(files(normalized)[0])
+    assert predictor.engine == "numpy"
+    np.testing.assert_allclose(predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
+    np.save(tmp_path / "rows.npy", rows)
+    result = run("predict", "-m", files(normalized)[0], "--input", tmp_path / "rows.npy", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    got = np.array([row["probability"] for row in json.loads(result.stdout)])
+    np.testing.assert_allclose(got.reshape(reference.shape), reference, rtol=1e-6, atol=1e-6)
+
+
+def test_keras_path_equals_plain_keras(normalized):
+    rows = normalized[2].test.x
+    reference = plain_keras(normalized).predict(rows, verbose=0)
+    loaded = load_model(files(normalized)[0]).model
+    assert loaded.layers[0].__class__.__name__ == "Normalization"
+    np.testing.assert_allclose(loaded.predict(rows, verbose=0), reference, rtol=1e-6, atol=1e-6)
+
+
+def test_summary_counts_the_layer_as_keras_does(normalized):
+    width = WIDTHS[normalized[1]]
+    result = run("summary", files(normalized)[0])
+    assert result.exit_code == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "normalization (Normalization)" in line)
+    assert row.split("│")[-2].strip() == str(2 * width + 1)
+    assert f" Non-trainable params: {2 * width + 1} " in result.stdout
+    assert f"Total params: {plain_keras(normalized).count_params():,} " in result.stdout
+
+
+def test_export_to_keras2_and_keras3_predicts_the_same(normalized, tmp_path):
+    import keras
+    import tf_keras
+
+    rows = normalized[2].test.x
+    reference = plain_keras(normalized).predict(rows, verbose=0)
+    for to in ("keras2", "keras3"):
+        result = run("export", files(normalized)[0], tmp_path / to, "--to", to)
+        assert result.exit_code == 0, result.stderr
+    keras2 = tf_keras.models.model_from_json((tmp_path / "keras2/basic_model.json").read_text())
+    keras2.load_weights(str(tmp_path / "keras2/basic_weights.h5"))
+    assert keras2.layers[0].__class__.__name__ == "Normalization"
+    np.testing.assert_allclose(keras2.predict(rows, verbose=0), reference, rtol=1e-6, atol=1e-6)
+    keras3 = keras.models.model_from_json((tmp_path / "keras3/basic_model.json").read_text())
+    keras3.load_weights(str(tmp_path / "keras3/basic.weights.h5"))
+    np.testing.assert_allclose(keras3.predict(rows, verbose=0), reference, rtol=1e-6, atol=1e-6)
+    # Both exports read back on the NumPy path (Keras 2's HDF5 layout and Keras 3's) to the same numbers.
+    for model, weights in (("keras2/basic_model.json", "keras2/basic_weights.h5"),
+                           ("keras3/basic_model.json", "keras3/basic.weights.h5")):
+        predictor = load_predictor(tmp_path / model, tmp_path / weights)
+        assert predictor.engine == "numpy"
+        np.testing.assert_allclose(predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
+
+
+def test_evaluate_on_the_test_split(normalized):
+    directory, name, splits = normalized
+    result = run("evaluate", "-m", files(normalized)[0], "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)
+    record = json.loads((directory / f"models/{name}/basic_run.json").read_text())
+    assert scores["rows"] == len(splits.test.x)
+    assert scores["accuracy"] == pytest.approx(record["held_out"]["test"]["accuracy"])
+
+
+def test_files_written_by_keras2_with_a_normalization_layer(tmp_path):
+    import tf_keras
+
+    rng = np.random.default_rng(7)
+    train = (rng.normal(size=(50, 3)) * [1, 10, 100] + [5, -20, 300]).astype("float32")
+    normalization = tf_keras.layers.Normalization(axis=-1, input_shape=(3,))
+    model = tf_keras.Sequential([normalization, tf_keras.layers.Dense(4, activation="tanh"),
+                                 tf_keras.layers.Dense(2, activation="softmax")])
+    normalization.adapt(train)
+    (tmp_path / "net.json").write_text(model.to_json())
+    model.save_weights(str(tmp_path / "net.h5"))  # Keras 2's layout: mean, variance, count
+    rows = (rng.normal(size=(20, 3)) * [1, 10, 100] + [5, -20, 300]).astype("float32")
+    reference = model.predict(rows, verbose=0)
+    predictor = load_predictor(tmp_path / "net.json")
+    assert predictor.engine == "numpy"
+    np.testing.assert_allclose(predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
+    keras_path = load_model(tmp_path / "net.json").model
+    np.testing.assert_allclose(keras_path.predict(rows, verbose=0), reference, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture
+def keras3_normalized(tmp_path):
+    """A Keras 3 model file with an adapted Normalization layer and its weights, in tmp_path."""
+    import keras
+
+    normalization = keras.layers.Normalization(axis=-1, name="norm")
+    model = keras.Sequential([keras.Input(shape=(2,)), normalization, keras.layers.Dense(1, activation="sigmoid")])
+    normalization.adapt(np.array([[0, 10], [1, 30]], "float32"))
+    model.save_weights(str(tmp_path / "m.weights.h5"))
+    return json.loads(model.to_json())
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("invert", True, "option invert: expected false (xornet runs Normalization, not its inverse), received True"),
+    ("axis", None, "option axis: expected the last axis (-1), received None"),
+    ("axis", [0], "option axis: expected the last axis (-1), received 0"),
+    ("mean", [1.0, 2.0], "option mean: expected null (the adapted values live in the weights file), "
+                         "received [1.0, 2.0]"),
+])
+def test_other_normalizations_are_refused_by_layer_and_option(keras3_normalized, tmp_path, option, value, expected):
+    config = keras3_normalized
+    config["config"]["layers"][1]["config"][option] = value
+    (tmp_path / "m_model.json").write_text(json.dumps(config))
+    for command in (["predict", "-m", tmp_path / "m_model.json", "-w", tmp_path / "m.weights.h5", "--x", "1,2"],
+                    ["summary", tmp_path / "m_model.json"]):
+        result = run(*command)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr == f"error: {tmp_path}/m_model.json: layer 1 ('norm', Normalization): {expected}\n"
+
+
+def test_the_unchanged_file_loads(keras3_normalized, tmp_path):
+    (tmp_path / "m_model.json").write_text(json.dumps(keras3_normalized))
+    result = run("predict", "-m", tmp_path / "m_model.json", "-w", tmp_path / "m.weights.h5", "--x", "1,2")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_served_model_describes_and_predicts_like_plain_keras(normalized):
+    from xornet.serve.served_model import load_served_model
+
+    width, rows = WIDTHS[normalized[1]], normalized[2].test.x
+    served = load_served_model(files(normalized)[0])
+    assert served.verified()
+    first = served.describe()["layers"][0]
+    assert (first["type"], first["params"]) == ("Normalization", 2 * width + 1)
+    assert served.describe()["parameters"] == plain_keras(normalized).count_params()
+    reference = plain_keras(normalized).predict(rows, verbose=0)
+    np.testing.assert_allclose(served.predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
