@@ -5,6 +5,7 @@ progress bar's width. Everything through the real CLI runner."""
 import io
 import json
 import re
+import os
 import shutil
 import subprocess
 import sys
@@ -178,8 +179,8 @@ def test_debug_before_or_after_the_command(workdir, xornet, monkeypatch, args):
     assert "Traceback (most recent call last):" in result.stderr
     assert result.stderr.endswith("error: model file not found: looked for nope.json and models/nope.json "
                                   "(hint: train one with `xornet train CONFIG`, or pass --model PATH)\n")
-    monkeypatch.delenv("XORNET_DEBUG", raising=False)
     assert "Traceback" not in xornet("predict", "-m", "nope.json").stderr  # the next call is not in debug mode
+    assert "XORNET_DEBUG" not in os.environ  # nor are processes it starts (servers, sweep workers)
 
 
 def test_flag_errors_name_the_flag_typed(workdir, xornet):

@@ -36,6 +36,7 @@ def _err(text: str = "") -> None:
 
 
 DEBUG_HELP = "Show tracebacks and TensorFlow's own log lines."
+_DEBUG_FROM_ENVIRONMENT = os.environ.get("XORNET_DEBUG")  # set by the user before xornet started
 
 
 def _set_debug(debug: bool) -> None:
@@ -92,7 +93,10 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ):
     """Train, save and use small Keras networks from YAML experiment configs."""
-    _state["debug"] = False  # reset between in-process invocations; --debug turns it on
+    # Reset between in-process invocations (tests, library use); --debug turns it on again.
+    _state["debug"] = False
+    if _DEBUG_FROM_ENVIRONMENT is None:
+        os.environ.pop("XORNET_DEBUG", None)
     _set_debug(debug)
 
 
