@@ -110,9 +110,9 @@ def test_a_record_without_its_config_is_refused(models, xornet):
         "models/basic_model.json already holds a model whose run record models/basic_run.json does not say which "
         f"config made it; refusing to overwrite it {HINT}")
     (models / "basic_run.json").write_text("[" * 100_000)
-    assert one_line_error(xornet("train", "configs/xor.yaml")) == (
-        "models/basic_model.json already holds a model with no run record (origin unknown); refusing to overwrite "
-        f"it with experiment 'xor' {HINT}")
+    assert one_line_error(xornet("train", "configs/xor.yaml")) == (  # a damaged record is an error, never skipped
+        "models/basic_run.json: run record is nested too deeply to read (hint: retrain the model, restore the "
+        "record, or delete models/basic_run.json to use the model files unchecked)")
 
 
 def test_a_record_from_an_older_xornet_is_completed_with_defaults():
@@ -413,22 +413,18 @@ def test_output_paths_that_cannot_be_written_are_refused_before_training(workdir
 
 
 def test_nul_bytes_in_output_keys_are_refused_by_config_validate(workdir, xornet):
+    nul = "the value holds a NUL character (\\0), which no name or path may hold"
     cases = {
-        'output:\n  dir: "mo\\0dels"\n': "line 2: output.dir: expected a directory path, received 'mo\\x00dels' (it "
-                                         "contains a NUL byte)",
-        'output:\n  model_file: "a\\0.json"\n': "line 2: output.model_file: expected a file name, received "
-                                                "'a\\x00.json' (it contains a NUL byte)",
-        'output:\n  weights_file: "w\\0.h5"\n': "line 2: output.weights_file: expected a file name, received "
-                                                "'w\\x00.h5' (it contains a NUL byte)",
+        'output:\n  dir: "mo\\0dels"\n': f"line 2, column 8: output.dir: {nul}",
+        'output:\n  model_file: "a\\0.json"\n': f"line 2, column 15: output.model_file: {nul}",
+        'output:\n  weights_file: "w\\0.h5"\n': f"line 2, column 17: output.weights_file: {nul}",
         'output:\n  dir: ""\n': "line 2: output.dir: expected a directory path, received ''",
+        'name: "x\\0y"\n': f"line 1, column 7: name: {nul}",
     }
     for text, problem in cases.items():
         write("nul.yaml", text)
         result = xornet("config", "validate", "nul.yaml")
         assert result.exit_code == 2 and result.stderr == f"error: nul.yaml, {problem}\n", result.stderr
-    write("nul.yaml", 'name: "x\\0y"\n')
-    assert xornet("config", "validate", "nul.yaml").stderr == (
-        "error: nul.yaml, line 1: name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$', received 'x\\x00y'\n")
 
 
 def test_config_init_refuses_paths_it_cannot_write(workdir, xornet):
