@@ -152,11 +152,13 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
 def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -> Run:
     import inspect
 
+    from xornet.devices import strategy_scope
     from xornet.network import build_model, compile_model
 
     dataset = splits.train
-    model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
-    compile_model(model, config.training)
+    with strategy_scope(config.training):  # training.devices > 1: a MirroredStrategy's variables
+        model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
+        compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
     extra = {}
