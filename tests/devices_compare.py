@@ -1,7 +1,8 @@
-"""Train configs/xor.yaml on 1 and on 2 devices per engine and batch size; print the numbers as JSON.
+"""Train configs/xor.yaml for each (engine, batch size, devices) case; print the numbers as one JSON list.
 
-Run by tests/test_devices.py in a subprocess with XORNET_CPU_DEVICES=2 (the CPU split
-must happen before TensorFlow starts, so it cannot share the pytest process).
+Run by tests/test_devices.py in a subprocess with XORNET_CPU_DEVICES=2: the CPU
+is split before TensorFlow starts, which cannot happen inside the pytest process.
+Usage: python tests/devices_compare.py CONFIG fast:null:1 fast:null:2 keras:3:2 ...
 """
 
 import json
@@ -11,19 +12,19 @@ import numpy as np
 
 import xornet
 from xornet.config import load_config
-from xornet.devices import device_names
+from xornet.errors import XornetError
 
 results = []
-for engine in ("fast", "keras"):
-    for batch in ("null", "2"):
-        for devices in (1, 2):
-            config = load_config(sys.argv[1], [f"training.engine={engine}", f"training.batch_size={batch}",
-                                               f"training.devices={devices}", "training.epochs=20",
-                                               "training.target_loss=null", "training.restarts=0",
-                                               "training.shuffle=false", "training.optimizer=sgd",
-                                               "training.momentum=0.5"])
-            run = xornet.train(config, save=False)
-            results.append({"engine": engine, "batch": batch, "devices": device_names(run.model),
-                            "history": run.result.history, "final": run.final,
-                            "weights": [np.asarray(w).tolist() for w in run.model.get_weights()]})
+for case in sys.argv[2:]:
+    engine, batch, devices = case.split(":")
+    config = load_config(sys.argv[1], [f"training.engine={engine}", f"training.batch_size={batch}",
+                                       f"training.devices={devices}", "training.epochs=5", "training.restarts=0",
+                                       "training.target_loss=null", "training.shuffle=false", "training.momentum=0.5"])
+    try:
+        run = xornet.train(config, save=False)
+    except XornetError as error:
+        results.append({"case": case, "error": str(error)})
+        continue
+    results.append({"case": case, "devices": run.devices, "loss": run.result.history["loss"],
+                    "weights": [np.asarray(w).ravel().tolist() for w in run.model.get_weights()]})
 print(json.dumps(results))

@@ -18,7 +18,7 @@ Example:
     >>> with strategy_scope(config.training):
     ...     model = build_model(config, 2)
     >>> device_names(model)
-    ['/job:localhost/replica:0/task:0/device:CPU:0', '/job:localhost/replica:0/task:0/device:CPU:1']
+    ['CPU:0', 'CPU:1']
 """
 
 from __future__ import annotations
@@ -83,17 +83,29 @@ def strategy_scope(training):
 
 
 def device_names(model) -> list[str]:
-    """The devices `model` trains on (one name when it is not distributed)."""
+    """The devices `model` trains on, as CPU:0 / GPU:1; [] when it is not distributed (TensorFlow's default device).
+
+    Example:
+        >>> device_names(model)
+        ['CPU:0', 'CPU:1']
+    """
     strategy = model._distribute_strategy  # set by Keras when built inside a strategy scope
     if strategy is None:
-        return ["/device:CPU:0"] if not _gpus() else ["/device:GPU:0"]
-    return list(strategy.extended.worker_devices)
+        return []
+    return [name.rsplit("device:", 1)[-1] for name in strategy.extended.worker_devices]
 
 
-def _gpus() -> list:
-    import tensorflow as tf
+def check_fit_split(model, first_batch_rows: int) -> None:
+    """Raise InputError when `model.fit` would split its first batch unevenly across replicas.
 
-    return tf.config.list_logical_devices("GPU")
+    Keras 3.15's fit builds a distributed model by averaging the replicas' first
+    batches, which fails on unequal shapes (the fast engine has no such limit).
+    """
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if first_batch_rows % replicas:
+        raise InputError(f"training.engine keras cannot split a first batch of {first_batch_rows} rows evenly "
+                         f"across {replicas} devices (Keras' fit needs equal shares to start)",
+                         hint=f"use a batch_size that is a multiple of {replicas}, or engine auto")
 
 
 def run_step(model, step, data: tuple, batch_size: int):

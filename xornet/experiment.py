@@ -45,6 +45,7 @@ class Run:
     attempts: list[dict] = field(default_factory=list)
     splits: Splits | None = None
     held_out: dict[str, dict] = field(default_factory=dict)  # "validation"/"test" -> {"rows": n, metrics...}
+    devices: list[str] = field(default_factory=list)  # training.devices > 1: the replicas' devices (CPU:0, ...)
 
     @property
     def converged(self) -> bool | None:
@@ -152,7 +153,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
 def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -> Run:
     import inspect
 
-    from xornet.devices import strategy_scope
+    from xornet.devices import device_names, strategy_scope
     from xornet.network import build_model, compile_model
 
     dataset = splits.train
@@ -169,7 +170,8 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start) -
     held_out = {name: {"rows": len(part.x)} | evaluate_model(model, part.x, part.y)
                 for name, part in (("validation", splits.validation), ("test", splits.test)) if part is not None}
     probabilities = np.asarray(model(dataset.x[:PREVIEW_ROWS], training=False))
-    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out)
+    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out,
+               devices=device_names(model))
 
 
 def run_record(run: Run) -> dict:
@@ -183,6 +185,7 @@ def run_record(run: Run) -> dict:
         "attempts": run.attempts,
         "engine": run.result.engine,
         "engine_reason": run.result.engine_reason,
+        "devices": run.devices,
         "epochs_run": run.result.epochs_run,
         "stop_reason": run.result.stop_reason,
         "train_seconds": round(run.result.seconds, 3),

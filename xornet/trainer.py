@@ -31,7 +31,7 @@ import numpy as np
 from xornet.backend import import_keras
 from xornet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
-from xornet.devices import run_step
+from xornet.devices import check_fit_split, run_step
 from xornet.errors import InputError, TrainingError
 
 ProgressFn = Callable[[float, int, dict], None]
@@ -448,6 +448,7 @@ def _fit_with_keras(model, x, y, training: TrainingConfig, progress: ProgressFn 
                 self.model.stop_training = True
 
     report = Report()
+    check_fit_split(model, min(training.batch_size or len(x), len(x)))
     fitted = model.fit(
         x, y, epochs=training.epochs, batch_size=training.batch_size or len(x),
         shuffle=training.shuffle, verbose=0, callbacks=[report, *callbacks],

@@ -161,6 +161,8 @@ def train(
     how = (f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
            if result.stop_reason == "target_loss" else f"Trained {result.epochs_run} epochs")
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
+    if run.devices:
+        say(f"Data-parallel on {len(run.devices)} devices: {', '.join(run.devices)}")
     say(f"Final on the training rows: {format_metrics(run.final)}")
     for name, scores in run.held_out.items():
         figures = {k: v for k, v in scores.items() if k != "rows"}
