@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CASES = ["fast:null:1", "fast:null:2", "fast:2:1", "fast:2:2", "fast:3:1", "fast:3:2",
-         "keras:null:1", "keras:null:2", "keras:2:1", "keras:2:2", "keras:3:2"]
+CASES = ["xor:fast:null:1", "xor:fast:null:2", "xor:fast:2:1", "xor:fast:2:2", "xor:fast:3:1", "xor:fast:3:2",
+         "xor:keras:null:1", "xor:keras:null:2", "xor:keras:2:1", "xor:keras:2:2", "xor:keras:3:2",
+         "iris:fast:16:1", "iris:fast:16:2", "iris:keras:16:1", "iris:keras:16:2"]
 
 
 @pytest.fixture(scope="module")
 def runs():
     """Each case's per-epoch losses and final weights, trained with the CPU split into 2 devices."""
     env = dict(os.environ, XORNET_CPU_DEVICES="2")
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "devices_compare.py"), "configs/xor.yaml", *CASES],
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "devices_compare.py"), *CASES],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return {run["case"]: run for run in json.loads(done.stdout)}
@@ -26,6 +27,7 @@ def runs():
 
 def assert_same(a, b):
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a["val_loss"] or [], b["val_loss"] or [], rtol=0, atol=1e-5)
     for wa, wb in zip(a["weights"], b["weights"], strict=True):
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-5)
 
@@ -33,7 +35,7 @@ def assert_same(a, b):
 @pytest.mark.parametrize("engine", ["fast", "keras"])
 @pytest.mark.parametrize("batch", ["null", "2"])
 def test_two_devices_train_as_one(runs, engine, batch):
-    one, two = runs[f"{engine}:{batch}:1"], runs[f"{engine}:{batch}:2"]
+    one, two = runs[f"xor:{engine}:{batch}:1"], runs[f"xor:{engine}:{batch}:2"]
     assert (one["devices"], two["devices"]) == ([], ["CPU:0", "CPU:1"])
     assert len(two["loss"]) == 5
     assert_same(one, two)
@@ -42,11 +44,19 @@ def test_two_devices_train_as_one(runs, engine, batch):
 def test_an_uneven_split(runs):
     """Batch 3 on 2 replicas is 2 + 1 rows, each replica's mean loss halved (Keras' loss scaling):
     not one device's mean over 3 rows, so each replica trains on its own rows. fit refuses to start."""
-    assert runs["fast:3:2"]["devices"] == ["CPU:0", "CPU:1"]
-    assert np.max(np.abs(np.array(runs["fast:3:2"]["loss"]) - runs["fast:3:1"]["loss"])) > 1e-4
-    assert runs["keras:3:2"]["error"] == (
+    assert runs["xor:fast:3:2"]["devices"] == ["CPU:0", "CPU:1"]
+    assert np.max(np.abs(np.array(runs["xor:fast:3:2"]["loss"]) - runs["xor:fast:3:1"]["loss"])) > 1e-4
+    assert runs["xor:keras:3:2"]["error"] == (
         "training.engine keras cannot split a first batch of 3 rows evenly across 2 devices (Keras' fit needs "
         "equal shares to start) (hint: use a batch_size that is a multiple of 2, or engine auto)")
+
+
+def test_shuffled_batches_with_a_short_last_one_and_validation(runs):
+    """iris: 90 training rows in batches of 16 (the last 10 rows: 5 + 5), shuffled, normalized, adam,
+    val_loss every epoch, after building the xor models in the same process: 2 devices equal 1."""
+    assert len(runs["iris:fast:16:2"]["val_loss"]) == 5
+    assert_same(runs["iris:fast:16:1"], runs["iris:fast:16:2"])
+    assert_same(runs["iris:keras:16:1"], runs["iris:keras:16:2"])
 
 
 def test_devices_setting_is_checked(workdir, xornet):

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 from xornet.errors import InputError
@@ -69,11 +70,16 @@ def training_devices(setting: int | str) -> list[str]:
 def make_strategy(setting: int | str):
     """A MirroredStrategy over the devices of `training.devices`, or None for a single device."""
     devices = training_devices(setting)
-    if len(devices) == 1:
-        return None
+    return None if len(devices) == 1 else _mirrored(tuple(devices))
+
+
+@functools.cache
+def _mirrored(devices: tuple[str, ...]):
+    """One strategy per device set and process: a second MirroredStrategy's collective ops can
+    collide with the first's (a shape mismatch when the next model has other weight shapes)."""
     import tensorflow as tf
 
-    return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def strategy_scope(training):
@@ -108,12 +114,12 @@ def check_fit_split(model, first_batch_rows: int) -> None:
                          hint=f"use a batch_size that is a multiple of {replicas}, or engine auto")
 
 
-def run_step(model, step, data: tuple, batch_size: int):
+def run_step(model, step, data: tuple):
     """Run `step` (model.train_step or test_step) on one global batch, split across the model's replicas.
 
-    Replica i of n takes its rows as tf.data splits a global batch of
-    `batch_size` (batch_size // n each, the first batch_size % n one more), so
-    a short last batch leaves the last replicas fewer rows, as in `model.fit`.
+    As `model.fit`'s distributed dataset splits a batch of k rows: replica i of n
+    takes rows [i * ceil(k / n), (i + 1) * ceil(k / n)), so only the last replicas
+    may have fewer rows (7 rows on 3 devices: 3, 3, 1).
     """
     strategy = model.distribute_strategy
     if strategy.num_replicas_in_sync == 1:
@@ -123,9 +129,8 @@ def run_step(model, step, data: tuple, batch_size: int):
     def replica_step(*parts):
         context = tf.distribute.get_replica_context()
         replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-        share, extra = divmod(batch_size, context.num_replicas_in_sync)
-        start = replica * share + tf.minimum(replica, extra)
-        stop = start + share + tf.cast(replica < extra, tf.int32)
-        return step(tuple(part[start:stop] for part in parts))
+        replicas = context.num_replicas_in_sync
+        share = (tf.shape(parts[0])[0] + replicas - 1) // replicas
+        return step(tuple(part[replica * share:(replica + 1) * share] for part in parts))
 
     return strategy.run(replica_step, args=data)

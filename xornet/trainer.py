@@ -266,12 +266,12 @@ class _FastRun:
     def _train_batches(self, order, start, stop):
         tf = self.tf
         if self.batches == 1:
-            run_step(self.model, self.model.train_step, tuple(self.data), self.batch)
+            run_step(self.model, self.model.train_step, tuple(self.data))
             return
 
         def one_batch(b):
             index = order[b * self.batch:(b + 1) * self.batch]
-            run_step(self.model, self.model.train_step, tuple(tf.gather(part, index) for part in self.data), self.batch)
+            run_step(self.model, self.model.train_step, tuple(tf.gather(part, index) for part in self.data))
             return b + 1
 
         tf.while_loop(lambda b: b < stop, one_batch, [start])
@@ -287,8 +287,7 @@ class _FastRun:
             size, batch = int(xv.shape[0]), self.batch
 
             def one_batch(b):
-                run_step(self.model, self.model.test_step, (xv[b * batch:(b + 1) * batch], yv[b * batch:(b + 1) * batch]),
-                         batch)
+                run_step(self.model, self.model.test_step, (xv[b * batch:(b + 1) * batch], yv[b * batch:(b + 1) * batch]))
                 return b + 1
 
             tf.while_loop(lambda b: b < math.ceil(size / batch), one_batch, [tf.constant(0)])
@@ -494,7 +493,7 @@ def evaluate_model(model, x: np.ndarray, y: np.ndarray, batch_size: int = 65536)
     _build_state(model, tf.constant(x[:1]), tf.constant(y[:1]))
     for start in range(0, len(x), batch_size):  # eager: cheaper than tracing for a few batches
         rows = (tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size]))
-        run_step(model, model.test_step, rows, len(rows[0]))
+        run_step(model, model.test_step, rows)
     results = {name: float(value) for name, value in model.get_metrics_result().items()}
     model.reset_metrics()
     return results
