@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO, write
+from conftest import write
 from test_train import SUMMARY
 
 BOM = "\ufeff"

@@ -430,7 +430,7 @@ CONFIG_CASES = {
 @pytest.mark.parametrize("text, message", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
 def test_hostile_config_is_refused_by_config_validate(workdir, xornet, text, message):
     (workdir / "x.yaml").write_text(text, encoding="utf-8")
-    assert_one_error(xornet("config", "validate", "x.yaml"), f"error: x.yaml", message)
+    assert_one_error(xornet("config", "validate", "x.yaml"), "error: x.yaml", message)
 
 
 SET_CASES = {

@@ -402,7 +402,7 @@ def test_output_paths_that_cannot_be_written_are_refused_before_training(workdir
     assert error("--output-dir", "/dev/shm/xornet").startswith("output.dir: /dev/shm/xornet/basic_model.json is "
                                                                "inside a system directory")
     assert error("--output-dir", long) == (
-        f"output.dir: the name 'dddddddddddddddddddd...dddddddddddd' is too long for the file system (300 bytes; "
+        "output.dir: the name 'dddddddddddddddddddd...dddddddddddd' is too long for the file system (300 bytes; "
         "at most 255 here)")
     assert error("--set", f"output.model_file={'m' * 250}.json") == (
         "output.dir: the name 'mmmmmmmmmmmmmmmmmmmm...mmmmmmm.json' is too long for the file system (255 bytes; at "

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xornet.config import Config, TrainingConfig, validate_config
+from xornet.config import TrainingConfig, validate_config
 from xornet.data import truth_table
 from xornet.network import build_model, compile_model
 from xornet.trainer import evaluate_model, train_model

@@ -1,7 +1,6 @@
 """Experiment workflow: config tools, restarts, evaluate, plots and TensorBoard (sweeps: test_sweep.py)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -133,7 +133,6 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
         _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
     splits = stream_splits(config, first_seed) if wants_stream(config) else load_splits(config, first_seed)
     check_monitors(config.training, has_validation=bool(config.data.validation or config.data.validation_path))
-    dataset = splits.train
     if save:
         check_can_write(directory, config.output.model_file, config.output.weights_file, config.resolved(), force)
     if config.training.tensorboard and importlib.util.find_spec("tensorboard") is None:

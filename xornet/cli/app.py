@@ -162,6 +162,19 @@ def _check_folder(folder: Path, where: str) -> None:
         raise InputError(f"{where}: cannot write into {existing} ({exc.strerror or exc})") from None
 
 
+def shown_path(path: str) -> str:
+    """A path as a person at this directory would type it: relative when it is below here.
+
+    Example:
+        >>> shown_path(str(Path.cwd() / "data" / "iris.csv"))
+        'data/iris.csv'
+    """
+    if not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _load_config(path: Path, overrides: list[str]):
     from xornet.config import load_config
 

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from xornet.cli.app import WEIGHTS_HELP, _load_config, app, check_model_options, check_output_file, friendly_errors
+from xornet.cli.app import (WEIGHTS_HELP, _load_config, app, check_model_options, check_output_file, friendly_errors,
+                            shown_path)
 from xornet.errors import InputError
 
 
@@ -76,7 +77,7 @@ def evaluate(
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
     else:
-        typer.echo(f"{model} on {rows_are}{dataset.source} ({scores['rows']} rows, loss {loss})")
+        typer.echo(f"{model} on {rows_are}{shown_path(dataset.source)} ({scores['rows']} rows, loss {loss})")
         typer.echo(format_evaluation(scores))
 
 

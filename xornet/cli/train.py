@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.cli.app import _err, _load_config, app, friendly_errors, shown_path
 from xornet.errors import InputError, Interrupted
 
 
@@ -130,7 +130,7 @@ def train(
         seed_text = f"seed {cfg.seed}" if cfg.seed is not None else "random seed"
         say(f"Experiment {cfg.name} ({config}), {seed_text}")
         held_out = ", ".join(f"{rows} {name}" for name, rows in dataset.held_out.items())
-        say(f"Data: {dataset.source}, {len(dataset.x)} {'training ' if held_out else ''}rows"
+        say(f"Data: {shown_path(dataset.source)}, {len(dataset.x)} {'training ' if held_out else ''}rows"
             f"{f' ({held_out})' if held_out else ''}, {dataset.width} inputs")
         if dataset.missing.get("rows_dropped") or dataset.missing.get("cells_filled"):
             say(f"Missing values (data.missing: {dataset.missing['policy']}): {dataset.missing['rows_dropped']} "

@@ -137,7 +137,7 @@ def feature_encoding(table: Table, train_rows: np.ndarray, features: list[str], 
             continue
         if column.dtype == object:
             raise InputError(f"{table.source}: column {name!r} holds text, expected numbers",
-                             hint=f"add it to data.categorical to one-hot encode it")
+                             hint="add it to data.categorical to one-hot encode it")
         if data.missing in ("mean", "zero"):
             mean = np.nanmean(column[train_rows]) if data.missing == "mean" else 0.0
             fill[name] = float(0.0 if np.isnan(mean) else mean)
