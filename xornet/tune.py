@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from xornet.config import Config, apply_override, parse_override, validate_config
-from xornet.errors import InputError
+from xornet.errors import InputError, TrainingError
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 MAX_TRIALS = 100_000
@@ -155,7 +155,8 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
     callbacks = [MaxTrialsCallback(trials, states=finished)]
     if on_trial:
         callbacks.append(lambda s, _t: on_trial(len(s.get_trials(deepcopy=False, states=finished))))
-    study.optimize(objective(config, space, metric), callbacks=callbacks)
+    # A trial whose loss became NaN or inf fails (Optuna records why) and the search goes on.
+    study.optimize(objective(config, space, metric), callbacks=callbacks, catch=(TrainingError,))
 
 
 def best_config(study, config: Config) -> Config:
