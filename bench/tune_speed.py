@@ -59,7 +59,7 @@ def xornet_part(folder: Path, csv: Path, trials: int, epochs: int) -> tuple[floa
     (folder / "cancer.yaml").write_text(CONFIG.format(csv=csv, epochs=epochs))
     config = load_config(folder / "cancer.yaml")
     space = parse_search(["training.learning_rate=loguniform(1e-4,1e-1)", "model.layers.0.units=int(2,64)"])
-    study = open_tune_study(str(folder / "study.log"), "bench", seed=0)
+    study = open_tune_study(str(folder / "study.log"), "bench", seed=0, trials=trials)
     start = time.perf_counter()
     search(study, config, space, "loss", trials)
     return time.perf_counter() - start, study.best_value

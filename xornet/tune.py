@@ -131,14 +131,18 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
     return run
 
 
-def open_tune_study(storage: str, name: str, seed: int | None):
-    """The search study: TPE sampler (seeded from the config), median pruner."""
+def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50):
+    """The search study: TPE sampler (seeded from the config), median pruner.
+
+    TPE samples at random for its first trials: a quarter of the budget (2 to
+    10, Optuna's default being 10), so that small searches still get to use it.
+    """
     import optuna
 
     from xornet.sweep import open_study
 
     study = open_study(storage, name).optuna
-    study.sampler = optuna.samplers.TPESampler(seed=seed)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, trials // 4)))
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     return study
 
