@@ -117,12 +117,12 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
         params = suggest(trial, space)
         trial.set_user_attr("params", params)
 
-        def report(done: int, _total: int, logs: dict) -> None:
+        def report(done: int, total: int, logs: dict) -> None:
             if metric not in logs:
                 raise InputError(f"--metric {metric}: the training history has no {metric} "
                                  f"(it has {', '.join(logs)})", hint="use --metric loss")
             trial.report(logs[metric], step=done)
-            if trial.should_prune():
+            if done < total and trial.should_prune():  # a finished trial is worth keeping
                 raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {done}")
 
         result = train(config_with(config, params), save=False, progress=report)
