@@ -44,7 +44,7 @@ def test_shipped_configs_are_valid():
     [
         ("training:\n  learnig_rate: 0.5\n",
          "c.yaml, line 2: unknown key training.learnig_rate (did you mean 'learning_rate'?); expected one of: "
-         "optimizer, learning_rate, momentum, nesterov, loss, metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every"),
+         "optimizer, learning_rate, momentum, nesterov, loss, metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every, devices"),
         ("name: x\ntraining:\n  epochs: -5\n",
          "c.yaml, line 3: training.epochs: expected a value greater than or equal to 1, received -5"),
         ("training:\n  learning_rate: 0\n",
@@ -109,7 +109,7 @@ def test_overrides(tmp_path, monkeypatch):
         "--set training.learning_rate=-1: training.learning_rate: expected a value greater than 0, received -1")
     assert error_of("c.yaml", ["training.lr=1"]) == (
         "--set training.lr=1: unknown key training.lr; expected one of: optimizer, learning_rate, momentum, nesterov, loss, "
-        "metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every")
+        "metrics, epochs, batch_size, shuffle, target_loss, restarts, tensorboard, engine, early_stopping, learning_rate_schedule, class_weight, checkpoint_every, devices")
     assert error_of("c.yaml", ["model.layers.7.units=4"]) == (
         "--set model.layers.7.units=4: model.layers.7: index out of range (the list has 4 items)")
     assert error_of("c.yaml", ["epochs"]) == (

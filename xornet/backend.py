@@ -57,6 +57,9 @@ def _import():
             f"xornet needs Keras' TensorFlow backend, received KERAS_BACKEND={keras.backend.backend()!r}",
             hint="unset KERAS_BACKEND or set it to tensorflow",
         )
+    from xornet.devices import split_cpu
+
+    split_cpu(tf)  # XORNET_CPU_DEVICES, a testing aid: before devices start
     tf.config.list_logical_devices()  # device start-up logs here, while fd 2 is captured
     # Each run traces its own training function; TensorFlow's "retracing" warning
     # about that is expected, not a problem to report.

@@ -328,6 +328,7 @@ class TrainingConfig(_Section):
     learning_rate_schedule: LearningRateSchedule | None = None
     class_weight: ClassWeight | None = None
     checkpoint_every: int | None = Field(default=None, ge=1)
+    devices: Any = 1  # "auto" (every GPU, else 1) or a number of devices: xornet/devices.py
 
     @model_validator(mode="after")
     def _optimizer_options(self):
@@ -357,6 +358,13 @@ class TrainingConfig(_Section):
         if value is not None and loss is not None and loss not in CLASSIFICATION_LOSSES:
             raise ValueError(f"class weights need a classification loss ({', '.join(CLASSIFICATION_LOSSES[:3])}, ...), "
                              f"received loss {loss!r}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value):
+        if value != "auto" and (type(value) is not int or value < 1):
+            raise ValueError(f"expected 'auto' or a whole number of devices >= 1, received {value!r}")
         return value
 
     @field_validator("checkpoint_every")

@@ -47,6 +47,7 @@ class Run:
     attempts: list[dict] = field(default_factory=list)
     splits: Splits | None = None
     held_out: dict[str, dict] = field(default_factory=dict)  # "validation"/"test" -> {"rows": n, metrics...}
+    devices: list[str] = field(default_factory=list)  # training.devices > 1: the replicas' devices (CPU:0, ...)
 
     @property
     def converged(self) -> bool | None:
@@ -176,6 +177,7 @@ def _checkpoint_seed(path: Path) -> int:
 
 def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
                 checkpoint: Path | None = None, resume: bool = False) -> Run:
+    from xornet.devices import device_names, strategy_scope
     from xornet.network import build_model, compile_model
 
     if isinstance(splits, StreamSplits):  # data.stream: the file is read in batches
@@ -183,8 +185,9 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
 
         return train_streamed(config, splits, seed, progress, on_start)
     dataset = splits.train
-    model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
-    compile_model(model, config.training)
+    with strategy_scope(config.training):  # training.devices > 1: a MirroredStrategy's variables
+        model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)
+        compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
     validation = (splits.validation.x, splits.validation.y) if splits.validation is not None else None
@@ -195,7 +198,8 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
     held_out = {name: {"rows": len(part.x)} | evaluate_model(model, part.x, part.y)
                 for name, part in (("validation", splits.validation), ("test", splits.test)) if part is not None}
     probabilities = np.asarray(model(dataset.x[:PREVIEW_ROWS], training=False))
-    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out)
+    return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out,
+               devices=device_names(model))
 
 
 def run_record(run: Run) -> dict:
@@ -209,6 +213,7 @@ def run_record(run: Run) -> dict:
         "attempts": run.attempts,
         "engine": run.result.engine,
         "engine_reason": run.result.engine_reason,
+        "devices": run.devices,
         "epochs_run": run.result.epochs_run,
         "stop_reason": run.result.stop_reason,
         "train_seconds": round(run.result.seconds, 3),

@@ -198,6 +198,21 @@ class Study:
 
 def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
     """The study `name` in `storage` (a journal file path or an RDB URL), created if missing."""
+    if not storage.startswith(RDB_SCHEMES):
+        return _open_study(storage, name, grace)
+    for attempt in range(5):
+        try:
+            return _open_study(storage, name, grace)
+        except Exception as exc:  # noqa: BLE001
+            # Workers starting together on a fresh database race to create its tables
+            # and the study (a unique-key violation in one of them): the next try finds them.
+            failure = exc
+            time.sleep(0.5 * (attempt + 1))
+    raise XornetError(f"--storage {shown_storage(storage)}: {str(failure).splitlines()[0]}",
+                      hint="check that the database server runs and the URL, user and password are right")
+
+
+def _open_study(storage: str, name: str, grace: int) -> Study:
     import warnings
 
     import optuna
@@ -212,10 +227,7 @@ def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
     else:
         backend = optuna.storages.JournalStorage(JournalFileBackend(storage))
     wrapped = optuna.storages.get_storage(backend)  # the object the study itself uses
-    try:
-        study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
-    except Exception:  # another worker created it at the same moment (a unique-key violation on an RDB)
-        study = optuna.load_study(study_name=name, storage=wrapped)
+    study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
     return Study(study, wrapped, heartbeat)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from xornet.backend import import_keras
 from xornet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
+from xornet.devices import check_fit_split, run_step
 from xornet.errors import InputError, TrainingError
 
 ProgressFn = Callable[[float, int, dict], None]
@@ -266,12 +267,12 @@ class _FastRun:
     def _train_batches(self, order, start, stop):
         tf = self.tf
         if self.batches == 1:
-            self.model.train_step(tuple(self.data))
+            run_step(self.model, self.model.train_step, tuple(self.data))
             return
 
         def one_batch(b):
             index = order[b * self.batch:(b + 1) * self.batch]
-            self.model.train_step(tuple(tf.gather(part, index) for part in self.data))
+            run_step(self.model, self.model.train_step, tuple(tf.gather(part, index) for part in self.data))
             return b + 1
 
         tf.while_loop(lambda b: b < stop, one_batch, [start])
@@ -287,7 +288,7 @@ class _FastRun:
             size, batch = int(xv.shape[0]), self.batch
 
             def one_batch(b):
-                self.model.test_step((xv[b * batch:(b + 1) * batch], yv[b * batch:(b + 1) * batch]))
+                run_step(self.model, self.model.test_step, (xv[b * batch:(b + 1) * batch], yv[b * batch:(b + 1) * batch]))
                 return b + 1
 
             tf.while_loop(lambda b: b < math.ceil(size / batch), one_batch, [tf.constant(0)])
@@ -447,6 +448,7 @@ def _fit_with_keras(model, x, y, training: TrainingConfig, progress: ProgressFn 
                 self.model.stop_training = True
 
     report = Report()
+    check_fit_split(model, min(training.batch_size or len(x), len(x)))
     fitted = model.fit(
         x, y, epochs=training.epochs, batch_size=training.batch_size or len(x),
         shuffle=training.shuffle, verbose=0, callbacks=[report, *callbacks],
@@ -466,6 +468,11 @@ def _build_state(model, x, y) -> list[str]:
     Variables cannot be created inside a compiled loop. The forward pass runs
     with training=False, so it changes no weights and draws no dropout noise.
     """
+    with model.distribute_strategy.scope():  # a distributed model's state is mirrored / per replica
+        return _build_state_here(model, x, y)
+
+
+def _build_state_here(model, x, y) -> list[str]:
     model.optimizer.build(model.trainable_variables)
     predicted = model(x, training=False)
     model.compute_loss(x=x, y=y, y_pred=predicted)
@@ -486,7 +493,8 @@ def evaluate_model(model, x: np.ndarray, y: np.ndarray, batch_size: int = 65536)
 
     _build_state(model, tf.constant(x[:1]), tf.constant(y[:1]))
     for start in range(0, len(x), batch_size):  # eager: cheaper than tracing for a few batches
-        model.test_step((tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size])))
+        rows = (tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size]))
+        run_step(model, model.test_step, rows)
     results = {name: float(value) for name, value in model.get_metrics_result().items()}
     model.reset_metrics()
     return results

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from xornet.config import Config, apply_override, parse_override, validate_config
-from xornet.errors import InputError
+from xornet.errors import InputError, TrainingError
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 MAX_TRIALS = 100_000
@@ -117,12 +117,12 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
         params = suggest(trial, space)
         trial.set_user_attr("params", params)
 
-        def report(done: int, _total: int, logs: dict) -> None:
+        def report(done: int, total: int, logs: dict) -> None:
             if metric not in logs:
                 raise InputError(f"--metric {metric}: the training history has no {metric} "
                                  f"(it has {', '.join(logs)})", hint="use --metric loss")
             trial.report(logs[metric], step=done)
-            if trial.should_prune():
+            if done < total and trial.should_prune():  # a finished trial is worth keeping
                 raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {done}")
 
         result = train(config_with(config, params), save=False, progress=report)
@@ -131,14 +131,18 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
     return run
 
 
-def open_tune_study(storage: str, name: str, seed: int | None):
-    """The search study: TPE sampler (seeded from the config), median pruner."""
+def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50):
+    """The search study: TPE sampler (seeded from the config), median pruner.
+
+    TPE samples at random for its first trials: a quarter of the budget (2 to
+    10, Optuna's default being 10), so that small searches still get to use it.
+    """
     import optuna
 
     from xornet.sweep import open_study
 
     study = open_study(storage, name).optuna
-    study.sampler = optuna.samplers.TPESampler(seed=seed)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, trials // 4)))
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     return study
 
@@ -155,7 +159,8 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
     callbacks = [MaxTrialsCallback(trials, states=finished)]
     if on_trial:
         callbacks.append(lambda s, _t: on_trial(len(s.get_trials(deepcopy=False, states=finished))))
-    study.optimize(objective(config, space, metric), callbacks=callbacks)
+    # A trial whose loss became NaN or inf fails (Optuna records why) and the search goes on.
+    study.optimize(objective(config, space, metric), callbacks=callbacks, catch=(TrainingError,))
 
 
 def best_config(study, config: Config) -> Config:

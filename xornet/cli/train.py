@@ -172,6 +172,8 @@ def train(
     if result.resumed_from:
         how += f", resumed from the checkpoint of epoch {result.resumed_from}"
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
+    if run.devices:
+        say(f"Data-parallel on {len(run.devices)} devices: {', '.join(run.devices)}")
     say(f"Final on the training rows: {format_metrics(run.final)}")
     for name, scores in run.held_out.items():
         figures = {k: v for k, v in scores.items() if k != "rows"}
