@@ -152,7 +152,7 @@ def test_train_from_csv_and_npy(workdir, xornet):
                       "training:\n  epochs: 30\noutput:\n  dir: csv_out\n")
     result = xornet("train", "csv.yaml")
     assert result.exit_code == 0, result.stderr
-    assert "Data: " + str(workdir / "data/gate.csv") + ", 4 rows, 2 inputs\n" in result.stdout
+    assert "Data: data/gate.csv, 4 rows, 2 inputs\n" in result.stdout
     assert "a b  probability  class  target\n" in result.stdout
     np.save(workdir / "data/gate.npy", np.array([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]], dtype="float32"))
     write("npy.yaml", "name: npy\ndata:\n  path: data/gate.npy\ntraining:\n  epochs: 5\noutput:\n  dir: npy_out\n")

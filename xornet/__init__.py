@@ -11,10 +11,28 @@ Example:
 
 __version__ = "0.1.0"
 
-from xornet.config import Config, load_config  # noqa: E402
-from xornet.errors import InputError, TrainingError, XornetError  # noqa: E402
-from xornet.experiment import Run, train  # noqa: E402
-from xornet.files.load import load_model as load  # noqa: E402
-from xornet.predicting import predict  # noqa: E402
+# The public names load their modules on first use, so `import xornet` (and with
+# it every `xornet` command's start-up, `--help` included) stays cheap.
+_PUBLIC = {
+    "Config": ("xornet.config", "Config"),
+    "load_config": ("xornet.config", "load_config"),
+    "InputError": ("xornet.errors", "InputError"),
+    "TrainingError": ("xornet.errors", "TrainingError"),
+    "XornetError": ("xornet.errors", "XornetError"),
+    "Run": ("xornet.experiment", "Run"),
+    "train": ("xornet.experiment", "train"),
+    "load": ("xornet.files.load", "load_model"),
+    "predict": ("xornet.predicting", "predict"),
+}
+__all__ = sorted(_PUBLIC)
 
-__all__ = ["Config", "InputError", "Run", "TrainingError", "XornetError", "load", "load_config", "predict", "train"]
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'xornet' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _PUBLIC[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
