@@ -12,38 +12,15 @@ child's own max RSS, from os.wait4) are printed with the ratios.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from measuring import run_measured, tabular_config
 FEATURES = 8
-
-CONFIG = """\
-name: bench
-seed: 1
-data:
-  path: {csv}
-  label: y
-model:
-  layers:
-    - {{type: Dense, units: 32, activation: relu}}
-    - {{type: Dense, units: 32, activation: relu}}
-    - {{type: Dense, units: 1, activation: sigmoid}}
-training:
-  optimizer: adam
-  learning_rate: 0.001
-  epochs: 5
-  batch_size: 256
-output:
-  dir: {out}
-"""
 
 READ_XORNET = """
 import sys, time
@@ -110,21 +87,6 @@ def make_csv(path: Path, rows: int) -> None:
             out.write_table(pa.table([*(x[:, i] for i in range(FEATURES)), y], names=names))
 
 
-def measure(args: list[str], stdout=subprocess.PIPE) -> tuple[float, float, str]:
-    """(seconds, peak MiB, stdout) of one child process."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    started = time.perf_counter()
-    child = subprocess.Popen(args, stdout=stdout, stderr=subprocess.PIPE, env=env, text=True)
-    out = child.stdout.read() if stdout == subprocess.PIPE else ""
-    err = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:4])} failed:\n{err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, out
-
-
 def row(label: str, ours: tuple, theirs: tuple) -> str:
     return (f"{label:<28} {ours[0]:>9.2f} s {ours[1]:>8.0f} MiB   {theirs[0]:>9.2f} s {theirs[1]:>8.0f} MiB"
             f"   {theirs[0] / ours[0]:>6.2f}x  {ours[1] / theirs[1]:>5.2f}")
@@ -137,8 +99,8 @@ def bench(rows: int, work: Path, train: bool, predict: bool) -> None:
     py = sys.executable
     print(f"\n{rows:,} rows ({csv.stat().st_size / 2**20:.0f} MiB CSV, float32 features {rows * FEATURES * 4 / 2**20:.0f} MiB)")
     print(f"{'':<28} {'xornet':>22}   {'plain pandas + Keras':>24}   {'speed-up':>7}  {'memory':>5}")
-    ours = measure([py, "-c", READ_XORNET, str(csv)])
-    theirs = measure([py, "-c", READ_PANDAS, str(csv)])
+    ours = run_measured([py, "-c", READ_XORNET, str(csv)])
+    theirs = run_measured([py, "-c", READ_PANDAS, str(csv)])
     inner = (float(ours[2].split()[0]), ours[1]), (float(theirs[2].split()[0]), theirs[1])
     print(row("read CSV (the read itself)", *inner))
     print(row("read CSV (whole process)", ours, theirs))
@@ -147,16 +109,16 @@ def bench(rows: int, work: Path, train: bool, predict: bool) -> None:
     out = work / f"out_{rows}"
     out.mkdir(exist_ok=True)
     config = work / f"bench_{rows}.yaml"
-    config.write_text(CONFIG.format(csv=csv, out=out))
-    ours = measure([py, "-m", "xornet", "train", str(config), "--force", "--quiet"])
-    theirs = measure([py, "-c", textwrap.dedent(TRAIN_PLAIN), str(csv), str(out)])
+    config.write_text(tabular_config(csv, out))
+    ours = run_measured([py, "-m", "xornet", "train", str(config), "--force", "--quiet"])
+    theirs = run_measured([py, "-c", textwrap.dedent(TRAIN_PLAIN), str(csv), str(out)])
     print(row("train, whole command", ours, theirs))
     if not predict:
         return
     with open(work / "ours.csv", "w") as sink:
-        ours = measure([py, "-m", "xornet", "predict", "-m", str(out / "basic_model.json"), "-i", str(csv),
+        ours = run_measured([py, "-m", "xornet", "predict", "-m", str(out / "basic_model.json"), "-i", str(csv),
                         "--format", "csv"], stdout=sink)
-    theirs = measure([py, "-c", PREDICT_PLAIN, str(csv), str(out / "plain_model.json"),
+    theirs = run_measured([py, "-c", PREDICT_PLAIN, str(csv), str(out / "plain_model.json"),
                       str(out / "plain.weights.h5"), str(work / "theirs.csv")])
     print(row("predict CSV -> CSV", ours, theirs))
 

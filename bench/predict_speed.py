@@ -13,16 +13,14 @@ per second and peak memory (resident set) of each process, and the ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from measuring import REPO, run_measured
 
 PLAIN_KERAS = """
 import sys
@@ -34,17 +32,6 @@ x = np.loadtxt(sys.argv[3], delimiter=",", dtype="float32", ndmin=2)
 p = model.predict(x, verbose=0)
 np.savetxt(sys.argv[4], np.hstack([x, p, (p > 0.5).astype("float32")]), delimiter=",", fmt="%g")
 """
-
-
-def measure(command: list[str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak resident memory in MiB) of that process tree's largest process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def write_inputs(path: Path, rows: int) -> None:
@@ -68,12 +55,13 @@ def main():
         inputs = work / f"in_{rows}.csv"
         write_inputs(inputs, rows)
         results[rows] = {
-            "xornet predict": measure([xornet, "predict", "-m", str(model), "-w", str(weights),
-                                       "--input", str(inputs), "--format", "csv"]),
+            "xornet predict": run_measured([xornet, "predict", "-m", str(model), "-w", str(weights),
+                                            "--input", str(inputs), "--format", "csv"], subprocess.DEVNULL)[:2],
         }
         if rows == args.rows:
-            results[rows]["plain keras script"] = measure(
-                [sys.executable, str(script), str(model), str(weights), str(inputs), str(work / "out.csv")])
+            results[rows]["plain keras script"] = run_measured(
+                [sys.executable, str(script), str(model), str(weights), str(inputs), str(work / "out.csv")],
+                subprocess.DEVNULL)[:2]
     print(f"{'rows':>9}  {'way':<20} {'seconds':>8} {'rows/s':>10} {'peak MiB':>9}")
     for rows, ways in results.items():
         for way, (seconds, peak) in ways.items():

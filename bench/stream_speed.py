@@ -17,40 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from measuring import run_measured, tabular_config
 FEATURES = 8
 CHUNK_ROWS = 1_000_000
-
-CONFIG = """\
-name: bench
-seed: 1
-data:
-  path: {data}
-  label: y
-  stream: {stream}
-model:
-  layers:
-    - {{type: Dense, units: 32, activation: relu}}
-    - {{type: Dense, units: 32, activation: relu}}
-    - {{type: Dense, units: 1, activation: sigmoid}}
-training:
-  optimizer: adam
-  learning_rate: 0.001
-  epochs: {epochs}
-  batch_size: 256
-output:
-  dir: {out}
-"""
-
 
 def write_files(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     """A CSV and/or Parquet file of `rows` synthetic rows, written CHUNK_ROWS at a time."""
@@ -84,18 +60,11 @@ def run_train(directory: Path, data: Path, stream: bool, epochs: int) -> dict:
     """`xornet train` in its own process: wall seconds, peak RSS (MB) and train_seconds of its record."""
     out = directory / f"out_{data.suffix[1:]}_{'stream' if stream else 'memory'}"
     config = directory / f"{out.name}.yaml"
-    config.write_text(CONFIG.format(data=data, stream=str(stream).lower(), epochs=epochs, out=out))
-    env = os.environ | {"PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "xornet", "train", str(config), "-q", "--force"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=directory)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"xornet train {config} failed: {process.stderr.read().decode()[-2000:]}")
-    process.stderr.close()
+    config.write_text(tabular_config(data, out, epochs, stream))
+    wall, peak_mib, _ = run_measured([sys.executable, "-m", "xornet", "train", str(config), "-q", "--force"],
+                                     stdout=subprocess.DEVNULL, cwd=directory)
     record = json.loads((out / "basic_run.json").read_text())
-    return {"wall": wall, "peak_mb": usage.ru_maxrss / 1024, "train_seconds": record["train_seconds"],
+    return {"wall": wall, "peak_mb": peak_mib, "train_seconds": record["train_seconds"],
             "loss": record["final"]["loss"], "engine": record["engine"]}
 
 
