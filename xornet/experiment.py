@@ -26,7 +26,7 @@ from xornet.config import Config
 from xornet.data import Dataset, Splits, load_splits
 from xornet.data.stream import StreamSplits, stream_splits, wants_stream
 from xornet.errors import InputError
-from xornet.files.names import stem_of
+from xornet.files.names import checkpoint_path
 from xornet.trainer import ProgressFn, TrainResult, check_monitors, evaluate_model, train_model
 
 PREVIEW_ROWS = 16  # training rows whose predictions a run keeps (what `train` prints)
@@ -125,7 +125,8 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     continues the interrupted attempt from it, with the seed it was trained from.
     """
     directory = Path(config.output.dir)
-    checkpoint = checkpoint_path(config) if save and config.training.checkpoint_every else None
+    wants_checkpoint = save and config.training.checkpoint_every
+    checkpoint = checkpoint_path(directory / config.output.model_file) if wants_checkpoint else None
     if resume and (checkpoint is None or not checkpoint.exists()):
         raise InputError(f"--resume: no checkpoint to resume from ({checkpoint or 'training.checkpoint_every is not set'})",
                          hint="set training.checkpoint_every: N and train without --resume first")
@@ -162,11 +163,6 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)  # kept until now: a crash before the save loses no training
     return best
-
-
-def checkpoint_path(config: Config) -> Path:
-    """Where a run's checkpoint is kept while it trains: models/.basic_checkpoint.npz."""
-    return Path(config.output.dir) / f".{stem_of(config.output.model_file)}_checkpoint.npz"
 
 
 def _checkpoint_seed(path: Path) -> int:

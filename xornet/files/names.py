@@ -46,3 +46,8 @@ def journal_path(model_path: Path) -> Path:
 def lock_path(model_path: Path) -> Path:
     """The lock that serializes saves of one model: models/.basic_saving.lock."""
     return model_path.with_name(f".{stem_of(model_path.name)}_saving.lock")
+
+
+def checkpoint_path(model_path: Path) -> Path:
+    """Where a run's checkpoint is kept while it trains: models/basic_model.json -> models/.basic_checkpoint.npz."""
+    return model_path.with_name(f".{stem_of(model_path.name)}_checkpoint.npz")
