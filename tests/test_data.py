@@ -259,3 +259,19 @@ def test_file_data_convergence_is_judged_by_target_loss_with_hints_for_the_data(
     result = xornet("train", "noisy.yaml", "--set", "training.target_loss=0.001", "--force")
     assert result.stderr.startswith("warning: training did not converge (loss ")
     assert "try more epochs (--epochs 1000)" in result.stderr
+
+
+def test_a_label_that_turns_to_text_after_the_first_block_is_read_as_text(workdir, xornet):
+    """pyarrow guesses a column's type from its first 1 MiB block; a later "spam" must not break the read."""
+    from xornet.data import read_table
+
+    rows = 150_000  # about 1.5 MiB: the text comes in a later block
+    write("late.csv", "a,b,y\n" + "0.5,1.5,1\n1.5,0.5,0\n" * (rows // 2) + "1,1,spam\n")
+    table = read_table(workdir / "late.csv", infer_columns={"y"})
+    assert table.columns["y"].dtype == object and table.columns["y"][-1] == "spam"
+    assert table.columns["a"].dtype == np.float32 and table.rows == rows + 1
+    config("late", "  path: late.csv\n", model="", training="training:\n  epochs: 1\n")
+    assert error(xornet, "train", "late.yaml") == (
+        f"error: {workdir / 'late.csv'}: the label 'y' has 3 classes (0, 1, spam), but the model ends in 1 sigmoid "
+        "unit with loss binary_crossentropy (hint: end the model with Dense(3, activation softmax) and use loss "
+        "sparse_categorical_crossentropy)")

@@ -155,6 +155,9 @@ def encode_table(table: Table, encoding: dict, rows: np.ndarray, features: bool 
 
 def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
     vocabularies, fill = encoding.get("categorical", {}), encoding.get("fill", {})
+    x = _numbers_from_block(table, encoding["features"], rows) if not vocabularies else None
+    if x is not None and not np.isnan(x).any():
+        return x
     x = np.zeros((len(rows), len(encoding.get("inputs", encoding["features"]))), "float32")
     at = 0
     for name in encoding["features"]:
@@ -174,6 +177,22 @@ def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarr
             x[missing, at] = fill[name]
         at += 1
     return x
+
+
+def _numbers_from_block(table: Table, features: list[str], rows: np.ndarray) -> np.ndarray | None:
+    """The feature columns of `rows` taken from the table's float32 block in one step, or None.
+
+    When every row is taken and the columns are adjacent, this is a view: no copy of a big file's data.
+    """
+    if table.block is None or not set(features) <= set(table.block.names):
+        return None
+    values = table.block.values
+    index = [table.block.names.index(name) for name in features]
+    every_row = len(rows) == len(values)  # rows are sorted and unique
+    if index == list(range(index[0], index[0] + len(index))):
+        adjacent = values[:, index[0]:index[-1] + 1]
+        return adjacent if every_row else adjacent[rows]
+    return values[:, index] if every_row else values[rows[:, None], index]
 
 
 def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], ignore: bool,

@@ -27,6 +27,14 @@ SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".npy")
 
 
 @dataclass
+class Block:
+    """The numeric columns of a table as one float32 array (rows x len(names)); the table's columns are its views."""
+
+    values: np.ndarray
+    names: list[str]
+
+
+@dataclass
 class Table:
     """Named columns of equal length, read from `source`.
 
@@ -39,6 +47,7 @@ class Table:
     source: str
     first_line: int | None
     has_header: bool = True
+    block: Block | None = None
 
     @property
     def rows(self) -> int:
@@ -71,7 +80,7 @@ def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         names, values = load_npy(path)
-        return Table(names, {n: values[:, i] for i, n in enumerate(names)}, str(path), None)
+        return Table(names, {n: values[:, i] for i, n in enumerate(names)}, str(path), None, block=Block(values, names))
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path, set(text_columns), set(infer_columns))
     if suffix in (".csv", ".txt"):
@@ -101,34 +110,89 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
     _check_names(names, path)
     types = {name: pa.string() if name in text_columns else pa.float32()
              for name in names if name not in infer_columns}
-    read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0),
-                             block_size=1 << 24)
-    convert = pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
-                                   quoted_strings_can_be_null=True)
+    # Blocks of 1 MiB are parsed on all cores; the table's batches are then copied out one by one.
+    read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
     first_line = skip + (2 if has_header else 1)
     try:
-        columns = _stream_columns(path, names, read, convert)
-    except pa.ArrowInvalid:
-        # Read whole, so that a label's type is inferred from every row and errors name the cell.
-        try:
-            columns = _to_numpy(pacsv.read_csv(path, read_options=read, convert_options=convert), names)
-        except pa.ArrowInvalid as exc:
-            raise _explain_csv_error(path, names, read, str(exc), first_line) from None
+        columns, block = _columns(_read_arrow_csv(path, read, types), names)
+    except pa.ArrowInvalid as exc:
+        raise _explain_csv_error(path, names, read, str(exc), first_line) from None
     if len(columns[names[0]]) == 0:
         raise InputError(f"{path}: the CSV file has a header but no data rows")
-    return Table(names, columns, str(path), first_line, has_header)
+    return Table(names, columns, str(path), first_line, has_header, block)
 
 
-def _stream_columns(path: Path, names: list[str], read, convert) -> dict[str, np.ndarray]:
-    """Read block by block, copying each block's columns out, so the file's text is never all in memory."""
+def _read_arrow_csv(path: Path, read, types: dict):
+    """The CSV as a pyarrow Table; columns without a type are numbers when every cell is one, else text."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    parts: dict[str, list] = {name: [] for name in names}
-    with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
-        for batch in reader:
-            for name, column in _to_numpy(batch, names).items():
-                parts[name].append(column.copy())
-    return {name: np.concatenate(chunks) if chunks else np.zeros(0, "float32") for name, chunks in parts.items()}
+    def options(types):
+        return pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
+                                    quoted_strings_can_be_null=True)
+    try:
+        return pacsv.read_csv(path, read_options=read, convert_options=options(types))
+    except pa.ArrowInvalid:
+        inferred = [name for name in read.column_names if name not in types]
+        if not inferred:
+            raise
+    # A type guessed from the first block may not fit a later one (0 and 1, then "cat"): read those as text.
+    arrow = pacsv.read_csv(path, read_options=read, convert_options=options(types | dict.fromkeys(inferred, pa.string())))
+    for name in inferred:
+        column = arrow.column(name)
+        if _first_non_number(_chunks_to_numpy(column))[0] is None:
+            try:
+                arrow = arrow.set_column(arrow.column_names.index(name), name, column.cast(pa.float32()))
+            except pa.ArrowInvalid:  # numbers Python reads but Arrow does not (" 1"): kept as text
+                pass
+    return arrow
+
+
+def _columns(arrow, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
+    """The numeric columns as views of one float32 block (rows x numeric columns), text columns as object arrays.
+
+    Batches are released as they are copied, so reading holds little more than the block itself.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numeric, text = [], []
+    for name in names:
+        kind = arrow.schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            text.append(name)
+        elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
+            numeric.append(name)  # a column of only missing cells has type null: NaNs
+        else:
+            raise InputError(f"column {name!r}: expected numbers or text, received {kind}")
+    block = np.empty((arrow.num_rows, len(numeric)), "float32")
+    texts: dict[str, list] = {name: [] for name in text}
+    batches = arrow.to_batches()[::-1]
+    del arrow
+    start = 0
+    while batches:
+        batch = batches.pop()
+        end = start + batch.num_rows
+        for index, name in enumerate(numeric):
+            column = batch.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            if not pa.types.is_float32(column.type):
+                column = column.cast(pa.float32(), safe=False)
+            if column.null_count:
+                column = pc.fill_null(column, np.float32("nan"))
+            block[start:end, index] = np.frombuffer(column.buffers()[1], "float32", len(column), column.offset * 4)
+        for name in text:
+            column = batch.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(pa.string())
+            texts[name].append(np.array(column.to_pylist(), dtype=object))
+        start = end
+    columns = {name: block[:, index] for index, name in enumerate(numeric)}
+    columns |= {name: np.concatenate(parts) if parts else np.zeros(0, object) for name, parts in texts.items()}
+    return {name: columns[name] for name in names}, Block(block, numeric)
 
 
 def _check_names(names: list[str], path: Path) -> None:
@@ -137,28 +201,6 @@ def _check_names(names: list[str], path: Path) -> None:
         if name in seen:
             raise InputError(f"{path}, line 1: column {name!r} appears twice in the header")
         seen.add(name)
-
-
-def _to_numpy(arrow, names: list[str]) -> dict[str, np.ndarray]:
-    """Columns of a pyarrow Table or RecordBatch as float32 (NaN for missing) or object arrays of str (None)."""
-    import pyarrow as pa
-
-    columns = {}
-    for name in names:
-        column = arrow.column(name)
-        if not hasattr(column, "chunks"):  # a RecordBatch's column is one array
-            column = pa.chunked_array([column])
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(pa.string())
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            columns[name] = _chunks_to_numpy(column).astype(object)
-        elif pa.types.is_boolean(column.type) or pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            if not pa.types.is_float32(column.type):
-                column = column.cast(pa.float32(), safe=False)
-            columns[name] = _chunks_to_numpy(column)
-        else:
-            raise InputError(f"column {name!r}: expected numbers or text, received {column.type}")
-    return columns
 
 
 def _chunks_to_numpy(column) -> np.ndarray:
@@ -235,9 +277,9 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
-    names = [str(n) for n in arrow.column_names]
+    names, rows = [str(n) for n in arrow.column_names], arrow.num_rows
     try:
-        columns = _to_numpy(arrow, names)
+        columns, block = _columns(arrow.rename_columns(names), names)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}") from None
     for name in names:
@@ -247,9 +289,9 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
                 columns[name] = np.array([np.nan if c is None else float(c) for c in columns[name]], "float32")
             else:
                 raise InputError(f"{path}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
-    if arrow.num_rows == 0:
+    if rows == 0:
         raise InputError(f"{path}: the Parquet file has no rows")
-    return Table(names, columns, str(path), None)
+    return Table(names, columns, str(path), None, block=block)
 
 
 def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
