@@ -201,12 +201,12 @@ def test_csv_inputs_stream_in_chunks_with_exact_line_numbers():
     from xornet.errors import InputError
     from xornet.predicting import iter_csv_inputs
 
-    text = "a,b\n" + "".join(f"{i % 2},{i % 3}\n" for i in range(7))
-    chunks = list(iter_csv_inputs(io.StringIO(text), 2, "in.csv", chunk_rows=3))
+    text = "a,b\n" + "".join(f"{i % 2},{i % 3}\n" for i in range(7))  # 4 bytes a line
+    chunks = list(iter_csv_inputs(io.BytesIO(text.encode()), 2, "in.csv", chunk_bytes=13))
     assert [len(values) for values, _ in chunks] == [3, 3, 1]
-    assert chunks[1][1] == ["1,0", "0,1", "1,2"]
+    assert chunks[1][1].to_pylist() == ["1,0", "0,1", "1,2"]
     with pytest.raises(InputError, match=r"^in.csv, line 7: expected a number, received 'x'$"):
-        list(iter_csv_inputs(io.StringIO(text.replace("1,2\n", "1,x\n", 1)), 2, "in.csv", chunk_rows=3))
+        list(iter_csv_inputs(io.BytesIO(text.replace("1,2\n", "1,x\n", 1).encode()), 2, "in.csv", chunk_bytes=13))
 
 
 def test_many_rows_through_the_cli(trained, xornet):

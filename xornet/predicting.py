@@ -12,11 +12,9 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import json
-import warnings
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from xornet.data import is_number
 from xornet.errors import InputError
 
 CHUNK_ROWS = 65536
+CHUNK_BYTES = 1 << 23  # CSV input is read 8 MiB at a time
 
 
 def predict(model, x, batch_size: int = CHUNK_ROWS) -> np.ndarray:
@@ -126,86 +125,96 @@ def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
     return x
 
 
-def iter_csv_inputs(stream: TextIO, width: int, source: str, feature_names: list[str] | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, list[str] | None]]:
-    """Yield (rows, their text) chunks from CSV text; the text is None when columns were selected.
+def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: list[str] | None = None,
+                    chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[np.ndarray, object]]:
+    """Yield (rows, their text) chunks from CSV bytes; the text is an Arrow string array of each row's input cells.
 
     A first line that is not numbers is a header; when it names the model's
     training features, those columns are used (so a training CSV with its label
     column works), otherwise the file must be exactly `width` columns wide.
+    The text is the input cells as the file wrote them, to be echoed in the output.
     """
-    first = stream.readline().lstrip("\ufeff")  # a UTF-8 byte-order mark is not part of the header
-    while first and not first.strip():
+    line_number, first = 0, b""
+    while not first.strip():
         first = stream.readline()
-    if not first:
-        raise InputError(f"{source}: no input rows, expected CSV rows of {width} numbers")
-    line_number = 1
+        line_number += 1
+        if not first:
+            raise InputError(f"{source}: no input rows, expected CSV rows of {width} numbers")
+    if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
+        first = first[3:]
     columns = None
-    cells = [c.strip() for c in first.split(",")]
+    cells = [c.strip() for c in first.decode("utf-8", errors="replace").split(",")]
+    pending = first
     if not all(is_number(c) for c in cells):
         if feature_names and all(name in cells for name in feature_names):
             columns = [cells.index(name) for name in feature_names]
         elif len(cells) != width:
             raise InputError(
-                f"{source}, line 1: the header has {len(cells)} columns, expected {width} "
+                f"{source}, line {line_number}: the header has {len(cells)} columns, expected {width} "
                 f"(the model's input width)" + (f" or columns named {', '.join(feature_names)}" if feature_names else "")
             )
-        pending: list[str] = []
-        line_number = 2
-    else:
-        pending = [first]
+        pending, line_number = b"", line_number + 1
     file_width = width if columns is None else len(cells)
-    data_starts = line_number
+    rows_seen = False
     while True:
-        lines = pending + list(itertools.islice(stream, chunk_rows - len(pending)))
-        pending = []
-        lines = [line for line in lines if line.strip()]
-        if not lines:
-            if data_starts == line_number == 2:  # a header and nothing after it
-                raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
-            return
-        values = _parse_block(lines, file_width, source, line_number)
-        line_number += len(lines)
-        if columns is None:
-            yield values, [line.strip() for line in lines]
-        else:  # echo the chosen cells as the file wrote them
-            texts = [",".join(cells[i].strip() for i in columns) for cells in (line.split(",") for line in lines)]
-            yield np.ascontiguousarray(values[:, columns]), texts
+        data = stream.read(chunk_bytes)
+        block, end = pending + data, len(data) < chunk_bytes
+        cut = len(block) if end else block.rfind(b"\n") + 1
+        if not cut and not end:  # one line longer than a chunk: read on
+            pending = block
+            continue
+        block, pending = block[:cut], block[cut:]
+        if block.strip():
+            rows_seen = True
+            yield _rows_of(block, file_width, columns, source, line_number)
+        line_number += block.count(b"\n")
+        if end:
+            break
+    if not rows_seen:
+        raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
 
 
-def _parse_block(lines: list[str], width: int, source: str, first_line: int) -> np.ndarray:
-    text = ",".join(line.strip() for line in lines)
+def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, first_line: int):
+    """The chosen columns of a block of CSV lines as float32, and their text; errors name the line and column."""
+    import pyarrow as pa
+
+    from xornet.csv_text import chosen_cells, parse_numbers, read_lines
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DeprecationWarning)
-            values = np.fromstring(text, sep=",", dtype=np.float32)
-        if values.size == len(lines) * width:
-            values = values.reshape(len(lines), width)
-            if all(line.count(",") == width - 1 for line in lines):
-                _check_finite_rows(values, lines, source, first_line)
-                return values
-    except (ValueError, DeprecationWarning):
+        values = parse_numbers(block, width, columns or list(range(width)))
+        lines = read_lines(block)
+        if len(lines) == len(values) and np.isfinite(values).all():
+            return values, lines if columns is None else chosen_cells(lines, width, columns)
+    except pa.ArrowInvalid:
         pass
-    # Slow path, only to say exactly which line is wrong.
+    return _explain_rows(block.decode("utf-8", errors="replace").split("\n"), width, columns, source, first_line)
+
+
+def _explain_rows(lines: list[str], width: int, columns: list[int] | None, source: str, first_line: int):
+    """The first line with a wrong number of cells, a cell that is not a number, or one that is not finite, as an error.
+
+    Only when the fast read fails; should every line be fine after all, the rows are read here instead.
+    """
+    import pyarrow as pa
+
+    rows, texts = [], []
     for offset, line in enumerate(lines):
+        if not line.strip():
+            continue
         cells = [c.strip() for c in line.strip().split(",")]
         where = f"{source}, line {first_line + offset}"
         if len(cells) != width:
             raise InputError(f"{where}: expected {width} numbers (the model's input width), received {len(cells)}")
-        for cell in cells:
+        chosen = [(i, cells[i]) for i in (columns or range(width))]
+        for column, cell in chosen:
             if not is_number(cell):
                 raise InputError(f"{where}: expected a number, received {cell!r}")
-    raise InputError(f"{source}: could not read the rows starting at line {first_line}")
-
-
-def _check_finite_rows(values: np.ndarray, lines: list[str], source: str, first_line: int) -> None:
-    """Refuse nan, inf and numbers too large for float32, naming the line and column."""
-    bad = np.argwhere(~np.isfinite(values))
-    if bad.size:
-        row, column = (int(i) for i in bad[0])
-        cell = lines[row].split(",")[column].strip()
-        raise InputError(f"{source}, line {first_line + row}, column {column + 1}: "
-                         f"expected a finite number, received {cell!r}")
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.float32(float(cell))):
+                    raise InputError(f"{where}, column {column + 1}: expected a finite number, received {cell!r}")
+        rows.append([float(cell) for _, cell in chosen])
+        texts.append(",".join(cell for _, cell in chosen))
+    return np.array(rows, "float32").reshape(-1, len(columns or range(width))), pa.array(texts, pa.string())
 
 
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
@@ -269,21 +278,21 @@ def format_json_chunk(x, probabilities, classes, first: bool, class_names=None, 
     return ("[\n" if first else ",\n") + body
 
 
-def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts: list[str] | None = None,
-                     class_names: list[str] | None = None, regression: bool = False) -> str:
-    """CSV rows: inputs (as the input file wrote them, when given), probabilities, class (or the prediction)."""
+def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts=None,
+                     class_names: list[str] | None = None, regression: bool = False):
+    """CSV rows as bytes: inputs (as the input file wrote them, when `texts` is given), probabilities, class.
+
+    Numbers are written as Python's repr writes them; for regression, the prediction instead of probability and class.
+    """
+    from xornet.csv_text import class_texts, float_texts, join_rows, strings
+
     if texts is None:
-        texts = [",".join(map(_csv_number, row)) for row in x.tolist()]
-    if probabilities.shape[1] == 1:
-        probs = map(repr, probabilities[:, 0].tolist())
-    else:
-        probs = (",".join(map(repr, row)) for row in probabilities.tolist())
-    if regression:
-        body = "\n".join(f"{t},{p}" for t, p in zip(texts, probs))
-    else:
-        names = [class_names[c] for c in classes.tolist()] if class_names else classes.tolist()
-        body = "\n".join(f"{t},{p},{c}" for t, p, c in zip(texts, probs, names))
-    return ("" if header is None else ",".join(header) + "\n") + body + ("\n" if body else "")
+        texts = strings([",".join(map(_csv_number, row)) for row in x.tolist()])
+    cells = [texts, *(float_texts(probabilities[:, k]) for k in range(probabilities.shape[1]))]
+    if not regression:
+        cells.append(class_texts(classes, class_names))
+    head = b"" if header is None else (",".join(header) + "\n").encode()
+    return head + (join_rows(cells) if len(texts) else b"")
 
 
 def _csv_number(value: float) -> str:

@@ -127,10 +127,10 @@ def check_input_file(path: Path, flag: str, expected: str) -> None:
         raise InputError(f"{flag} {path}: is a directory, expected {expected}")
 
 
-def open_text(path: Path):
-    """Open a text input file; an OS error (no permission, ...) becomes one line."""
+def open_binary(path: Path):
+    """Open an input file for reading bytes; an OS error (no permission, ...) becomes one line."""
     try:
-        return open(path, encoding="utf-8", errors="replace")
+        return open(path, "rb")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 

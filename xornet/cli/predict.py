@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import WEIGHTS_HELP, Format, app, check_input_file, check_model_options, friendly_errors, open_text
+from xornet.cli.app import WEIGHTS_HELP, Format, app, check_input_file, check_model_options, friendly_errors, open_binary
 from xornet.errors import InputError
 
 
@@ -56,7 +56,7 @@ def predict(
         else:
             chunks = iter([(all_binary_inputs(width), None)])
     elif input_file == "-":
-        chunks = iter_csv_inputs(sys.stdin, width, "<stdin>", features)
+        chunks = iter_csv_inputs(sys.stdin.buffer, width, "<stdin>", features)
     else:
         path = Path(input_file)
         check_input_file(path, "--input", "a CSV or .npy file of inputs")
@@ -67,7 +67,7 @@ def predict(
 
             chunks, features = iter([(read_encoded_inputs(path, recorded), None)]), recorded["inputs"]
         else:
-            handle = open_text(path)
+            handle = open_binary(path)
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
         _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
@@ -96,7 +96,8 @@ def _write_predictions(chunks, run, threshold: float, output_format: Format, wid
             out.write(format_json_chunk(x, probabilities, classes, first, **labels))
         else:
             header = csv_header(width, probabilities.shape[1], features, **labels) if first else None
-            out.write(format_csv_chunk(x, probabilities, classes, header, texts, **labels))
+            out.flush()  # the rows go to the bytes underneath
+            out.buffer.write(format_csv_chunk(x, probabilities, classes, header, texts, **labels))
         first = False
     if output_format is Format.json:
         out.write("[]\n" if first else "\n]\n")

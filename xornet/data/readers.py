@@ -140,7 +140,7 @@ def _read_arrow_csv(path: Path, read, types: dict):
     arrow = pacsv.read_csv(path, read_options=read, convert_options=options(types | dict.fromkeys(inferred, pa.string())))
     for name in inferred:
         column = arrow.column(name)
-        if _first_non_number(_chunks_to_numpy(column))[0] is None:
+        if _first_non_number(column_to_numpy(column))[0] is None:
             try:
                 arrow = arrow.set_column(arrow.column_names.index(name), name, column.cast(pa.float32()))
             except pa.ArrowInvalid:  # numbers Python reads but Arrow does not (" 1"): kept as text
@@ -203,7 +203,7 @@ def _check_names(names: list[str], path: Path) -> None:
         seen.add(name)
 
 
-def _chunks_to_numpy(column) -> np.ndarray:
+def column_to_numpy(column) -> np.ndarray:
     """One NumPy array from a chunked column: float32 (NaN for missing) or object (None for missing).
 
     Without pandas: pyarrow's copying conversions import it (about a second).
@@ -235,7 +235,7 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
         convert = pacsv.ConvertOptions(column_types={name: pa.string()}, include_columns=[name],
                                        null_values=NULL_VALUES, strings_can_be_null=True)
         text = pacsv.read_csv(path, read_options=read, convert_options=convert).column(name)
-        row, cell = _first_non_number(_chunks_to_numpy(text))
+        row, cell = _first_non_number(column_to_numpy(text))
         if row is not None:
             return InputError(f"{path}, line {first_line + row}, column {name!r}: expected a number, received {cell!r}")
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)

@@ -86,10 +86,10 @@ def rows_from_json(body: bytes, width: int) -> np.ndarray:
 def rows_from_csv(body: bytes, width: int, features: list[str] | None) -> np.ndarray:
     """Rows from CSV text, read exactly as `xornet predict --input -` reads them (header optional)."""
     try:
-        text = body.decode("utf-8")
+        body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedBody(f"{SOURCE}: not UTF-8 text, expected CSV rows of {width} numbers") from None
-    chunks = [values for values, _ in iter_csv_inputs(io.StringIO(text), width, SOURCE, features)]
+    chunks = [values for values, _ in iter_csv_inputs(io.BytesIO(body), width, SOURCE, features)]
     return np.concatenate(chunks) if chunks else np.zeros((0, width), "float32")
 
 
