@@ -22,22 +22,39 @@ import numpy as np
 from measuring import run_measured, tabular_config
 FEATURES = 8
 
+# Each read prints its time and its peak memory growth: the peak resident memory
+# (reset just before, through /proc/self/clear_refs) less the memory resident before.
+# A first read of the file's first 1,000 rows loads the readers' code and threads,
+# so that the growth is the data's.
+GROWTH = """
+def status(field):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+def start():
+    open("/proc/self/clear_refs", "w").write("5")  # resets the peak to what is resident now
+    return status("VmRSS"), time.perf_counter()
+def stop(before):
+    print(time.perf_counter() - before[1], status("VmHWM") - before[0])
+"""
+
 READ_XORNET = """
 import sys, time
 from xornet.data import load_file
-import pyarrow.csv
-t = time.perf_counter()
+""" + GROWTH + """
+load_file(sys.argv[2], label="y")
+before = start()
 data = load_file(sys.argv[1], label="y")
-print(time.perf_counter() - t, data.x.nbytes)
+stop(before)
 """
 
 READ_PANDAS = """
 import sys, time
 import pandas as pd
-t = time.perf_counter()
+""" + GROWTH + """
+pd.read_csv(sys.argv[2])
+before = start()
 frame = pd.read_csv(sys.argv[1])
 x = frame.drop(columns="y").to_numpy("float32"); y = frame["y"].to_numpy("float32")
-print(time.perf_counter() - t, x.nbytes)
+stop(before)
 """
 
 TRAIN_PLAIN = """
@@ -99,11 +116,18 @@ def bench(rows: int, work: Path, train: bool, predict: bool) -> None:
     py = sys.executable
     print(f"\n{rows:,} rows ({csv.stat().st_size / 2**20:.0f} MiB CSV, float32 features {rows * FEATURES * 4 / 2**20:.0f} MiB)")
     print(f"{'':<28} {'xornet':>22}   {'plain pandas + Keras':>24}   {'speed-up':>7}  {'memory':>5}")
-    ours = run_measured([py, "-c", READ_XORNET, str(csv)])
-    theirs = run_measured([py, "-c", READ_PANDAS, str(csv)])
-    inner = (float(ours[2].split()[0]), ours[1]), (float(theirs[2].split()[0]), theirs[1])
-    print(row("read CSV (the read itself)", *inner))
+    head = work / "head.csv"
+    with open(csv) as source:
+        head.write_text("".join(source.readline() for _ in range(1001)))
+    ours = run_measured([py, "-c", READ_XORNET, str(csv), str(head)])
+    theirs = run_measured([py, "-c", READ_PANDAS, str(csv), str(head)])
+    inner = [(float(run[2].split()[0]), float(run[2].split()[1]) / 2**20) for run in (ours, theirs)]
+    print(row("read CSV (the read itself)", *inner) + "  (memory: peak growth while reading)")
     print(row("read CSV (whole process)", ours, theirs))
+    features, data = rows * FEATURES * 4 / 2**20, rows * (FEATURES + 1) * 4 / 2**20
+    for name, (_, growth) in zip(("xornet", "pandas"), inner):
+        print(f"{'':<28} {name} grows by {growth / features:.2f}x the float32 feature array ({features:.0f} MiB), "
+              f"{growth / data:.2f}x features and label ({data:.0f} MiB)")
     if not train:
         return
     out = work / f"out_{rows}"

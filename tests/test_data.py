@@ -275,3 +275,12 @@ def test_a_label_that_turns_to_text_after_the_first_block_is_read_as_text(workdi
         f"error: {workdir / 'late.csv'}: the label 'y' has 3 classes (0, 1, spam), but the model ends in 1 sigmoid "
         "unit with loss binary_crossentropy (hint: end the model with Dense(3, activation softmax) and use loss "
         "sparse_categorical_crossentropy)")
+
+
+def test_a_label_missing_on_the_first_row_is_still_read_as_numbers(workdir, xornet):
+    write("gap.csv", "a,b,y\n0,0,\n" + "0,1,1\n1,0,1\n1,1,0\n0,0,0\n" * 3)
+    config("gap", "  path: gap.csv\n  missing: drop\n", model="", training="training:\n  epochs: 2\n")
+    result = xornet("train", "gap.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((workdir / "out_gap/basic_run.json").read_text())["data"]
+    assert (record["classes"], record["missing"]) == (None, {"policy": "drop", "rows_dropped": 1, "cells_filled": 0})

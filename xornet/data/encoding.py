@@ -156,7 +156,7 @@ def encode_table(table: Table, encoding: dict, rows: np.ndarray, features: bool 
 def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
     vocabularies, fill = encoding.get("categorical", {}), encoding.get("fill", {})
     x = _numbers_from_block(table, encoding["features"], rows) if not vocabularies else None
-    if x is not None and not np.isnan(x).any():
+    if x is not None and not any(np.isnan(x[:, at]).any() for at in range(x.shape[1])):  # column by column: less memory
         return x
     x = np.zeros((len(rows), len(encoding.get("inputs", encoding["features"]))), "float32")
     at = 0
@@ -218,7 +218,8 @@ def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], i
 
 
 def _encode_labels(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
-    column = table.columns[encoding["label"]][rows]
+    column = table.columns[encoding["label"]]
+    column = column if len(rows) == len(column) else column[rows]  # rows are sorted and unique
     classes = encoding.get("classes")
     if classes is None or (column.dtype != object and not encoding.get("text_label")):
         if column.dtype == object:

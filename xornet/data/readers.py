@@ -104,22 +104,48 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from xornet.data.parallel_csv import read_ranges
+
     cells, skip = _first_row(path)
     has_header = not all(is_number(cell) for cell in cells)
     names = [cell.strip() for cell in cells] if has_header else [str(i) for i in range(len(cells))]
     _check_names(names, path)
     types = {name: pa.string() if name in text_columns else pa.float32()
              for name in names if name not in infer_columns}
-    # Blocks of 1 MiB are parsed on all cores; the table's batches are then copied out one by one.
-    read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
+    start, first = _data_start(path, skip + (1 if has_header else 0))
+    cells = dict(zip(names, first))
+    guessed = {name: pa.string() if _is_text(cells.get(name, "")) else pa.float32()  # a label: numbers or names
+               for name in names if name in infer_columns}
     first_line = skip + (2 if has_header else 1)
     try:
-        columns, block = _columns(_read_arrow_csv(path, read, types), names)
-    except pa.ArrowInvalid as exc:
-        raise _explain_csv_error(path, names, read, str(exc), first_line) from None
+        block, texts, rows = read_ranges(path, names, types | guessed, start)
+        columns = {name: block[:, index] for index, name in enumerate(n for n in names if n not in texts)}
+        columns |= texts
+        columns, block = {name: columns[name] for name in names}, Block(block, [n for n in names if n not in texts])
+    except pa.ArrowInvalid:
+        # A label's type that changes further down, or a bad cell: read whole, so that errors name the cell.
+        read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
+        try:
+            columns, block = _columns(_read_arrow_csv(path, read, types), names)
+        except pa.ArrowInvalid as exc:
+            raise _explain_csv_error(path, names, read, str(exc), first_line) from None
     if len(columns[names[0]]) == 0:
         raise InputError(f"{path}: the CSV file has a header but no data rows")
     return Table(names, columns, str(path), first_line, has_header, block)
+
+
+def _is_text(cell: str) -> bool:
+    return cell.strip() not in NULL_VALUES and not is_number(cell)
+
+
+def _data_start(path: Path, lines: int) -> tuple[int, list[str]]:
+    """The byte offset after the first `lines` lines, and the cells of the line there (empty at the end)."""
+    with open(path, "rb") as handle:
+        for _ in range(lines):
+            handle.readline()
+        start = handle.tell()
+        line = handle.readline().decode("utf-8", errors="replace")
+    return start, next(csv.reader([line]), []) if line.strip() else []
 
 
 def _read_arrow_csv(path: Path, read, types: dict):

@@ -1,0 +1,142 @@
+"""Reading a CSV file on every core in bounded memory: byte ranges streamed side by side into one float32 block.
+
+pyarrow's whole-file reader holds the file's text and its parsed cells at once
+(about 7 times the numbers' size); its streaming reader holds one block at a
+time but uses one core. Here the file is cut at line ends into one range per
+core, each range is streamed by its own thread, and each batch is copied into
+its place in the block and dropped. Lines hold no line breaks inside quotes,
+as pyarrow's own parallel reader assumes.
+
+Example:
+    >>> block, texts, rows = read_ranges(Path("data/iris.csv"), names, types, start=60)
+    >>> block.shape, rows
+    ((150, 4), 150)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+BLOCK_BYTES = 1 << 17  # what a reader holds at a time, per thread
+RANGE_BYTES = 1 << 22  # no range smaller than this: a thread costs more than it saves on small files
+
+
+class _Range(io.RawIOBase):
+    """The bytes of a file from `start` to `stop`, as a file."""
+
+    def __init__(self, path: Path, start: int, stop: int):
+        super().__init__()
+        self.file = open(path, "rb", buffering=0)
+        self.file.seek(start)
+        self.left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)]) if self.left > 0 else 0
+        self.left -= count
+        return count
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def read_ranges(path: Path, names: list[str], types: dict, start: int) -> tuple[np.ndarray, dict, int]:
+    """The data lines from byte `start` on: (block of the float32 columns, {text column: object array}, rows).
+
+    `types` maps every column name to pyarrow float32 or string. Raises
+    pyarrow.ArrowInvalid on a cell that does not fit its type or a line of
+    another width.
+    """
+    import pyarrow as pa
+
+    ranges = _ranges(path, start)
+    bounds = [_line_ends(path, a, b) + 1 for a, b in ranges]  # no range has more rows than this
+    offsets = np.concatenate([[0], np.cumsum(bounds)]).astype(int)
+    numeric = [name for name in names if types[name] == pa.float32()]
+    block = np.empty((int(offsets[-1]), len(numeric)), "float32")
+    texts: list[dict] = [{name: [] for name in names if name not in numeric} for _ in ranges]
+    counts, errors = [0] * len(ranges), []
+
+    def read(index: int) -> None:
+        try:
+            counts[index] = _read_range(path, ranges[index], names, types, numeric, block, int(offsets[index]),
+                                        texts[index])
+        except Exception as exc:  # handed to the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(index,)) for index in range(len(ranges))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    rows = 0
+    for index, count in enumerate(counts):  # close the gaps left by the line counts' spare rows
+        if offsets[index] != rows:
+            block[rows:rows + count] = block[offsets[index]:offsets[index] + count]
+        rows += count
+    block.resize((rows, len(numeric)), refcheck=False)  # in place: the spare rows are given back
+    text_columns = {name: np.concatenate([np.array(part[name], dtype=object) for part in texts]) if rows else
+                    np.zeros(0, object) for name in texts[0]}
+    return block, text_columns, rows
+
+
+def _ranges(path: Path, start: int) -> list[tuple[int, int]]:
+    """[start, size) cut at line ends into one range per core (fewer for small files)."""
+    size = path.stat().st_size
+    count = max(1, min(os.cpu_count() or 1, (size - start) // RANGE_BYTES))
+    cuts = [start]
+    with open(path, "rb") as handle:
+        for index in range(1, count):
+            handle.seek(max(cuts[-1], start + (size - start) * index // count))
+            handle.readline()
+            cuts.append(handle.tell())
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] or [(start, start)]
+
+
+def _line_ends(path: Path, start: int, stop: int) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while stop - handle.tell() > 0:
+            count += handle.read(min(stop - handle.tell(), 1 << 20)).count(b"\n")
+    return count
+
+
+def _read_range(path: Path, byte_range: tuple[int, int], names: list[str], types: dict, numeric: list[str],
+                block: np.ndarray, at: int, texts: dict) -> int:
+    """Stream one range into block[at:] (and `texts`); return its number of rows."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from xornet.data.readers import NULL_VALUES
+
+    read = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False)
+    convert = pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=True)
+    rows = 0
+    if byte_range[0] == byte_range[1]:
+        return 0
+    with pacsv.open_csv(_Range(path, *byte_range), read_options=read, convert_options=convert) as reader:
+        for batch in reader:
+            end = at + rows + batch.num_rows
+            for index, name in enumerate(numeric):
+                column = batch.column(name)
+                if column.null_count:
+                    column = pc.fill_null(column, np.float32("nan"))
+                block[at + rows:end, index] = np.frombuffer(column.buffers()[1], "float32", len(column),
+                                                            column.offset * 4)
+            for name, parts in texts.items():
+                parts.extend(batch.column(name).to_pylist())
+            rows += batch.num_rows
+    return rows
