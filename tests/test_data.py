@@ -284,3 +284,37 @@ def test_a_label_missing_on_the_first_row_is_still_read_as_numbers(workdir, xorn
     assert result.exit_code == 0, result.stderr
     record = json.loads((workdir / "out_gap/basic_run.json").read_text())["data"]
     assert (record["classes"], record["missing"]) == (None, {"policy": "drop", "rows_dropped": 1, "cells_filled": 0})
+
+
+def test_big_tables_are_shared_with_tensorflow_and_train_to_the_same_weights(workdir, xornet, monkeypatch):
+    """A table from a file is handed to TensorFlow without a copy (DLPack); the weights equal a copied run's."""
+    import h5py
+    import tensorflow as tf
+
+    from xornet import trainer
+
+    rows_csv("rows.csv", rows=200, header="a,b,y", color=False)
+    shared = []
+    from_dlpack = tf.experimental.dlpack.from_dlpack
+    monkeypatch.setattr(tf.experimental.dlpack, "from_dlpack", lambda capsule: shared.append(1) or from_dlpack(capsule))
+    weights = {}
+    for name, limit in (("copied", 1 << 40), ("shared", 0)):
+        monkeypatch.setattr(trainer, "SHARED_BYTES", limit)
+        config(name, "  path: rows.csv\n  label: y\n  features: [a, b]\n", training=(
+            "training:\n  optimizer: adam\n  learning_rate: 0.05\n  epochs: 5\n  batch_size: 32\n"))
+        result = xornet("train", f"{name}.yaml", "-q")
+        assert result.exit_code == 0, result.stderr
+        with h5py.File(workdir / f"out_{name}/basic_weights.h5") as f:
+            weights[name] = [np.array(f[key]) for key in sorted(_datasets(f))]
+    assert len(shared) == 2  # x and y of the shared run
+    assert all(np.array_equal(a, b) for a, b in zip(weights["copied"], weights["shared"]))
+
+
+def _datasets(group, prefix=""):
+    import h5py
+
+    for key, item in group.items():
+        if isinstance(item, h5py.Dataset):
+            yield prefix + key
+        else:
+            yield from (f"{key}/{name}" for name in _datasets(item))

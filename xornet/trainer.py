@@ -34,6 +34,7 @@ from xornet.config import TrainingConfig
 from xornet.devices import check_fit_split, run_step
 from xornet.errors import InputError, TrainingError
 
+SHARED_BYTES = 1 << 24  # arrays from this size on are shared with TensorFlow, not copied
 ProgressFn = Callable[[float, int, dict], None]
 """Called as progress(epochs_done, epochs_total, last_epoch_logs) between compiled calls.
 
@@ -232,10 +233,10 @@ class _FastRun:
         self.batch = self.rows if training.batch_size is None else min(training.batch_size, self.rows)
         self.batches = math.ceil(self.rows / self.batch)
         self.shuffle = training.shuffle and self.batches > 1
-        self.data = [tf.constant(x, dtype="float32"), tf.constant(y, dtype="float32")]
+        self.data = [_tensor(tf, x), _tensor(tf, y)]
         if weights is not None:
             self.data.append(tf.constant(weights, dtype="float32"))
-        self.validation = None if validation is None else [tf.constant(a, dtype="float32") for a in validation]
+        self.validation = None if validation is None else [_tensor(tf, a) for a in validation]
         self.names = _build_state(model, self.data[0][:self.batch], self.data[1][:self.batch])
         self.columns = self.names + ([f"val_{name}" for name in self.names] if validation is not None else [])
         self.history: dict[str, list[float]] = {name: [] for name in self.columns}
@@ -479,6 +480,20 @@ def _build_state_here(model, x, y) -> list[str]:
     model.compute_metrics(x, y, predicted, sample_weight=None)
     model.reset_metrics()
     return list(model.get_metrics_result().keys())
+
+
+def _tensor(tf, array: np.ndarray):
+    """A float32 tensor of `array`; a big C-order, 64-byte aligned float32 array is shared, not copied.
+
+    tf.constant copies through a second buffer, holding twice the array at its
+    peak: for a table of millions of rows, that is most of the training run's
+    memory. Sharing goes through DLPack; the fast engine only reads its data
+    tensors (gathering batches from them), so the array is never written to.
+    """
+    if (isinstance(array, np.ndarray) and array.dtype == np.float32 and array.flags.c_contiguous
+            and array.ctypes.data % 64 == 0 and array.nbytes >= SHARED_BYTES):
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array, dtype="float32")
 
 
 def evaluate_model(model, x: np.ndarray, y: np.ndarray, batch_size: int = 65536) -> dict[str, float]:

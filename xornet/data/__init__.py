@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xornet.config import Config, DenseLayer, did_you_mean
-from xornet.data.encoding import drop_missing, encode_table, feature_encoding, label_encoding
+from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
 from xornet.data.readers import Table, is_number, load_npy, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows
 from xornet.errors import InputError
@@ -199,6 +199,9 @@ def load_splits(config: Config, seed: int) -> Splits:
     encoding |= feature_encoding(table, parts["train"], feature_names, config)
     encoding["missing"] = {"policy": data.missing, **missing}
     datasets = {name: _dataset(table, encoding, rows) for name, rows in parts.items() if len(rows) or name == "train"}
+    train = datasets["train"]
+    if not train.x.flags.c_contiguous:  # a view of the file's block: a copy TensorFlow can share (xornet.trainer)
+        train.x, train.y = aligned_copy(train.x), aligned_copy(train.y)
     for name, path in (("validation", data.validation_path), ("test", data.test_path)):
         if path is not None:
             datasets[name] = load_labelled_file(path, encoding, role=f"data.{name}_path")
@@ -207,7 +210,7 @@ def load_splits(config: Config, seed: int) -> Splits:
                **({"sha256": rows_hash(ds.rows)} if ds.source == table.source else {})}
         for name, ds in datasets.items()}
     encoding = {"source": table.source, "rows": table.rows} | encoding
-    splits = Splits(datasets["train"], datasets.get("validation"), datasets.get("test"), encoding)
+    splits = Splits(train, datasets.get("validation"), datasets.get("test"), encoding)
     splits.train.held_out = {name: len(ds.x) for name, ds in datasets.items() if name != "train"}
     splits.train.missing = encoding["missing"]
     check_fits_model(splits.train, config)

@@ -183,6 +183,7 @@ def _numbers_from_block(table: Table, features: list[str], rows: np.ndarray) -> 
     """The feature columns of `rows` taken from the table's float32 block in one step, or None.
 
     When every row is taken and the columns are adjacent, this is a view: no copy of a big file's data.
+    Otherwise it is a new C-order array that TensorFlow can share (`aligned_empty`).
     """
     if table.block is None or not set(features) <= set(table.block.names):
         return None
@@ -191,8 +192,31 @@ def _numbers_from_block(table: Table, features: list[str], rows: np.ndarray) -> 
     every_row = len(rows) == len(values)  # rows are sorted and unique
     if index == list(range(index[0], index[0] + len(index))):
         adjacent = values[:, index[0]:index[-1] + 1]
-        return adjacent if every_row else adjacent[rows]
+        return adjacent if every_row else np.take(adjacent, rows, axis=0, out=aligned_empty((len(rows), len(index))))
     return values[:, index] if every_row else values[rows[:, None], index]
+
+
+def aligned_empty(shape: tuple[int, int]) -> np.ndarray:
+    """An uninitialised float32 array whose data starts on a 64-byte boundary.
+
+    TensorFlow's CPU kernels need that alignment to use a NumPy array's memory
+    as a tensor's without copying it (xornet.trainer hands big tables over so).
+
+    Example:
+        >>> aligned_empty((3, 2)).ctypes.data % 64
+        0
+    """
+    size = int(np.prod(shape)) * 4
+    raw = np.empty(size + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + size].view(np.float32).reshape(shape)
+
+
+def aligned_copy(array: np.ndarray) -> np.ndarray:
+    """`array` as float32 in a new C-order, 64-byte aligned array (see aligned_empty)."""
+    copy = aligned_empty(array.shape)
+    np.copyto(copy, array, casting="same_kind")
+    return copy
 
 
 def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], ignore: bool,
