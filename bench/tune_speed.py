@@ -141,7 +141,7 @@ def _print_seed(seed: int, splits, ours: dict, theirs: dict) -> None:
 
     print(f"seed {seed}: rows train {len(splits.train.x)}, validation {len(splits.validation.x)} "
           f"(sha256 {rows_hash(splits.validation.rows)[:12]}), test {len(splits.test.x)}", flush=True)
-    for name, part in (("xornet tune (TPE, median pruner)", ours), ("KerasTuner RandomSearch", theirs)):
+    for name, part in (("xornet tune (TPE, pruner)", ours), ("KerasTuner RandomSearch", theirs)):
         params = ", ".join(f"{k.split('.')[-1]}={v:.4g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
                            for k, v in part["params"].items())
         print(f"  {name:33}{part['seconds']:>7.1f} s  val_loss {part['val_loss']:.4f}  test_loss "

@@ -56,9 +56,8 @@ def test_tune_errors_are_one_clear_line(workdir, xornet):
            "(hint: use --metric loss)")
 
 
-CANCER = ["tune", "configs/breast_cancer.yaml", "--metric", "val_loss", "--search",
-          "training.learning_rate=loguniform(1e-3,1e-1)", "--search", "model.layers.0.units=int(2,32)",
-          "--set", "training.epochs=20", "--out", "t"]
+CANCER = ["tune", "configs/breast_cancer.yaml", "--metric", "val_loss", "--set", "training.epochs=20", "--out", "t"]
+UNITS = ["--search", "model.layers.0.units=int(2,32)"]
 
 
 def _cancer_workdir(workdir):
@@ -70,7 +69,7 @@ def test_tune_scores_a_trial_by_the_weights_early_stopping_keeps(workdir, xornet
     # configs/breast_cancer.yaml stops early on val_loss and restores the best weights: a trial's val_loss is
     # its best epoch's (KerasTuner's rule), which is the validation loss of the model `xornet train` keeps.
     _cancer_workdir(workdir)
-    result = xornet(*CANCER, "--trials", "2")
+    result = xornet(*CANCER, "--search", "training.learning_rate=loguniform(1e-3,1e-1)", *UNITS, "--trials", "2")
     assert result.exit_code == 0, result.stderr
     with open(workdir / "t/trials.csv") as handle:
         best_row = min(csv.DictReader(handle), key=lambda row: float(row["val_loss"]))
@@ -85,11 +84,17 @@ def test_tune_scores_a_trial_by_the_weights_early_stopping_keeps(workdir, xornet
     assert int(best_row["epochs"]) == len(val_losses)
 
 
-def test_tune_prunes_no_trial_before_a_fifth_of_its_epochs(workdir, xornet):
+def test_tune_prunes_only_trials_that_stopped_improving_and_never_in_the_first_fifth(workdir, xornet):
+    from optuna.trial import TrialState
+
+    from xornet.sweep import open_study
+
     _cancer_workdir(workdir)
-    result = xornet(*CANCER, "--trials", "6")
+    result = xornet(*CANCER, "--search", "training.learning_rate=loguniform(1e-4,1)", *UNITS, "--trials", "8")
     assert result.exit_code == 0, result.stderr
-    with open(workdir / "t/trials.csv") as handle:
-        rows = list(csv.DictReader(handle))
-    pruned = [int(row["epochs"]) for row in rows if row["state"] == "pruned"]
-    assert pruned and min(pruned) >= 20 // 5, rows
+    study = open_study("t/study.log", result.stderr.split(":")[0].removeprefix("Tune ")).optuna
+    pruned = [t.intermediate_values for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned and all(max(scores) >= 20 // 5 for scores in pruned)
+    for scores in pruned:  # patience 2 (a tenth of 20 epochs): its last 3 epochs beat none before
+        last = max(scores)
+        assert min(scores[step] for step in (last - 2, last - 1, last)) > min(scores[step] for step in range(1, last - 2))

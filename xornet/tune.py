@@ -1,9 +1,9 @@
 """Hyperparameter search: Optuna's TPE sampler over config keys, bad trials pruned early by a median pruner.
 
 Each trial trains the config with the sampled values through the fast
-trainer, which reports the metric between chunks of epochs; the median
-pruner stops a trial whose metric is worse than the median of earlier trials
-at the same epoch. The study lives in a storage like a sweep's (a journal file
+trainer, which reports the metric between chunks of epochs; the pruner stops
+a trial whose score is worse than the median of earlier trials at the same
+epoch and has stopped improving (`open_tune_study`). The study lives in a storage like a sweep's (a journal file
 by default, PostgreSQL across machines), so a search resumes where it stopped
 and several workers share it; `--trials` is the total over all of them.
 
@@ -118,50 +118,49 @@ def keeps_best_epoch(config: Config, metric: str) -> bool:
 
 
 def objective(config: Config, space: dict[str, Dimension], metric: str) -> Callable:
-    """The Optuna objective: train, report the trial's score after each epoch, prune when the pruner says so.
+    """The Optuna objective: train, report `metric` after each epoch, prune when the pruner says so.
 
-    The score is `metric` of the weights the trial would keep if it stopped
-    now: the best epoch's when early stopping restores the best weights
-    (`keeps_best_epoch`), else the last epoch's.
+    The score is `metric` of the weights the trial keeps: the best epoch's when
+    early stopping restores the best weights (`keeps_best_epoch`), else the
+    last epoch's. (The median pruner, too, judges a trial by its best epoch.)
     """
     import optuna
 
     from xornet.experiment import train
 
-    best_so_far = keeps_best_epoch(config, metric)
+    best_epoch = keeps_best_epoch(config, metric)
 
     def run(trial) -> float:
         params = suggest(trial, space)
         trial.set_user_attr("params", params)
-        seen: list[float] = []
 
         def report(done: float, total: int, logs: dict) -> None:
             if metric not in logs:
                 raise InputError(f"--metric {metric}: the training history has no {metric} "
                                  f"(it has {', '.join(logs)})", hint="use --metric loss")
-            if done != int(done) or int(done) == len(seen):  # part of an epoch: nothing new to report
+            if done != int(done):  # part way through an epoch: nothing new to report
                 return
-            seen.append(logs[metric])
-            trial.report(min(seen) if best_so_far else seen[-1], step=int(done))
+            trial.report(logs[metric], step=int(done))
             if done < total and trial.should_prune():  # a finished trial is worth keeping
-                raise optuna.TrialPruned(f"{metric} {seen[-1]:.4g} at epoch {int(done)}")
+                raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {int(done)}")
 
         result = train(config_with(config, params), save=False, progress=report).result
         history = result.history[metric]
-        return history[result.best_epoch - 1] if best_so_far and result.best_epoch else history[-1]
+        return history[result.best_epoch - 1] if best_epoch and result.best_epoch else history[-1]
 
     return run
 
 
 def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100):
-    """The search study: multivariate TPE sampler (seeded from the config), median pruner after a warm-up.
+    """The search study: multivariate TPE sampler (seeded from the config), patient median pruner.
 
     TPE samples at random for its first trials: a quarter of the budget (2 to
     10, Optuna's default being 10), so that small searches still get to use
     what it learns; multivariate, it models learning rate and width together.
-    The median pruner waits for those trials, then stops a trial whose score is
-    worse than the median of earlier trials at the same epoch, but never in its
-    first fifth of the epochs: slow starters are often the good ones.
+    A trial is pruned when its score is worse than the median of earlier trials
+    at the same epoch AND has not improved for a tenth of the epochs, never in
+    its first fifth: slow starters (a small learning rate) are often the good
+    ones, and a pruned trial still counts against --trials.
     """
     import optuna
 
@@ -171,8 +170,19 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
     study = open_study(storage, name).optuna
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                                constant_liar=True)
-    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
+    median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
+    study.pruner = optuna.pruners.PatientPruner(median, patience=pruning_patience(epochs))
     return study
+
+
+def pruning_patience(epochs: int) -> int:
+    """Epochs without improvement before the pruner may stop a trial: a tenth of them.
+
+    Example:
+        >>> pruning_patience(300)
+        30
+    """
+    return max(1, epochs // 10)
 
 
 def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,

@@ -1,4 +1,4 @@
-"""`xornet tune`: search config values with Optuna (TPE sampler, median pruner after a warm-up)."""
+"""`xornet tune`: search config values with Optuna (TPE sampler, patient median pruner)."""
 
 from __future__ import annotations
 
