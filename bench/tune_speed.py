@@ -1,6 +1,6 @@
 """`xornet tune` against KerasTuner's RandomSearch: same rows, network, space, trials and epochs, side by side.
 
-Run:  python bench/tune_speed.py [--trials 10] [--epochs 50] [--seeds 42 1]   (pip install 'xornet[bench]')
+Run:  python bench/tune_speed.py [--trials 10] [--epochs 50] [--seeds 42 1 2]   (pip install 'xornet[bench]')
 
 Data: the shipped breast cancer table (data/breast_cancer.csv, 569 rows, 30
 features) as configs/breast_cancer.yaml splits it: for each seed, xornet's
@@ -10,8 +10,9 @@ Normalization (adapted on the training rows, inside the model) -> Dense(units,
 relu) -> Dense(1, sigmoid); Adam, binary cross-entropy, batch 32, at most
 --epochs epochs with EarlyStopping(val_loss, patience 10,
 restore_best_weights). Space (the issue's example): learning rate
-log-uniform in [1e-3, 1], units an integer in [2, 64]. Both minimise the validation loss (`xornet tune
---metric val_loss`; KerasTuner objective "val_loss").
+log-uniform in [1e-3, 1], units an integer in [2, 64]. Both minimise the
+validation loss (`xornet tune --metric val_loss`; KerasTuner objective
+"val_loss").
 
 The figure compared is the best trial's validation loss at its best epoch:
 KerasTuner's own rule, and xornet's when early stopping restores the best
@@ -63,7 +64,8 @@ def xornet_part(folder: Path, seed: int, trials: int, epochs: int) -> dict:
     best = load_config(out / "best.yaml")
     run = train(best, save=False)  # the same seeds as the trial: its kept weights again
     return {"seconds": seconds, "val_loss": study.best_value, "test_loss": run.held_out["test"]["loss"],
-            "note": f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed", "params": study.best_trial.params}
+            "note": f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed",
+            "params": study.best_trial.params}
 
 
 def _study_name(output: str) -> str:
@@ -127,7 +129,8 @@ def main():
     print(f"{'seed':>4}  {'xornet s':>9}{'KerasTuner s':>13}{'speed-up':>9}  {'xornet val':>10}{'KT val':>8}  "
           f"{'xornet test':>11}{'KT test':>8}  val_loss at least as good")
     for seed, _, ours, theirs in rows:
-        print(f"{seed:>4}  {ours['seconds']:>9.1f}{theirs['seconds']:>13.1f}{theirs['seconds'] / ours['seconds']:>8.1f}x"
+        speedup = theirs["seconds"] / ours["seconds"]
+        print(f"{seed:>4}  {ours['seconds']:>9.1f}{theirs['seconds']:>13.1f}{speedup:>8.1f}x"
               f"  {ours['val_loss']:>10.4f}{theirs['val_loss']:>8.4f}  {ours['test_loss']:>11.4f}"
               f"{theirs['test_loss']:>8.4f}  {'yes' if ours['val_loss'] <= theirs['val_loss'] else 'NO'}")
     wins = sum(ours["val_loss"] <= theirs["val_loss"] for _, _, ours, theirs in rows)

@@ -97,4 +97,4 @@ def test_tune_prunes_only_trials_that_stopped_improving_and_never_in_the_first_f
     assert pruned and all(max(scores) >= 20 // 5 for scores in pruned)
     for scores in pruned:  # patience 2 (a tenth of 20 epochs): its last 3 epochs beat none before
         last = max(scores)
-        assert min(scores[step] for step in (last - 2, last - 1, last)) > min(scores[step] for step in range(1, last - 2))
+        assert min(scores[last - 2], scores[last - 1], scores[last]) > min(scores[s] for s in range(1, last - 2))

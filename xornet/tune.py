@@ -2,10 +2,11 @@
 
 Each trial trains the config with the sampled values through the fast
 trainer, which reports the metric between chunks of epochs; the pruner stops
-a trial whose score is worse than the median of earlier trials at the same
-epoch and has stopped improving (`open_tune_study`). The study lives in a storage like a sweep's (a journal file
-by default, PostgreSQL across machines), so a search resumes where it stopped
-and several workers share it; `--trials` is the total over all of them.
+a trial whose metric is worse than the median of earlier trials at the same
+epoch and has stopped improving (`open_tune_study`). The study lives in a
+storage like a sweep's (a journal file by default, PostgreSQL across
+machines), so a search resumes where it stopped and several workers share
+it; `--trials` is the total over all of them.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
@@ -118,7 +119,7 @@ def keeps_best_epoch(config: Config, metric: str) -> bool:
 
 
 def objective(config: Config, space: dict[str, Dimension], metric: str) -> Callable:
-    """The Optuna objective: train, report `metric` after each epoch, prune when the pruner says so.
+    """The Optuna objective: train, report `metric` after each chunk of epochs, prune if the pruner says so.
 
     The score is `metric` of the weights the trial keeps: the best epoch's when
     early stopping restores the best weights (`keeps_best_epoch`), else the
@@ -171,18 +172,8 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                                constant_liar=True)
     median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
-    study.pruner = optuna.pruners.PatientPruner(median, patience=pruning_patience(epochs))
+    study.pruner = optuna.pruners.PatientPruner(median, patience=max(1, epochs // 10))
     return study
-
-
-def pruning_patience(epochs: int) -> int:
-    """Epochs without improvement before the pruner may stop a trial: a tenth of them.
-
-    Example:
-        >>> pruning_patience(300)
-        30
-    """
-    return max(1, epochs // 10)
 
 
 def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,
