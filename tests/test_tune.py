@@ -1,10 +1,15 @@
 """`xornet tune`: a TPE search whose best config `xornet train` takes unchanged, resumable, with clear errors."""
 
 import csv
+import json
+import shutil
+from pathlib import Path
 
 import yaml
 
 from xornet.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
 
 SEARCH = ["tune", "configs/seed.yaml", "--search", "training.learning_rate=loguniform(1e-2,1)",
           "--search", "model.layers.0.units=int(2,16)", "--set", "training.epochs=60", "--out", "t"]
@@ -49,3 +54,47 @@ def test_tune_errors_are_one_clear_line(workdir, xornet):
     assert (no_val.exit_code, no_val.stderr.splitlines()[-1]) == (
         2, "error: --metric val_loss: the training history has no val_loss (it has loss, accuracy) "
            "(hint: use --metric loss)")
+
+
+CANCER = ["tune", "configs/breast_cancer.yaml", "--metric", "val_loss", "--set", "training.epochs=20", "--out", "t"]
+UNITS = ["--search", "model.layers.0.units=int(2,32)"]
+
+
+def _cancer_workdir(workdir):
+    (workdir / "data").mkdir()
+    shutil.copy(REPO / "data/breast_cancer.csv", workdir / "data/breast_cancer.csv")
+
+
+def test_tune_scores_a_trial_by_the_weights_early_stopping_keeps(workdir, xornet):
+    # configs/breast_cancer.yaml stops early on val_loss and restores the best weights: a trial's val_loss is
+    # its best epoch's (KerasTuner's rule), which is the validation loss of the model `xornet train` keeps.
+    _cancer_workdir(workdir)
+    result = xornet(*CANCER, "--search", "training.learning_rate=loguniform(1e-3,1e-1)", *UNITS, "--trials", "2")
+    assert result.exit_code == 0, result.stderr
+    with open(workdir / "t/trials.csv") as handle:
+        best_row = min(csv.DictReader(handle), key=lambda row: float(row["val_loss"]))
+    trained = xornet("train", "t/best.yaml", "-q", "--output-dir", "best")
+    assert trained.exit_code == 0, trained.stderr
+    record = json.loads((workdir / "best/basic_run.json").read_text())
+    with open(workdir / "best/basic_history.csv") as handle:
+        val_losses = [float(row["val_loss"]) for row in csv.DictReader(handle)]
+    assert abs(float(best_row["val_loss"]) - min(val_losses)) < 1e-6
+    assert abs(float(best_row["val_loss"]) - record["held_out"]["validation"]["loss"]) < 1e-5
+    assert val_losses[-1] > min(val_losses) + 1e-3  # the last epoch's would be another (worse) number
+    assert int(best_row["epochs"]) == len(val_losses)
+
+
+def test_tune_prunes_only_trials_that_stopped_improving_and_never_in_the_first_fifth(workdir, xornet):
+    from optuna.trial import TrialState
+
+    from xornet.sweep import open_study
+
+    _cancer_workdir(workdir)
+    result = xornet(*CANCER, "--search", "training.learning_rate=loguniform(1e-4,1)", *UNITS, "--trials", "8")
+    assert result.exit_code == 0, result.stderr
+    study = open_study("t/study.log", result.stderr.split(":")[0].removeprefix("Tune ")).optuna
+    pruned = [t.intermediate_values for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned and all(max(scores) >= 20 // 5 for scores in pruned)
+    for scores in pruned:  # patience 2 (a tenth of 20 epochs): its last 3 epochs beat none before
+        last = max(scores)
+        assert min(scores[last - 2], scores[last - 1], scores[last]) > min(scores[s] for s in range(1, last - 2))

@@ -1,11 +1,12 @@
 """Hyperparameter search: Optuna's TPE sampler over config keys, bad trials pruned early by a median pruner.
 
 Each trial trains the config with the sampled values through the fast
-trainer, which reports the metric between chunks of epochs; the median
-pruner stops a trial whose metric is worse than the median of earlier trials
-at the same epoch. The study lives in a storage like a sweep's (a journal file
-by default, PostgreSQL across machines), so a search resumes where it stopped
-and several workers share it; `--trials` is the total over all of them.
+trainer, which reports the metric between chunks of epochs; the pruner stops
+a trial whose metric is worse than the median of earlier trials at the same
+epoch and has stopped improving (`open_tune_study`). The study lives in a
+storage like a sweep's (a journal file by default, PostgreSQL across
+machines), so a search resumes where it stopped and several workers share
+it; `--trials` is the total over all of them.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
@@ -107,43 +108,71 @@ def check_space(config: Config, space: dict[str, Dimension]) -> None:
             config_with(config, {key: value})
 
 
+def keeps_best_epoch(config: Config, metric: str) -> bool:
+    """Does a trial keep its best epoch's weights for `metric` (early stopping on it, best weights restored)?
+
+    Then its score is the best epoch's value, as KerasTuner scores a trial;
+    otherwise the final epoch's.
+    """
+    stopping = config.training.early_stopping
+    return stopping is not None and stopping.restore_best_weights and stopping.monitor == metric
+
+
 def objective(config: Config, space: dict[str, Dimension], metric: str) -> Callable:
-    """The Optuna objective: train, report `metric` between chunks, prune when the pruner says so."""
+    """The Optuna objective: train, report `metric` after each chunk of epochs, prune if the pruner says so.
+
+    The score is `metric` of the weights the trial keeps: the best epoch's when
+    early stopping restores the best weights (`keeps_best_epoch`), else the
+    last epoch's. (The median pruner, too, judges a trial by its best epoch.)
+    """
     import optuna
 
     from xornet.experiment import train
+
+    best_epoch = keeps_best_epoch(config, metric)
 
     def run(trial) -> float:
         params = suggest(trial, space)
         trial.set_user_attr("params", params)
 
-        def report(done: int, total: int, logs: dict) -> None:
+        def report(done: float, total: int, logs: dict) -> None:
             if metric not in logs:
                 raise InputError(f"--metric {metric}: the training history has no {metric} "
                                  f"(it has {', '.join(logs)})", hint="use --metric loss")
-            trial.report(logs[metric], step=done)
+            if done != int(done):  # part way through an epoch: nothing new to report
+                return
+            trial.report(logs[metric], step=int(done))
             if done < total and trial.should_prune():  # a finished trial is worth keeping
-                raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {done}")
+                raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {int(done)}")
 
-        result = train(config_with(config, params), save=False, progress=report)
-        return result.result.history[metric][-1]
+        result = train(config_with(config, params), save=False, progress=report).result
+        history = result.history[metric]
+        return history[result.best_epoch - 1] if best_epoch and result.best_epoch else history[-1]
 
     return run
 
 
-def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50):
-    """The search study: TPE sampler (seeded from the config), median pruner.
+def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100):
+    """The search study: multivariate TPE sampler (seeded from the config), patient median pruner.
 
     TPE samples at random for its first trials: a quarter of the budget (2 to
-    10, Optuna's default being 10), so that small searches still get to use it.
+    10, Optuna's default being 10), so that small searches still get to use
+    what it learns; multivariate, it models learning rate and width together.
+    A trial is pruned when its score is worse than the median of earlier trials
+    at the same epoch AND has not improved for a tenth of the epochs, never in
+    its first fifth: slow starters (a small learning rate) are often the good
+    ones, and a pruned trial still counts against --trials.
     """
     import optuna
 
     from xornet.sweep import open_study
 
+    startup = min(10, max(2, trials // 4))
     study = open_study(storage, name).optuna
-    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, trials // 4)))
-    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
+                                               constant_liar=True)
+    median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
+    study.pruner = optuna.pruners.PatientPruner(median, patience=max(1, epochs // 10))
     return study
 
 

@@ -1,4 +1,4 @@
-"""`xornet tune`: search config values with Optuna (TPE sampler, median pruner)."""
+"""`xornet tune`: search config values with Optuna (TPE sampler, patient median pruner)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def tune(
     url = storage or str(directory / "study.log")
     name = study_name or f"{cfg.name}-tune-{fingerprint([cfg.resolved(), searches, metric])[:8]}"
     # Workers sample from their own random streams: a shared seed would make them propose the same values.
-    study = open_tune_study(url, name, None if worker else cfg.seed, trials)
+    study = open_tune_study(url, name, None if worker else cfg.seed, trials, cfg.training.epochs)
     if worker:
         search(study, cfg, space, metric, trials)
         return
