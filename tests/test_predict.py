@@ -217,3 +217,18 @@ def test_many_rows_through_the_cli(trained, xornet):
     lines = result.stdout.splitlines()
     assert len(lines) == rows + 1
     assert [line.rsplit(",", 1)[1] for line in lines[1:5]] == ["0", "1", "1", "0"]
+
+
+def test_parquet_inputs_by_feature_name_or_width(trained, xornet):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"y": [1, 0], "x2": [1.0, 1.0], "x1": [0.0, 1.0]}), "named.parquet")
+    result = xornet("predict", "-i", "named.parquet", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[:2] + line.split(",")[3:] for line in result.stdout.splitlines()] == [
+        ["x1", "x2", "class"], ["0", "1", "1"], ["1", "1", "0"]]
+    pq.write_table(pa.table({"a": [0.0], "b": [1.0], "c": [1.0]}), "wide.parquet")
+    result = xornet("predict", "-i", "wide.parquet")
+    assert (result.exit_code, result.stderr) == (2, "error: wide.parquet: expected 2 columns (the model's input width) "
+                                                    "or columns named x1, x2, received 3 (a, b, c)\n")

@@ -92,6 +92,23 @@ def read_npy_inputs(path: Path, width: int) -> np.ndarray:
     return values
 
 
+def read_parquet_inputs(path: Path, width: int, feature_names: list[str] | None) -> np.ndarray:
+    """The model's inputs from a Parquet file: the training features' columns when it has them, else every column."""
+    from xornet.data import read_table
+
+    table = read_table(path)
+    names = feature_names if feature_names and set(feature_names) <= set(table.names) else table.names
+    if len(names) != width:
+        expected = f" or columns named {', '.join(feature_names)}" if feature_names else ""
+        raise InputError(f"{path}: expected {width} columns (the model's input width){expected}, "
+                         f"received {len(table.names)} ({', '.join(table.names)})")
+    values = np.stack([table.columns[name] for name in names], axis=1)
+    if values.dtype == object:
+        raise InputError(f"{path}: expected numbers in the columns {', '.join(names)}, received text")
+    check_finite_inputs(values, str(path), names)
+    return values
+
+
 def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None) -> None:
     """Refuse nan, inf and numbers too large for float32, naming the row and column (counted from 1, or by name).
 

@@ -62,6 +62,10 @@ def predict(
         check_input_file(path, "--input", "a CSV or .npy file of inputs")
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width), None)])
+        elif path.suffix.lower() in (".parquet", ".pq") and not recorded.get("categorical"):
+            from xornet.predicting import read_parquet_inputs
+
+            chunks = iter([(read_parquet_inputs(path, width, features), None)])
         elif recorded.get("categorical") or recorded.get("text_label"):  # text columns: read as in training
             from xornet.predicting import read_encoded_inputs
 
