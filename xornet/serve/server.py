@@ -34,7 +34,7 @@ def serve_model(model_path: str | Path, weights_path: str | Path | None = None, 
     print(f"Serving {served.model_path} ({served.predictor.engine} engine, "
           f"{'verified against its run record' if served.verified() else 'no run record to verify it'}) "
           f"on http://{host}:{sock.getsockname()[1]} (Ctrl-C or SIGTERM to stop)", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none",
                             timeout_graceful_shutdown=DRAIN_SECONDS)
     _DrainingServer(config).run(sockets=[sock])
 
