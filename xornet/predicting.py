@@ -20,8 +20,8 @@ from typing import Iterator, TextIO
 
 import numpy as np
 
-from xornet.data import is_number
 from xornet.errors import InputError
+from xornet.text import is_number
 
 CHUNK_ROWS = 65536
 
