@@ -7,7 +7,13 @@ servers are separate processes started here, one after the other, and get the
 identical list of requests. Prints requests/s, p50/p99 latency, failures, and each server's CPU time per
 request (steadier than wall time when other programs share the machine).
 
-    python bench/serve_speed.py [--model models/basic_model.json] [--requests 500] [--clients 32]
+It also starts each server `--starts` times (after one untimed start) and
+prints the seconds from starting the process to the first 200 answer on GET
+/health: median, min and max. The servers may write Python bytecode caches
+(__pycache__, as any installed package has them), so that the timed starts do
+not include compiling xornet's own modules.
+
+    python bench/serve_speed.py [--model models/basic_model.json] [--requests 500] [--clients 32] [--starts 5]
 
 The plain app is what a competent Keras user writes: load the model once,
 pydantic request model, `model.predict` per request in FastAPI's thread pool.
@@ -17,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -72,23 +80,59 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int) -> subprocess.Popen:
-    """Start a server and wait until GET /health answers (TensorFlow may take a while to import)."""
-    import httpx
+def server_environment() -> dict:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
 
+
+def answers_health(port: int) -> bool:
+    """True when GET /health on 127.0.0.1:port answers 200 (a refused or failed connection: False)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def start(command: list[str], port: int, poll_seconds: float = 0.2) -> subprocess.Popen:
+    """Start a server and wait until GET /health answers (TensorFlow may take a while to import)."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"})
+                               env=server_environment())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server exited: {' '.join(command)}\n{process.stderr.read()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
+        if answers_health(port):
+            return process
+        time.sleep(poll_seconds)
     process.kill()
     raise SystemExit(f"server did not start: {' '.join(command)}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def start_up_seconds(name: str, command_on, starts: int) -> dict:
+    """Seconds from starting the server process to its first 200 on GET /health, over `starts` timed starts.
+
+    `command_on(port)` is the command line serving on that port; one untimed start comes first.
+    """
+    seconds = []
+    for run in range(starts + 1):
+        port = free_port()
+        started = time.perf_counter()
+        process = start(command_on(port), port, poll_seconds=0.005)
+        if run:
+            seconds.append(time.perf_counter() - started)
+        stop(process)
+    print(f"  {name}: first /health answer {statistics.median(seconds):.2f} s after start", file=sys.stderr, flush=True)
+    return {"server": name, "median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
 
 
 async def client(port: int, bodies: list[bytes], latencies: list[float], failures: list[str]) -> None:
@@ -141,8 +185,7 @@ def measure(name: str, command: list[str], port: int, bodies: list[bytes], clien
         result = asyncio.run(load(port, bodies, clients))
         result["cpu_ms"] = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(bodies)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        stop(process)
     print(f"  {name}: {result['rps']:.0f} requests/s", file=sys.stderr, flush=True)
     return {"server": name, **result}
 
@@ -152,6 +195,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(REPO / "models/basic_model.json"))
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--starts", type=int, default=5, help="timed starts of each server for the start-up figure")
     args = parser.parse_args()
     model = Path(args.model)
     weights = model.with_name(model.name.replace("_model.json", "_weights.h5"))
@@ -162,14 +206,16 @@ def main() -> None:
     plain_script.write_text(PLAIN_APP)
     print(f"{args.requests} single-row POST /predict requests, {args.clients} concurrent clients, 127.0.0.1; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
-    xornet_port, plain_port = free_port(), free_port()
-    rows = [
-        measure("xornet serve", [sys.executable, "-m", "xornet", "serve", "--model", str(model),
-                                 "--port", str(xornet_port)], xornet_port, bodies, args.clients),
-        measure("plain FastAPI + Keras model.predict",
-                [sys.executable, str(plain_script), str(model), str(weights), str(plain_port)],
-                plain_port, bodies, args.clients),
+    servers = [
+        ("xornet serve", lambda port: [sys.executable, "-m", "xornet", "serve", "--model", str(model), "--port", str(port)]),
+        ("plain FastAPI + Keras model.predict",
+         lambda port: [sys.executable, str(plain_script), str(model), str(weights), str(port)]),
     ]
+    starts = [start_up_seconds(name, command_on, args.starts) for name, command_on in servers]
+    rows = []
+    for name, command_on in servers:
+        port = free_port()
+        rows.append(measure(name, command_on(port), port, bodies, args.clients))
     print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| server | requests/s | p50 ms | p99 ms | failed | server CPU ms/request |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -179,6 +225,11 @@ def main() -> None:
     print(f"\nxornet serve: {rows[0]['rps'] / rows[1]['rps']:.1f}x the plain app's throughput; "
           f"its NumPy predictor alone takes {predictor_microseconds(model):.0f} us for one row, so a request's time "
           "is HTTP, JSON and the event loop, which batching requests together would not shorten")
+    print(f"\nStart-up: seconds from starting the process to the first 200 on GET /health, {args.starts} starts each\n")
+    print("| server | median s | min s | max s |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in starts:
+        print(f"| {row['server']} | {row['median']:.2f} | {row['min']:.2f} | {row['max']:.2f} |")
 
 
 def predictor_microseconds(model: Path, calls: int = 2000) -> float:

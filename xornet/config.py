@@ -33,33 +33,10 @@ from pydantic import (
 )
 
 from xornet.errors import InputError
+from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS
+from xornet.text import dotted_key
 
-# Names Keras resolves by string. Kept here so that validating a config needs no
-# TensorFlow; tests/test_config.py checks each list against Keras itself.
-ACTIVATIONS = (
-    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid",
-    "hard_silu", "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid",
-    "log_softmax", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink",
-    "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax",
-    "squareplus", "swish", "tanh", "tanh_shrink", "threshold",
-)  # fmt: skip
-LOSSES = (
-    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "mean_squared_error", "mean_absolute_error",
-    "hinge", "squared_hinge", "log_cosh", "huber",
-)  # fmt: skip
-METRICS = (
-    "accuracy", "binary_accuracy", "categorical_accuracy",
-    "sparse_categorical_accuracy", "mean_squared_error", "mean_absolute_error",
-    "auc", "precision", "recall",
-)  # fmt: skip
-INITIALIZERS = (
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-    "lecun_normal", "random_uniform", "random_normal", "truncated_normal", "zeros",
-    "ones", "orthogonal",
-)  # fmt: skip
 TRUTH_TABLES = ("xor", "and", "or", "nand", "nor", "xnor")
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
 def did_you_mean(received: str, choices) -> str:
@@ -92,10 +69,6 @@ Initializer = Annotated[str, _one_of("initializer", INITIALIZERS)]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-# The largest network xornet builds or loads; a float32 copy of its weights takes 400 MB.
-MAX_PARAMETERS = 100_000_000
 
 
 class DenseLayer(_Section):
@@ -449,17 +422,6 @@ class Config(_Section):
 
 
 # --- reading YAML with line numbers ---------------------------------------------------
-
-
-def dotted_key(path: tuple) -> str:
-    """("model", "layers", 0) -> "model.layers.0"; a key that is not plain printable text is quoted.
-
-    Example:
-        >>> dotted_key(("data", "a\\nb"))
-        "data.'a\\\\nb'"
-    """
-    shown = (str(p) if str(p).isprintable() and str(p) and "." not in str(p) else repr(p) for p in path)
-    return ".".join(shown) or "(top level)"
 
 
 def _line_map(node, path: tuple, lines: dict, source: str) -> None:

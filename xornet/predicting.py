@@ -18,8 +18,8 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from xornet.data import is_number
 from xornet.errors import InputError
+from xornet.text import is_number
 
 CHUNK_ROWS = 65536
 CHUNK_BYTES = 1 << 23  # CSV input is read 8 MiB at a time

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from xornet.errors import InputError
+from xornet.text import is_number
 
 NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".npy")
@@ -58,15 +59,6 @@ class Table:
         if self.first_line is None:
             return f"{self.source}, row {row + 1}"
         return f"{self.source}, line {self.first_line + row}"
-
-
-def is_number(text: str) -> bool:
-    """True when `text` parses as a float."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:

@@ -17,10 +17,11 @@ import json
 import re
 from pathlib import Path
 
-from xornet.config import LOSSES, dotted_key
 from xornet.errors import InputError
 from xornet.files.names import record_path
 from xornet.files.safe_write import sha256_of
+from xornet.keras_names import LOSSES
+from xornet.text import dotted_key
 
 def history_csv(history: dict[str, list[float]]) -> str:
     """Per-epoch history as CSV text: epoch,loss,accuracy,..."""

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import MAX_PARAMETERS
 from xornet.errors import InputError
+from xornet.keras_names import MAX_PARAMETERS
 
 def write_weights_h5(model, path: Path) -> None:
     """Write `model`'s weights to `path` in Keras 2's HDF5 layout (not atomic by itself)."""

@@ -3,6 +3,12 @@
 The model is loaded and verified once, before the app exists; every error is
 answered with a JSON body `{"error": "<one line>"}` and a 4xx status.
 
+`ServeApp` answers the model's routes itself, with no web framework imported,
+so a server on the NumPy predictor answers its first request a fraction of a
+second after it starts. The FastAPI app in `xornet.serve.api` (the OpenAPI
+documentation at /docs and /openapi.json, and every other request) is built on
+the first request that needs it.
+
 Example:
     >>> import uvicorn
     >>> uvicorn.run(create_app("models/basic_model.json"), host="127.0.0.1", port=8000)  # doctest: +SKIP
@@ -14,23 +20,16 @@ import asyncio
 import json
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-
-from xornet import __version__
 from xornet.errors import InputError, XornetError
 from xornet.predicting import rows_as_json_objects, to_classes
 from xornet.serve.inputs import MalformedBody, UnsupportedContentType, rows_from_body
-from xornet.serve.schemas import PREDICT_REQUEST_DOC, ErrorBody, Health, PredictionRow
 from xornet.serve.served_model import load_served_model
 
 MAX_BODY_BYTES = 1_000_000
@@ -55,99 +54,112 @@ def create_app(model_path: str | Path, weights_path: str | Path | None = None,
         'numpy'
     """
     served = load_served_model(model_path, weights_path)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        watcher = asyncio.create_task(_watch_files(app, model_path, weights_path)) if reload_on_change else None
-        yield
-        if watcher is not None:
-            watcher.cancel()
-
-    app = FastAPI(title="xornet serve", version=__version__, lifespan=lifespan,
-                  description="Predictions of one saved xornet model, and a page to look at it.",
-                  responses={422: {"model": ErrorBody, "description": "Inputs the model cannot take"}})
-    app.state.served = served
-    app.state.reload_on_change = reload_on_change
-    app.state.reload_error = None
-    page = files("xornet.serve").joinpath("page.html").read_text(encoding="utf-8")
-
-    @app.exception_handler(XornetError)
-    async def xornet_error(request: Request, exc: XornetError):
-        return JSONResponse({"error": str(exc)}, status_code=STATUS.get(type(exc), 422))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return JSONResponse({"error": f"{where}: {first['msg']}, received {first.get('input')!r}"}, status_code=422)
-
-    @app.post("/predict", response_model=list[PredictionRow], openapi_extra=PREDICT_REQUEST_DOC,
-              responses={400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}})
-    async def predict(request: Request):
-        """Probabilities and classes for rows given as JSON `{"inputs": [[0, 1], ...]}` or a CSV body,
-        in the shape of `xornet predict --format json`. `?threshold=0.9`: class 1 above 0.9."""
-        status, content = await predict_response(request.app.state.served, request.headers.get("content-type", ""),
-                                                 request.url.query, request.stream(), max_body_bytes)
-        return Response(content, status, media_type="application/json")
-
-    @app.get("/health", response_model=Health)
-    async def health():
-        """Whether the server is up and serving its model."""
-        return {"status": "ok"}
-
-    @app.get("/model")
-    async def model(request: Request):
-        """The architecture (layers, parameter counts), inputs, task, class names, the run record's
-        key facts, and the files' SHA-256 with whether they still match the files on disk."""
-        description = await run_in_threadpool(request.app.state.served.describe)
-        return {**description, "reload_on_change": request.app.state.reload_on_change,
-                "reload_error": request.app.state.reload_error,
-                "tensorflow_imported": "tensorflow" in sys.modules}
-
-    @app.get("/model/history")
-    async def history(request: Request):
-        """The per-epoch training history from the run record: {"loss": [...], "accuracy": [...], ...}."""
-        return request.app.state.served.record.get("history") or {}
-
-    @app.get("/model/training-data")
-    async def training_data(request: Request):
-        """The training rows the run record names (at most 5000): {"inputs": [[...]], "labels": [...]}."""
-        return await run_in_threadpool(_training_points, request.app.state.served.record)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index():
-        return page
-
-    return ServeApp(app, max_body_bytes)
+    state = SimpleNamespace(served=served, model_path=model_path, weights_path=weights_path,
+                            reload_on_change=reload_on_change, reload_error=None)
+    return ServeApp(state, max_body_bytes)
 
 
 class ServeApp:
-    """The ASGI app: POST /predict answered here directly, everything else by the FastAPI app `api`.
+    """The ASGI app: the model's routes answered here, everything else by the FastAPI app `api`.
 
-    The hot path skips FastAPI's middleware and dependency layers, which cost
+    Answering here skips FastAPI's middleware and dependency layers, which cost
     more than the prediction itself (bench/serve_speed.py: about 2x the
-    requests/s); FastAPI's /predict route documents it and answers the same way.
+    requests/s), and FastAPI's import (most of a second); FastAPI's routes of
+    the same paths document them and answer the same way.
     """
 
-    def __init__(self, api: FastAPI, max_body_bytes: int):
-        self.api = api
-        self.state = api.state
+    def __init__(self, state: SimpleNamespace, max_body_bytes: int):
+        self.state = state
         self.max_body_bytes = max_body_bytes
+        self.page = files("xornet.serve").joinpath("page.html").read_text(encoding="utf-8").encode()
+        self._api = None
+        self._api_lock = threading.Lock()
+        self.routes = {("POST", "/predict"): self._predict, ("GET", "/health"): self._health,
+                       ("GET", "/model"): self._model, ("GET", "/model/history"): self._history,
+                       ("GET", "/model/training-data"): self._training_data, ("GET", "/"): self._page}
+
+    @property
+    def api(self):
+        """The FastAPI app (docs, OpenAPI schema, the other paths), built on first use."""
+        with self._api_lock:
+            if self._api is None:
+                from xornet.serve.api import create_api
+
+                self._api = create_api(self)
+            return self._api
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
-            return await self.api(scope, receive, send)
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        route = self.routes.get((scope.get("method"), scope["path"])) if scope["type"] == "http" else None
+        if route is not None:
+            return await route(scope, receive, send)
+        api = self._api or await asyncio.to_thread(lambda: self.api)  # importing FastAPI: not on the event loop
+        await api(scope, receive, send)
+
+    async def _lifespan(self, receive, send):
+        watcher = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.state.reload_on_change:
+                    watcher = asyncio.create_task(_watch_files(self.state))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if watcher is not None:
+                    watcher.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _predict(self, scope, receive, send):
         headers = dict(scope["headers"])
         status, content = await predict_response(self.state.served, headers.get(b"content-type", b"").decode("latin-1"),
                                                  scope["query_string"].decode("latin-1"), _body_chunks(receive),
                                                  self.max_body_bytes)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]})
-        await send({"type": "http.response.body", "body": content})
+        await _send(send, status, content)
+
+    async def _health(self, scope, receive, send):
+        await _send(send, 200, json_bytes(HEALTH))
+
+    async def _model(self, scope, receive, send):
+        await _send(send, 200, json_bytes(await asyncio.to_thread(model_facts, self.state)))
+
+    async def _history(self, scope, receive, send):
+        await _send(send, 200, json_bytes(history(self.state)))
+
+    async def _training_data(self, scope, receive, send):
+        try:
+            await _send(send, 200, json_bytes(await asyncio.to_thread(training_points, self.state.served.record)))
+        except XornetError as exc:
+            await _send(send, STATUS.get(type(exc), 422), json_bytes({"error": str(exc)}))
+
+    async def _page(self, scope, receive, send):
+        await _send(send, 200, self.page, b"text/html; charset=utf-8")
+
+
+HEALTH = {"status": "ok"}
+
+
+def json_bytes(content) -> bytes:
+    """`content` as JSON, written as FastAPI writes it (compact, UTF-8, no NaN)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+async def _send(send, status: int, content: bytes, content_type: bytes = b"application/json") -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(content))]})
+    await send({"type": "http.response.body", "body": content})
+
+
+def model_facts(state: SimpleNamespace) -> dict:
+    """What GET /model answers: the served model's description and how the server serves it."""
+    return {**state.served.describe(), "reload_on_change": state.reload_on_change,
+            "reload_error": state.reload_error, "tensorflow_imported": "tensorflow" in sys.modules}
+
+
+def history(state: SimpleNamespace) -> dict:
+    """What GET /model/history answers: the per-epoch history from the run record."""
+    return state.served.record.get("history") or {}
 
 
 async def predict_response(served, content_type: str, query: str, chunks: AsyncIterator[bytes],
@@ -166,7 +178,7 @@ async def predict_response(served, content_type: str, query: str, chunks: AsyncI
         if served.predictor.engine == "numpy":
             probabilities = served.predictor.predict(rows)  # microseconds: cheaper than a thread hop
         else:
-            probabilities = await run_in_threadpool(served.predictor.predict, rows)
+            probabilities = await asyncio.to_thread(served.predictor.predict, rows)
         objects = rows_as_json_objects(rows, probabilities, to_classes(probabilities, threshold))
         return 200, json.dumps(objects).encode()
     except XornetError as exc:
@@ -206,7 +218,8 @@ async def _read_body(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _training_points(record: dict) -> dict:
+def training_points(record: dict) -> dict:
+    """What GET /model/training-data answers: the training rows the run record names (at most 5000)."""
     from xornet.data import dataset_of_record
 
     dataset = dataset_of_record(record)
@@ -228,24 +241,24 @@ def _files_state(paths) -> tuple:
     return tuple(state)
 
 
-async def _watch_files(app: FastAPI, model_path, weights_path) -> None:
+async def _watch_files(state: SimpleNamespace) -> None:
     """Reload the model when its files change, once they have stayed the same for one poll.
 
     A new version replaces the old in one assignment, and only after it loaded
     and matched its run record; until then the old version keeps serving.
     """
-    seen = _files_state(app.state.served.paths.values())
+    seen = _files_state(state.served.paths.values())
     while True:
         await asyncio.sleep(RELOAD_POLL_SECONDS)
-        now = _files_state(app.state.served.paths.values())
+        now = _files_state(state.served.paths.values())
         if now == seen:
             continue
         seen = now
         await asyncio.sleep(RELOAD_POLL_SECONDS)
-        if _files_state(app.state.served.paths.values()) != now:
+        if _files_state(state.served.paths.values()) != now:
             continue  # still being written: look again at the next poll
         try:
-            app.state.served = await run_in_threadpool(load_served_model, model_path, weights_path)
-            app.state.reload_error = None
+            state.served = await asyncio.to_thread(load_served_model, state.model_path, state.weights_path)
+            state.reload_error = None
         except XornetError as exc:
-            app.state.reload_error = str(exc)
+            state.reload_error = str(exc)

@@ -34,9 +34,18 @@ def serve_model(model_path: str | Path, weights_path: str | Path | None = None, 
     print(f"Serving {served.model_path} ({served.predictor.engine} engine, "
           f"{'verified against its run record' if served.verified() else 'no run record to verify it'}) "
           f"on http://{host}:{sock.getsockname()[1]} (Ctrl-C or SIGTERM to stop)", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=DRAIN_SECONDS)
-    _DrainingServer(config).run(sockets=[sock])
+    _DrainingServer(uvicorn_config(app)).run(sockets=[sock])
+
+
+def uvicorn_config(app) -> uvicorn.Config:
+    """How uvicorn runs `app`: quiet, the app's lifespan, no WebSocket protocol (none is served, and
+    importing one is start-up time), and up to DRAIN_SECONDS to finish requests in flight on shutdown.
+
+    Example:
+        >>> uvicorn_config(create_app("models/basic_model.json")).load()
+    """
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none",
+                          timeout_graceful_shutdown=DRAIN_SECONDS)
 
 
 def _listen(host: str, port: int) -> socket.socket:
