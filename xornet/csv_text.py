@@ -47,8 +47,6 @@ def parse_numbers(data: bytes, width: int, columns: list[int]) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from xornet.data.readers import column_to_numpy
-
     names = [str(i) for i in range(width)]
     chosen = [names[i] for i in columns]
     table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=names),
@@ -148,6 +146,27 @@ def strings(texts: list[str]):
     offsets = np.zeros(len(encoded) + 1, np.int32)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
+def column_to_numpy(column) -> np.ndarray:
+    """One NumPy array from a chunked column: float32 (NaN for missing) or object (None for missing).
+
+    Without pandas: pyarrow's copying conversions import it (about a second).
+    """
+    import pyarrow.compute as pc
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type == "string" or chunk.type == "large_string":
+            parts.append(np.array(chunk.to_pylist(), dtype=object))
+        else:
+            if chunk.null_count:
+                chunk = pc.fill_null(chunk, np.float32("nan"))
+            # The float32 data buffer itself (to_numpy would import pandas).
+            parts.append(np.frombuffer(chunk.buffers()[1], "float32", len(chunk), chunk.offset * 4))
+    if not parts:
+        return np.zeros(0, "float32")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # Arrays are made from buffers here, never from Python values: pyarrow's conversions of

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xornet.csv_text import column_to_numpy
 from xornet.errors import InputError
 from xornet.text import is_number
 
@@ -219,27 +220,6 @@ def _check_names(names: list[str], path: Path) -> None:
         if name in seen:
             raise InputError(f"{path}, line 1: column {name!r} appears twice in the header")
         seen.add(name)
-
-
-def column_to_numpy(column) -> np.ndarray:
-    """One NumPy array from a chunked column: float32 (NaN for missing) or object (None for missing).
-
-    Without pandas: pyarrow's copying conversions import it (about a second).
-    """
-    import pyarrow.compute as pc
-
-    parts = []
-    for chunk in column.chunks:
-        if chunk.type == "string" or chunk.type == "large_string":
-            parts.append(np.array(chunk.to_pylist(), dtype=object))
-        else:
-            if chunk.null_count:
-                chunk = pc.fill_null(chunk, np.float32("nan"))
-            # The float32 data buffer itself (to_numpy would import pandas).
-            parts.append(np.frombuffer(chunk.buffers()[1], "float32", len(chunk), chunk.offset * 4))
-    if not parts:
-        return np.zeros(0, "float32")
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _explain_csv_error(path: Path, names: list[str], read, message: str, first_line: int) -> InputError:
