@@ -111,10 +111,10 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
                for name in names if name in infer_columns}
     first_line = skip + (2 if has_header else 1)
     try:
-        block, texts, rows = read_ranges(path, names, types | guessed, start)
-        columns = {name: block[:, index] for index, name in enumerate(n for n in names if n not in texts)}
-        columns |= texts
-        columns, block = {name: columns[name] for name in names}, Block(block, [n for n in names if n not in texts])
+        values, texts = read_ranges(path, names, types | guessed, start)
+        numeric = [name for name in names if name not in texts]
+        columns = {name: texts[name] if name in texts else values[:, numeric.index(name)] for name in names}
+        block = Block(values, numeric)
     except pa.ArrowInvalid:
         # A label's type that changes further down, or a bad cell: read whole, so that errors name the cell.
         read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
