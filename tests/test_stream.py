@@ -171,3 +171,33 @@ def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xorn
     assert record["stop_reason"] == "early_stopping" and record["epochs_run"] == len(losses) < 200
     best = int(np.argmin(losses))
     assert len(losses) == best + 3  # patience 2: two epochs without a better val_loss, as Keras counts
+
+
+@pytest.mark.parametrize("setting", ["balanced", "{0: 1.0, 1: 4.0}"])
+def test_streamed_class_weight_equals_fit_on_the_same_batches(workdir, xornet, monkeypatch, setting):
+    import keras
+
+    from xornet.network import build_model, compile_model
+
+    x, _ = make_rows(1000, seed=2)
+    y = (x[:, 0] > 1.0).astype("float32")  # about one row in six is a 1
+    write_data("rows.parquet", x, y)
+    text = config("cw", "rows.parquet", "  stream: true\n").read_text()
+    write("cw.yaml", text.replace("epochs: 3", f"epochs: 3\n  shuffle: false\n  class_weight: {setting}"))
+    monkeypatch.setattr(streaming, "READ_ROWS", 200)  # record batches and chunks that cut the file unevenly
+    result = xornet("train", "cw.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((workdir / "out_cw/basic_run.json").read_text())
+    ones = int(y.sum())
+    weights = {0: len(y) / (2 * (len(y) - ones)), 1: len(y) / (2 * ones)} if setting == "balanced" else {0: 1.0, 1: 4.0}
+    cfg = load_config("cw.yaml")
+    reference = build_model(cfg, 4, seed=3)
+    compile_model(reference, cfg.training)
+    history = reference.fit(x, y[:, None], epochs=3, batch_size=32, shuffle=False, verbose=0,
+                            class_weight=weights).history
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(record["history"][name], history[name], atol=1e-5, rtol=0)
+    model = keras.models.model_from_json((workdir / "out_cw/basic_model.json").read_text())
+    model.load_weights(workdir / "out_cw/basic_weights.h5")
+    for saved, expected in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(saved, expected, atol=1e-5, rtol=0)

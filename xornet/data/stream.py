@@ -129,6 +129,7 @@ class Stream:
     mean: np.ndarray | None = None
     variance: np.ndarray | None = None
     hashes: dict[str, str] = field(default_factory=dict)
+    class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
     drop_missing: bool = False
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
 
@@ -214,20 +215,29 @@ class Stream:
             for start in range(0, len(x), chunk_rows):
                 yield x[start:start + chunk_rows], y[start:start + chunk_rows]
 
-    def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True):
+    def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True,
+                class_weight: dict[int, float] | None = None):
         """A `tf.data.Dataset` of (x, y) chunks of whole batches of part `name` (the last may be short),
-        read in a background thread while the previous chunk trains.
+        read in a background thread while the previous chunk trains. With `class_weight`, (x, y, sample
+        weight) chunks, each row weighted by its class as `model.fit(class_weight=...)` does.
 
         Example:
             >>> for x, y in stream.dataset("train", 256, epoch=0): ...
         """
         import tensorflow as tf
 
+        from xornet.trainer import sample_weights
+
         chunk_rows = max(1, READ_ROWS // batch_size) * batch_size
-        width = len(self.features)
-        signature = (tf.TensorSpec([None, width], tf.float32), tf.TensorSpec([None, 1], tf.float32))
-        return tf.data.Dataset.from_generator(lambda: self.shuffled(name, chunk_rows, epoch, shuffle),
-                                              output_signature=signature).prefetch(2)
+        signature = (tf.TensorSpec([None, len(self.features)], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+        if class_weight is not None:
+            signature += (tf.TensorSpec([None], tf.float32),)
+
+        def chunks():
+            for x, y in self.shuffled(name, chunk_rows, epoch, shuffle):
+                yield (x, y) if class_weight is None else (x, y, sample_weights(y, class_weight))
+
+        return tf.data.Dataset.from_generator(chunks, output_signature=signature).prefetch(2)
 
 
 def _record_batches(path: Path, columns: list[str]):
@@ -319,7 +329,9 @@ def stream_part(config: Config, seed: int, name: str) -> Dataset:
 
 
 def _scan(stream: Stream, config: Config) -> None:
-    counts = dict.fromkeys(PARTS, 0)
+    from xornet.trainer import class_labels
+
+    counts, classes = dict.fromkeys(PARTS, 0), {}
     hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
     moments = _Moments(len(stream.features))
     for rows, x, y in stream.chunks():
@@ -329,10 +341,14 @@ def _scan(stream: Stream, config: Config) -> None:
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
         moments.add(x[codes == 0])
+        if config.training.class_weight == "balanced":
+            for label, n in zip(*np.unique(class_labels(y[codes == 0]), return_counts=True)):
+                classes[int(label)] = classes.get(int(label), 0) + int(n)
     if counts["train"] == 0:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
     stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
+    stream.class_counts = dict(sorted(classes.items()))
 
 
 class PreviewRows:
