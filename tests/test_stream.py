@@ -110,6 +110,27 @@ def test_hash_split_is_deterministic_disjoint_and_covers_every_row(workdir, monk
     assert np.array_equal(np.sort(epoch[0], axis=0), np.sort(in_order, axis=0))  # every row once
 
 
+@pytest.mark.parametrize("buffer", [1, 300, 5000])  # rows the shuffle buffer holds; chunks of 96 rows
+def test_bounded_shuffle_gives_every_row_once_in_whole_chunks(workdir, monkeypatch, buffer):
+    x, y = make_rows(3000)
+    write_data("rows.parquet", x, y)
+    config("shuffle", "rows.parquet", "  validation: 0.2\n  stream: true\n")
+    monkeypatch.setattr(streaming, "READ_ROWS", 256)
+    monkeypatch.setattr(streaming, "SHUFFLE_ROWS", buffer)
+    stream = open_stream(load_config("shuffle.yaml"), seed=7, scan=False)
+    in_order = np.concatenate([np.column_stack([xs, ys]) for _, xs, ys in stream.part("train")])
+    epochs = [[np.column_stack(chunk) for chunk in stream.shuffled("train", 96, epoch)] for epoch in (0, 0, 1)]
+    assert [len(chunk) for chunk in epochs[0]] == [96] * (len(in_order) // 96) + [len(in_order) % 96]
+    first, again, second = (np.concatenate(chunks) for chunks in epochs)
+    assert np.array_equal(first, again) and not np.array_equal(first, second)  # seeded by (seed, epoch)
+    assert np.array_equal(np.sort(first, axis=0), np.sort(in_order, axis=0))  # every row once
+    index = {value: i for i, value in enumerate(in_order[:, 0])}
+    read_at = np.array([index[value] for value in first[:, 0]])  # each output row's place in the file order
+    assert np.all(read_at < np.arange(len(read_at)) + buffer + 2 * 96)  # bounded: never from far ahead
+    moved = np.mean(np.abs(read_at - np.arange(len(read_at))))  # how far rows travel: as far as the buffer lets
+    assert moved > {1: 20, 300: 150, 5000: 600}[buffer]  # (5000 > the 2400 rows: a full shuffle, about n / 3)
+
+
 def test_one_pass_normalization_equals_numpy_on_the_training_rows(workdir, monkeypatch):
     x, y = make_rows(5000, seed=1)
     write_data("rows.parquet", x, y)

@@ -184,36 +184,28 @@ class Stream:
 
     def part(self, name: str):
         """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
+        if not (self.validation or self.test):  # every row trains: no hash to compute
+            yield from self.chunks() if name == "train" else ()
+            return
         code = PARTS.index(name)
         for rows, x, y in self.chunks():
             keep = split_codes(rows, self.validation, self.test, self.seed) == code
             yield rows[keep], x[keep], y[keep]
 
     def shuffled(self, name: str, chunk_rows: int, epoch: int, shuffle: bool = True):
-        """Chunks of `chunk_rows` rows of part `name`, shuffled through a SHUFFLE_ROWS buffer
-        with a generator seeded by (seed, epoch)."""
-        rng = np.random.default_rng([self.seed, epoch])
-        buffer_x, buffer_y, held = [], [], 0
-        for _, x, y in self.part(name):
-            buffer_x.append(x)
-            buffer_y.append(y)
-            held += len(x)
-            if held >= SHUFFLE_ROWS + chunk_rows or (not shuffle and held >= chunk_rows):
-                x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
-                if shuffle:
-                    order = rng.permutation(len(x))
-                    x, y = x[order], y[order]
-                cut = (len(x) - (SHUFFLE_ROWS if shuffle else 0)) // chunk_rows * chunk_rows
-                for start in range(0, cut, chunk_rows):
-                    yield x[start:start + chunk_rows], y[start:start + chunk_rows]
-                buffer_x, buffer_y, held = [x[cut:]], [y[cut:]], len(x) - cut
-        if held:
-            x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
-            if shuffle:
-                order = rng.permutation(len(x))
-                x, y = x[order], y[order]
+        """(x, y) chunks of `chunk_rows` rows of part `name`, the last one shorter; with `shuffle`, each
+        chunk drawn at random from a buffer of SHUFFLE_ROWS rows by a generator seeded by (seed, epoch)."""
+        pieces = ((x, y) for _, x, y in self.part(name))
+        if not shuffle:
+            yield from _rechunk(pieces, chunk_rows)
+            return
+        buffer = _ShuffleBuffer(len(self.features), chunk_rows, np.random.default_rng([self.seed, epoch]))
+        for x, y in pieces:
             for start in range(0, len(x), chunk_rows):
-                yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+                buffer.add(x[start:start + chunk_rows], y[start:start + chunk_rows])
+                while buffer.held >= SHUFFLE_ROWS + chunk_rows:
+                    yield buffer.draw()
+        yield from buffer.rest()
 
     def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True,
                 class_weight: dict[int, float] | None = None):
@@ -238,6 +230,61 @@ class Stream:
                 yield (x, y) if class_weight is None else (x, y, sample_weights(y, class_weight))
 
         return tf.data.Dataset.from_generator(chunks, output_signature=signature).prefetch(2)
+
+
+def _rechunk(pieces, chunk_rows: int):
+    """The rows of (x, y) `pieces` in order, as chunks of `chunk_rows` rows (the last one shorter)."""
+    xs, ys, held = [], [], 0
+    for x, y in pieces:
+        xs.append(x)
+        ys.append(y)
+        held += len(x)
+        if held >= chunk_rows:
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            cut = held // chunk_rows * chunk_rows
+            for start in range(0, cut, chunk_rows):
+                yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+            xs, ys, held = [x[cut:]], [y[cut:]], held - cut
+    if held:
+        yield np.concatenate(xs), np.concatenate(ys)
+
+
+class _ShuffleBuffer:
+    """A bounded shuffle buffer: rows come in at the end; a chunk of rows at random places goes out and the
+    rows at the end fill the holes, so each row is copied about three times, whatever SHUFFLE_ROWS is."""
+
+    def __init__(self, width: int, chunk_rows: int, rng: np.random.Generator):
+        self.x = np.empty((SHUFFLE_ROWS + 2 * chunk_rows, width), np.float32)
+        self.y = np.empty((SHUFFLE_ROWS + 2 * chunk_rows, 1), np.float32)
+        self.chunk_rows, self.rng, self.held = chunk_rows, rng, 0
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append at most chunk_rows rows (the caller draws before the buffer is full)."""
+        self.x[self.held:self.held + len(x)] = x
+        self.y[self.held:self.held + len(y)] = y
+        self.held += len(x)
+
+    def draw(self) -> tuple[np.ndarray, np.ndarray]:
+        """chunk_rows rows from random places of the buffer, in random order."""
+        k, held = self.chunk_rows, self.held
+        places = self.rng.choice(held, k, replace=False)
+        out = np.take(self.x, places, axis=0), np.take(self.y, places, axis=0)
+        tail = held - k
+        holes = places[places < tail]
+        staying = np.ones(k, bool)
+        staying[places[places >= tail] - tail] = False
+        movers = tail + np.flatnonzero(staying)
+        self.x[holes] = np.take(self.x, movers, axis=0)
+        self.y[holes] = np.take(self.y, movers, axis=0)
+        self.held = tail
+        return out
+
+    def rest(self):
+        """What the buffer holds at the end, shuffled, in chunks."""
+        order = self.rng.permutation(self.held)
+        x, y = np.take(self.x, order, axis=0), np.take(self.y, order, axis=0)
+        for start in range(0, self.held, self.chunk_rows):
+            yield x[start:start + self.chunk_rows], y[start:start + self.chunk_rows]
 
 
 def _record_batches(path: Path, columns: list[str]):
