@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from xornet.backend import import_keras
+from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
 from xornet.errors import InputError
-from xornet.checkpoint import save_checkpoint
 from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
                             _keras_callbacks, balanced_class_weight, check_monitors, resolve_class_weight,
                             restore_checkpoint, snapshot)

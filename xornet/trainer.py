@@ -416,11 +416,11 @@ def restore_checkpoint(path: Path | None, model, callbacks: list, fingerprint: d
     if path is None:
         raise InputError("resuming needs a checkpoint path", hint="set training.checkpoint_every")
     saved = load_checkpoint(path)
-    for key in fingerprint:
-        if saved.fingerprint.get(key) != fingerprint[key]:
+    for key, value in fingerprint.items():
+        if saved.fingerprint.get(key) != value:
             raise InputError(
                 f"{path}: the checkpoint is of a different run ({key} differs: "
-                f"checkpoint {saved.fingerprint.get(key)!r}, now {fingerprint[key]!r})",
+                f"checkpoint {saved.fingerprint.get(key)!r}, now {value!r})",
                 hint="train without --resume to start over")
     for variable, value in zip(model.variables, saved.model):
         variable.assign(value)
