@@ -67,6 +67,13 @@ def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, x
     assert epoch % 3 == 0
     total = epoch + 5  # ends between two checkpoints
 
+    write("other.yaml", CONFIG.replace("validation: 0.25", "validation: 0.3"))  # other rows train
+    other = xornet("train", "other.yaml", "--resume")
+    assert other.exit_code == 2
+    assert other.stderr == ("error: models/.basic_checkpoint.npz: the checkpoint is of a different run (data differs: "
+                            "checkpoint [[1150, 4], [1150, 1], [350, 4], [350, 1]], now [[1071, 4], [1071, 1], "
+                            "[429, 4], [429, 1]]) (hint: train without --resume to start over)\n")
+
     resumed = xornet("train", "long.yaml", "--resume", "--epochs", total)
     assert resumed.exit_code == 0, resumed.stderr
     assert f"Trained {total} epochs, resumed from the checkpoint of epoch {epoch} " in resumed.stdout
