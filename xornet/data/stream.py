@@ -288,13 +288,16 @@ class _ShuffleBuffer:
 
 
 def _record_batches(path: Path, columns: list[str]):
-    """pyarrow record batches of `columns` as float32: `ParquetFile.iter_batches` or `csv.open_csv`."""
+    """pyarrow record batches of `columns`: `ParquetFile.iter_batches` (row group by row group), float32
+    `csv.open_csv`, or the Arrow IPC file of `Stream.cache_csv`."""
     import pyarrow as pa
 
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=columns)
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):  # one at a time: a whole-file reader's memory grows with the file
+            yield from parquet.iter_batches(batch_size=READ_ROWS, row_groups=[group], columns=columns)
         return
     if path.suffix == ".arrows":  # Stream.cache_csv's file
         with pa.OSFile(str(path)) as source:
