@@ -3,6 +3,7 @@ after a checkpoint continues from it and ends where an uninterrupted run does.""
 
 import csv
 import os
+import tempfile
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def weights(directory):
     return model.get_weights()
 
 
-def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, xornet):
+def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, xornet, monkeypatch):
     from xornet.checkpoint import load_checkpoint
 
     x, y = make_rows(1500)
@@ -74,7 +75,10 @@ def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, x
                             "checkpoint [[1150, 4], [1150, 1], [350, 4], [350, 1]], now [[1071, 4], [1071, 1], "
                             "[429, 4], [429, 1]]) (hint: train without --resume to start over)\n")
 
+    (cache,) = temp.glob("xornet_stream_*")  # the killed run's CSV cache: deleted by the next streamed run
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     resumed = xornet("train", "long.yaml", "--resume", "--epochs", total)
+    assert not cache.exists()
     assert resumed.exit_code == 0, resumed.stderr
     assert f"Trained {total} epochs, resumed from the checkpoint of epoch {epoch} " in resumed.stdout
     assert "engine fast (streamed)" in resumed.stdout

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import weakref
@@ -138,13 +139,15 @@ class Stream:
 
         Parsing text is what costs when a file is read every epoch; the IPC file
         (4 bytes per cell, in the system temp directory) is read without parsing
-        and deleted when the stream is. Parquet files are read as they are.
+        and deleted when the stream is (or, after a crash or a kill, by the next
+        streamed run). Parquet files are read as they are.
         """
         import pyarrow as pa
 
         if self.path.suffix.lower() in (".parquet", ".pq"):
             return
-        directory = tempfile.mkdtemp(prefix="xornet_stream_")
+        _remove_stale_caches()
+        directory = tempfile.mkdtemp(prefix=f"xornet_stream_{os.getpid()}_")
         weakref.finalize(self, shutil.rmtree, directory, True)
         cache = Path(directory) / "columns.arrows"
         writer = None
@@ -285,6 +288,24 @@ class _ShuffleBuffer:
         x, y = np.take(self.x, order, axis=0), np.take(self.y, order, axis=0)
         for start in range(0, self.held, self.chunk_rows):
             yield x[start:start + self.chunk_rows], y[start:start + self.chunk_rows]
+
+
+def _remove_stale_caches() -> None:
+    """Delete the CSV caches of streamed runs whose process has ended without deleting its own (a kill)."""
+    for directory in Path(tempfile.gettempdir()).glob("xornet_stream_*_*"):
+        pid = directory.name.split("_")[2]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to another user
+        return True
+    return True
 
 
 def _record_batches(path: Path, columns: list[str]):
