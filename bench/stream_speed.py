@@ -109,6 +109,7 @@ def main() -> None:
                               f"{streamed['peak_mb'] / memory['peak_mb']:.2f}, fastest training rows/s "
                               f"{streamed['speed'] / memory['speed']:.2f} (target >= 0.70), whole command "
                               f"{memory['wall'] / streamed['wall']:.2f}x the speed (fastest of each)")
+                print(ratios[-1], flush=True)
             for path in paths.values():
                 path.unlink()
     print(f"load average {os.getloadavg()[0]:.1f} at the end\n")
