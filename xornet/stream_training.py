@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
     if resume:
         saved = restore_checkpoint(checkpoint_path, model, callbacks, fingerprint)
         history, epoch, stop, resumed_from = saved.history, saved.epoch, saved.stop_reason, saved.epoch
+    chunks = iter(stream.dataset("train", training.batch_size, epoch, training.shuffle, class_weight,
+                                 epochs=training.epochs - epoch))  # all epochs: no pause between two
     while epoch < training.epochs and stop is None:
-        logs = _train_epoch(model, stream, training, steps, names, epoch, class_weight, progress)
+        logs = _train_epoch(model, stream, training, steps, names, epoch, chunks, progress)
         if validation:
             model.reset_metrics()
             for x, y in stream.dataset("validation", training.batch_size, shuffle=False):
@@ -128,12 +131,12 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
 
 
 def _train_epoch(model, stream: Stream, training: TrainingConfig, steps: _Steps, names: list[str], epoch: int,
-                 class_weight: dict[int, float] | None, progress: ProgressFn | None) -> dict[str, float]:
-    """One pass over the training rows, shuffled by (seed, epoch); the epoch's loss and metrics."""
+                 chunks, progress: ProgressFn | None) -> dict[str, float]:
+    """One pass over the training rows: the next chunks_per_epoch `chunks`; the epoch's loss and metrics."""
     model.reset_metrics()
     done, total = 0, stream.counts["train"]
-    for chunk in stream.dataset("train", training.batch_size, epoch, training.shuffle, class_weight):
-        (steps.train if class_weight is None else steps.train_weighted)(*chunk)
+    for chunk in itertools.islice(chunks, stream.chunks_per_epoch("train", training.batch_size)):
+        (steps.train if len(chunk) == 2 else steps.train_weighted)(*chunk)
         done += int(chunk[0].shape[0])
         if progress and done < total:
             progress(epoch + done / total, training.epochs, {})
