@@ -311,13 +311,18 @@ def _remove_stale_caches() -> None:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether process `pid` is running (a killed process not yet reaped by its parent, a zombie, is not)."""
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except OSError:  # it exists, but belongs to another user
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:  # Linux: "pid (name) state ..."
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _record_batches(path: Path, columns: list[str]):
