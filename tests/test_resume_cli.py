@@ -20,13 +20,10 @@ training:
 """
 
 
-def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(workdir, xornet):
-    from xornet.checkpoint import load_checkpoint
-
-    write("long.yaml", CONFIG)
-    checkpoint = workdir / "models" / ".basic_checkpoint.npz"
-    child = subprocess.Popen([sys.executable, "-m", "xornet", "train", "long.yaml", "-q"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def kill_after_checkpoint(config: str, checkpoint, env=None) -> None:
+    """`xornet train config` in its own process, killed with SIGKILL once it has written `checkpoint`."""
+    child = subprocess.Popen([sys.executable, "-m", "xornet", "train", config, "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 300
         while not checkpoint.exists() and child.poll() is None and time.monotonic() < deadline:
@@ -35,6 +32,14 @@ def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+
+
+def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(workdir, xornet):
+    from xornet.checkpoint import load_checkpoint
+
+    write("long.yaml", CONFIG)
+    checkpoint = workdir / "models" / ".basic_checkpoint.npz"
+    kill_after_checkpoint("long.yaml", checkpoint)
     assert not (workdir / "models" / "basic_model.json").exists()
     epoch = load_checkpoint(checkpoint).epoch
     total = epoch + 50

@@ -110,6 +110,27 @@ def test_hash_split_is_deterministic_disjoint_and_covers_every_row(workdir, monk
     assert np.array_equal(np.sort(epoch[0], axis=0), np.sort(in_order, axis=0))  # every row once
 
 
+@pytest.mark.parametrize("buffer", [1, 300, 5000])  # rows the shuffle buffer holds; chunks of 96 rows
+def test_bounded_shuffle_gives_every_row_once_in_whole_chunks(workdir, monkeypatch, buffer):
+    x, y = make_rows(3000)
+    write_data("rows.parquet", x, y)
+    config("shuffle", "rows.parquet", "  validation: 0.2\n  stream: true\n")
+    monkeypatch.setattr(streaming, "READ_ROWS", 256)
+    monkeypatch.setattr(streaming, "SHUFFLE_ROWS", buffer)
+    stream = open_stream(load_config("shuffle.yaml"), seed=7, scan=False)
+    in_order = np.concatenate([np.column_stack([xs, ys]) for _, xs, ys in stream.part("train")])
+    epochs = [[np.column_stack(chunk) for chunk in stream.shuffled("train", 96, epoch)] for epoch in (0, 0, 1)]
+    assert [len(chunk) for chunk in epochs[0]] == [96] * (len(in_order) // 96) + [len(in_order) % 96]
+    first, again, second = (np.concatenate(chunks) for chunks in epochs)
+    assert np.array_equal(first, again) and not np.array_equal(first, second)  # seeded by (seed, epoch)
+    assert np.array_equal(np.sort(first, axis=0), np.sort(in_order, axis=0))  # every row once
+    index = {value: i for i, value in enumerate(in_order[:, 0])}
+    read_at = np.array([index[value] for value in first[:, 0]])  # each output row's place in the file order
+    assert np.all(read_at < np.arange(len(read_at)) + buffer + 2 * 96)  # bounded: never from far ahead
+    moved = np.mean(np.abs(read_at - np.arange(len(read_at))))  # how far rows travel: as far as the buffer lets
+    assert moved > {1: 20, 300: 150, 5000: 600}[buffer]  # (5000 > the 2400 rows: a full shuffle, about n / 3)
+
+
 def test_one_pass_normalization_equals_numpy_on_the_training_rows(workdir, monkeypatch):
     x, y = make_rows(5000, seed=1)
     write_data("rows.parquet", x, y)
@@ -171,3 +192,33 @@ def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xorn
     assert record["stop_reason"] == "early_stopping" and record["epochs_run"] == len(losses) < 200
     best = int(np.argmin(losses))
     assert len(losses) == best + 3  # patience 2: two epochs without a better val_loss, as Keras counts
+
+
+@pytest.mark.parametrize("setting", ["balanced", "{0: 1.0, 1: 4.0}"])
+def test_streamed_class_weight_equals_fit_on_the_same_batches(workdir, xornet, monkeypatch, setting):
+    import keras
+
+    from xornet.network import build_model, compile_model
+
+    x, _ = make_rows(1000, seed=2)
+    y = (x[:, 0] > 1.0).astype("float32")  # about one row in six is a 1
+    write_data("rows.parquet", x, y)
+    text = config("cw", "rows.parquet", "  stream: true\n").read_text()
+    write("cw.yaml", text.replace("epochs: 3", f"epochs: 3\n  shuffle: false\n  class_weight: {setting}"))
+    monkeypatch.setattr(streaming, "READ_ROWS", 200)  # record batches and chunks that cut the file unevenly
+    result = xornet("train", "cw.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((workdir / "out_cw/basic_run.json").read_text())
+    ones = int(y.sum())
+    weights = {0: len(y) / (2 * (len(y) - ones)), 1: len(y) / (2 * ones)} if setting == "balanced" else {0: 1.0, 1: 4.0}
+    cfg = load_config("cw.yaml")
+    reference = build_model(cfg, 4, seed=3)
+    compile_model(reference, cfg.training)
+    history = reference.fit(x, y[:, None], epochs=3, batch_size=32, shuffle=False, verbose=0,
+                            class_weight=weights).history
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(record["history"][name], history[name], atol=1e-5, rtol=0)
+    model = keras.models.model_from_json((workdir / "out_cw/basic_model.json").read_text())
+    model.load_weights(workdir / "out_cw/basic_weights.h5")
+    for saved, expected in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(saved, expected, atol=1e-5, rtol=0)

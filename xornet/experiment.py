@@ -179,7 +179,7 @@ def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,
     if isinstance(splits, StreamSplits):  # data.stream: the file is read in batches
         from xornet.stream_training import train_streamed
 
-        return train_streamed(config, splits, seed, progress, on_start)
+        return train_streamed(config, splits, seed, progress, on_start, checkpoint, resume)
     dataset = splits.train
     with strategy_scope(config.training):  # training.devices > 1: a MirroredStrategy's variables
         model = build_model(config, dataset.width, seed, normalize_on=dataset.x if config.data.normalize else None)

@@ -15,21 +15,26 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import time
+from pathlib import Path
 
 import numpy as np
 
 from xornet.backend import import_keras
+from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
 from xornet.errors import InputError
-from xornet.trainer import (ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite, _keras_callbacks,
-                            check_monitors)
+from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
+                            _keras_callbacks, balanced_class_weight, check_monitors, resolve_class_weight,
+                            restore_checkpoint, snapshot)
 
 EVALUATE_ROWS = 65536  # rows per test_step call when scoring a part after training
 
 
-def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: ProgressFn | None, on_start):
+def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: ProgressFn | None, on_start,
+                   checkpoint: Path | None = None, resume: bool = False):
     """One training attempt on a streamed file: build, adapt, train, score each part (an experiment `Run`)."""
     from xornet.experiment import Run
     from xornet.network import build_model, compile_model
@@ -42,7 +47,8 @@ def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: Pr
     compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
-    result = train_stream(model, stream, config.training, seed, progress, validation=stream.counts["validation"] > 0)
+    result = train_stream(model, stream, config.training, seed, progress, validation=stream.counts["validation"] > 0,
+                          checkpoint_path=checkpoint, resume=resume)
     final = evaluate_stream(model, stream, "train")
     held_out = {name: {"rows": stream.counts[name]} | evaluate_stream(model, stream, name)
                 for name in ("validation", "test") if stream.counts[name]}
@@ -59,43 +65,43 @@ def set_normalization(model, mean: np.ndarray, variance: np.ndarray) -> None:
 
 
 def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0, progress: ProgressFn | None = None,
-                 *, validation: bool = False) -> TrainResult:
+                 *, validation: bool = False, checkpoint_path: Path | None = None, resume: bool = False) -> TrainResult:
     """Train a compiled `model` on the training rows of `stream` for `training.epochs` epochs.
 
     `validation=True` scores the validation rows after each epoch (val_* in the history).
+    With `checkpoint_path` and training.checkpoint_every, a checkpoint (the in-memory
+    engine's file and format) is written every N epochs; `resume=True` continues
+    from it. An epoch's shuffle is seeded by (seed, epoch), so a resumed run reads
+    the rows in the order an uninterrupted one would.
     """
     import tensorflow as tf
 
     if training.engine == "keras":
         raise InputError("training.engine 'keras' does not take streamed data (data.stream)",
                          hint="training.engine: auto (the compiled engine streams), or data.stream: false")
-    for key in ("class_weight", "checkpoint_every"):
-        if getattr(training, key) is not None:
-            raise InputError(f"training.{key} is not supported with streamed data (data.stream) yet",
-                             hint="data.stream: false to read the file into memory")
     check_monitors(training, validation)
     started = time.perf_counter()
     keras = import_keras()
     _apply_schedule(model, training)
     callbacks = _keras_callbacks(keras, training)
+    class_weight = stream_class_weight(training.class_weight, stream)
     steps = _Steps(tf, model, training.batch_size)
     x0, y0 = next(iter(stream.shuffled("train", 1, 0, shuffle=False)))
     names = _build_state(model, tf.constant(x0), tf.constant(y0))
     history: dict[str, list[float]] = {}
-    stop, total = None, stream.counts["train"]
+    stop, epoch, resumed_from = None, 0, None
     model.stop_training = False
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin()
-    for epoch in range(training.epochs):
-        model.reset_metrics()
-        done = 0
-        for x, y in stream.dataset("train", training.batch_size, epoch, training.shuffle):
-            steps.train(x, y)
-            done += int(x.shape[0])
-            if progress and done < total:
-                progress(epoch + done / total, training.epochs, {})
-        logs = _logs(model, names, "")
+    fingerprint = _fingerprint(model, stream, training, seed, validation)
+    if resume:
+        saved = restore_checkpoint(checkpoint_path, model, callbacks, fingerprint)
+        history, epoch, stop, resumed_from = saved.history, saved.epoch, saved.stop_reason, saved.epoch
+    chunks = iter(stream.dataset("train", training.batch_size, epoch, training.shuffle, class_weight,
+                                 epochs=training.epochs - epoch))  # all epochs: no pause between two
+    while epoch < training.epochs and stop is None:
+        logs = _train_epoch(model, stream, training, steps, names, epoch, chunks, progress)
         if validation:
             model.reset_metrics()
             for x, y in stream.dataset("validation", training.batch_size, shuffle=False):
@@ -106,21 +112,57 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
             callback.on_epoch_end(epoch, logs)
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
+        epoch += 1
         if progress:
-            progress(epoch + 1, training.epochs, logs)
+            progress(epoch, training.epochs, logs)
         if training.target_loss is not None and logs["loss"] < training.target_loss:
             stop = "target_loss"
         elif model.stop_training:
             stop = "early_stopping"
-        if stop:
-            break
+        if checkpoint_path is not None and training.checkpoint_every and epoch % training.checkpoint_every == 0:
+            save_checkpoint(checkpoint_path, snapshot(model, callbacks, epoch, history, fingerprint, stop))
     for callback in callbacks:
         callback.on_train_end()
     early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
     best = early.best_epoch + 1 if early is not None and early.best is not None else None
     reason = "data.stream: the file is read in record batches each epoch"
     return TrainResult(history, len(history["loss"]), stop or "completed", "fast (streamed)", reason,
-                       time.perf_counter() - started, best)
+                       time.perf_counter() - started, best, resumed_from)
+
+
+def _train_epoch(model, stream: Stream, training: TrainingConfig, steps: _Steps, names: list[str], epoch: int,
+                 chunks, progress: ProgressFn | None) -> dict[str, float]:
+    """One pass over the training rows: the next chunks_per_epoch `chunks`; the epoch's loss and metrics."""
+    model.reset_metrics()
+    done, total = 0, stream.counts["train"]
+    for chunk in itertools.islice(chunks, stream.chunks_per_epoch("train", training.batch_size)):
+        (steps.train if len(chunk) == 2 else steps.train_weighted)(*chunk)
+        done += int(chunk[0].shape[0])
+        if progress and done < total:
+            progress(epoch + done / total, training.epochs, {})
+    return _logs(model, names, "")
+
+
+def stream_class_weight(setting, stream: Stream) -> dict[int, float] | None:
+    """training.class_weight as {class id: weight}; "balanced" from the classes the scan pass counted.
+
+    Example:
+        >>> stream_class_weight("balanced", stream)  # 3 rows of class 0 for 1 of class 1
+        {0: 0.6666666666666666, 1: 2.0}
+    """
+    if setting == "balanced":
+        return balanced_class_weight(stream.class_counts)
+    return resolve_class_weight(setting, np.zeros((0, 1)))
+
+
+def _fingerprint(model, stream: Stream, training: TrainingConfig, seed: int, validation: bool) -> dict:
+    """What a checkpoint must match to be resumed: as the in-memory engine's, plus the training rows' hash."""
+    counts, width = stream.counts, len(stream.features)
+    shapes = [[counts["train"], width], [counts["train"], 1]]
+    shapes += [[counts["validation"], width], [counts["validation"], 1]] if validation else []
+    return {"training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)), "seed": seed,
+            "data": shapes, "weights": [list(v.shape) for v in model.variables],
+            "stream": stream.hashes["train"]}
 
 
 def _logs(model, names: list[str], prefix: str) -> dict[str, float]:
@@ -134,17 +176,20 @@ class _Steps:
     def __init__(self, tf, model, batch: int):
         self.tf, self.model, self.batch = tf, model, batch
         signature = [tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, 1], tf.float32)]
+        weighted = [*signature, tf.TensorSpec([None], tf.float32)]  # + each row's class weight
         self.train = tf.function(lambda x, y: self._loop(model.train_step, x, y), input_signature=signature,
                                  autograph=False)
+        self.train_weighted = tf.function(lambda x, y, w: self._loop(model.train_step, x, y, w),
+                                          input_signature=weighted, autograph=False)
         self.test = tf.function(lambda x, y: self._loop(model.test_step, x, y), input_signature=signature,
                                 autograph=False)
 
-    def _loop(self, step, x, y):
+    def _loop(self, step, *parts):
         tf, batch = self.tf, self.batch
-        count = (tf.shape(x)[0] + batch - 1) // batch
+        count = (tf.shape(parts[0])[0] + batch - 1) // batch
 
         def one_batch(b):
-            step((x[b * batch:(b + 1) * batch], y[b * batch:(b + 1) * batch]))
+            step(tuple(part[b * batch:(b + 1) * batch] for part in parts))
             return b + 1
 
         return tf.while_loop(lambda b: b < count, one_batch, [tf.constant(0)])

@@ -165,10 +165,8 @@ def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None =
     """
     if setting is None:
         return None
-    labels = class_labels(y)
     if setting == "balanced":
-        classes, counts = np.unique(labels, return_counts=True)
-        return {int(c): len(labels) / (len(classes) * int(n)) for c, n in zip(classes, counts)}
+        return balanced_class_weight(dict(zip(*np.unique(class_labels(y), return_counts=True))))
     resolved = {}
     for key, weight in setting.items():
         if class_names and str(key) in class_names:
@@ -179,6 +177,17 @@ def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None =
             raise InputError(f"training.class_weight: unknown class {key!r}; expected a class id"
                              + (f" or one of {', '.join(class_names)}" if class_names else ""))
     return resolved
+
+
+def balanced_class_weight(counts: dict[int, int]) -> dict[int, float]:
+    """scikit-learn's "balanced" weights from the rows of each class: rows / (classes * rows of the class).
+
+    Example:
+        >>> balanced_class_weight({0: 3, 1: 1})
+        {0: 0.6666666666666666, 1: 2.0}
+    """
+    rows = sum(int(n) for n in counts.values())
+    return {int(c): rows / (len(counts) * int(n)) for c, n in sorted(counts.items())}
 
 
 def sample_weights(y: np.ndarray, class_weight: dict[int, float]) -> np.ndarray:
@@ -381,39 +390,50 @@ class _FastRun:
         return {name: values[-1] for name, values in self.history.items() if values}
 
     def _snapshot(self) -> Checkpoint:
-        states, arrays = {}, {}
-        for callback in self.callbacks:
-            kind = type(callback).__name__
-            states[kind] = {key: _plain(getattr(callback, key)) for key in CALLBACK_STATE[kind]}
-            if getattr(callback, "best_weights", None) is not None:
-                arrays[f"{kind}.best_weights"] = callback.best_weights
-        return Checkpoint(self.epoch, self.history, self.fingerprint,
-                          [np.asarray(v) for v in self.model.variables],
-                          [np.asarray(v) for v in self.model.optimizer.variables], states, arrays, self.stop)
+        return snapshot(self.model, self.callbacks, self.epoch, self.history, self.fingerprint, self.stop)
 
     def restore(self, path: Path | None) -> int:
         """Continue from the checkpoint at `path`; return its epoch."""
-        if path is None:
-            raise InputError("resuming needs a checkpoint path", hint="set training.checkpoint_every")
-        saved = load_checkpoint(path)
-        for key in self.fingerprint:
-            if saved.fingerprint.get(key) != self.fingerprint[key]:
-                raise InputError(
-                    f"{path}: the checkpoint is of a different run ({key} differs: "
-                    f"checkpoint {saved.fingerprint.get(key)!r}, now {self.fingerprint[key]!r})",
-                    hint="train without --resume to start over")
-        for variable, value in zip(self.model.variables, saved.model):
-            variable.assign(value)
-        for variable, value in zip(self.model.optimizer.variables, saved.optimizer):
-            variable.assign(value)
-        for callback in self.callbacks:
-            kind = type(callback).__name__
-            for key, value in saved.callbacks.get(kind, {}).items():
-                setattr(callback, key, value)
-            if f"{kind}.best_weights" in saved.arrays:
-                callback.best_weights = saved.arrays[f"{kind}.best_weights"]
+        saved = restore_checkpoint(path, self.model, self.callbacks, self.fingerprint)
         self.history, self.epoch, self.stop = saved.history, saved.epoch, saved.stop_reason
         return saved.epoch
+
+
+def snapshot(model, callbacks: list, epoch: int, history: dict, fingerprint: dict, stop: str | None) -> Checkpoint:
+    """A training run's state after `epoch` epochs: weights, optimizer, callbacks' counters, history."""
+    states, arrays = {}, {}
+    for callback in callbacks:
+        kind = type(callback).__name__
+        states[kind] = {key: _plain(getattr(callback, key)) for key in CALLBACK_STATE[kind]}
+        if getattr(callback, "best_weights", None) is not None:
+            arrays[f"{kind}.best_weights"] = callback.best_weights
+    return Checkpoint(epoch, history, fingerprint, [np.asarray(v) for v in model.variables],
+                      [np.asarray(v) for v in model.optimizer.variables], states, arrays, stop)
+
+
+def restore_checkpoint(path: Path | None, model, callbacks: list, fingerprint: dict) -> Checkpoint:
+    """Give `model`, its optimizer and `callbacks` the state saved at `path`, after checking it is of
+    this run (`fingerprint`); return the checkpoint (its epoch, history, stop reason)."""
+    if path is None:
+        raise InputError("resuming needs a checkpoint path", hint="set training.checkpoint_every")
+    saved = load_checkpoint(path)
+    for key, value in fingerprint.items():
+        if saved.fingerprint.get(key) != value:
+            raise InputError(
+                f"{path}: the checkpoint is of a different run ({key} differs: "
+                f"checkpoint {saved.fingerprint.get(key)!r}, now {value!r})",
+                hint="train without --resume to start over")
+    for variable, value in zip(model.variables, saved.model):
+        variable.assign(value)
+    for variable, value in zip(model.optimizer.variables, saved.optimizer):
+        variable.assign(value)
+    for callback in callbacks:
+        kind = type(callback).__name__
+        for key, value in saved.callbacks.get(kind, {}).items():
+            setattr(callback, key, value)
+        if f"{kind}.best_weights" in saved.arrays:
+            callback.best_weights = saved.arrays[f"{kind}.best_weights"]
+    return saved
 
 
 def _plain(value):

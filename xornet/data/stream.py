@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import weakref
@@ -129,6 +130,7 @@ class Stream:
     mean: np.ndarray | None = None
     variance: np.ndarray | None = None
     hashes: dict[str, str] = field(default_factory=dict)
+    class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
     drop_missing: bool = False
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
 
@@ -137,13 +139,15 @@ class Stream:
 
         Parsing text is what costs when a file is read every epoch; the IPC file
         (4 bytes per cell, in the system temp directory) is read without parsing
-        and deleted when the stream is. Parquet files are read as they are.
+        and deleted when the stream is (or, after a crash or a kill, by the next
+        streamed run). Parquet files are read as they are.
         """
         import pyarrow as pa
 
         if self.path.suffix.lower() in (".parquet", ".pq"):
             return
-        directory = tempfile.mkdtemp(prefix="xornet_stream_")
+        _remove_stale_caches()
+        directory = tempfile.mkdtemp(prefix=f"xornet_stream_{os.getpid()}_")
         weakref.finalize(self, shutil.rmtree, directory, True)
         cache = Path(directory) / "columns.arrows"
         writer = None
@@ -164,8 +168,8 @@ class Stream:
             x, y = values[:, :-1], values[:, -1:]
             rows = np.arange(start, start + len(values))
             start += len(values)
-            missing = np.isnan(values).any(axis=1)
-            if missing.any():
+            missing = np.isnan(values).any(axis=1) if np.isnan(values.sum()) else None  # a sum is faster
+            if missing is not None and missing.any():
                 if not self.drop_missing:
                     row = int(np.flatnonzero(missing)[0])
                     column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
@@ -183,61 +187,155 @@ class Stream:
 
     def part(self, name: str):
         """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
+        if not (self.validation or self.test):  # every row trains: no hash to compute
+            yield from self.chunks() if name == "train" else ()
+            return
         code = PARTS.index(name)
         for rows, x, y in self.chunks():
             keep = split_codes(rows, self.validation, self.test, self.seed) == code
             yield rows[keep], x[keep], y[keep]
 
     def shuffled(self, name: str, chunk_rows: int, epoch: int, shuffle: bool = True):
-        """Chunks of `chunk_rows` rows of part `name`, shuffled through a SHUFFLE_ROWS buffer
-        with a generator seeded by (seed, epoch)."""
-        rng = np.random.default_rng([self.seed, epoch])
-        buffer_x, buffer_y, held = [], [], 0
-        for _, x, y in self.part(name):
-            buffer_x.append(x)
-            buffer_y.append(y)
-            held += len(x)
-            if held >= SHUFFLE_ROWS + chunk_rows or (not shuffle and held >= chunk_rows):
-                x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
-                if shuffle:
-                    order = rng.permutation(len(x))
-                    x, y = x[order], y[order]
-                cut = (len(x) - (SHUFFLE_ROWS if shuffle else 0)) // chunk_rows * chunk_rows
-                for start in range(0, cut, chunk_rows):
-                    yield x[start:start + chunk_rows], y[start:start + chunk_rows]
-                buffer_x, buffer_y, held = [x[cut:]], [y[cut:]], len(x) - cut
-        if held:
-            x, y = np.concatenate(buffer_x), np.concatenate(buffer_y)
-            if shuffle:
-                order = rng.permutation(len(x))
-                x, y = x[order], y[order]
+        """(x, y) chunks of `chunk_rows` rows of part `name`, the last one shorter; with `shuffle`, each
+        chunk drawn at random from a buffer of SHUFFLE_ROWS rows by a generator seeded by (seed, epoch)."""
+        pieces = ((x, y) for _, x, y in self.part(name))
+        if not shuffle:
+            yield from _rechunk(pieces, chunk_rows)
+            return
+        buffer = _ShuffleBuffer(len(self.features), chunk_rows, np.random.default_rng([self.seed, epoch]))
+        for x, y in pieces:
             for start in range(0, len(x), chunk_rows):
-                yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+                buffer.add(x[start:start + chunk_rows], y[start:start + chunk_rows])
+                while buffer.held >= SHUFFLE_ROWS + chunk_rows:
+                    yield buffer.draw()
+        yield from buffer.rest()
 
-    def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True):
+    def dataset(self, name: str, batch_size: int, epoch: int = 0, shuffle: bool = True,
+                class_weight: dict[int, float] | None = None, epochs: int = 1):
         """A `tf.data.Dataset` of (x, y) chunks of whole batches of part `name` (the last may be short),
-        read in a background thread while the previous chunk trains.
+        read in a background thread while the previous chunk trains. With `class_weight`, (x, y, sample
+        weight) chunks, each row weighted by its class as `model.fit(class_weight=...)` does. With
+        `epochs` > 1, the chunks of epochs `epoch`, `epoch` + 1, ... follow each other (chunks_per_epoch
+        each), so the next epoch's reading starts while this one's last chunks train.
 
         Example:
             >>> for x, y in stream.dataset("train", 256, epoch=0): ...
         """
         import tensorflow as tf
 
-        chunk_rows = max(1, READ_ROWS // batch_size) * batch_size
-        width = len(self.features)
-        signature = (tf.TensorSpec([None, width], tf.float32), tf.TensorSpec([None, 1], tf.float32))
-        return tf.data.Dataset.from_generator(lambda: self.shuffled(name, chunk_rows, epoch, shuffle),
-                                              output_signature=signature).prefetch(2)
+        from xornet.trainer import sample_weights
+
+        chunk_rows = self.chunk_rows(batch_size)
+        signature = (tf.TensorSpec([None, len(self.features)], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+        if class_weight is not None:
+            signature += (tf.TensorSpec([None], tf.float32),)
+
+        def chunks():
+            for number in range(epoch, epoch + epochs):
+                for x, y in self.shuffled(name, chunk_rows, number, shuffle):
+                    yield (x, y) if class_weight is None else (x, y, sample_weights(y, class_weight))
+
+        return tf.data.Dataset.from_generator(chunks, output_signature=signature).prefetch(2)
+
+    @staticmethod
+    def chunk_rows(batch_size: int) -> int:
+        """Rows of a chunk: whole batches, about READ_ROWS."""
+        return max(1, READ_ROWS // batch_size) * batch_size
+
+    def chunks_per_epoch(self, name: str, batch_size: int) -> int:
+        """How many chunks `dataset` gives for one epoch of part `name`."""
+        return -(-self.counts[name] // self.chunk_rows(batch_size))
+
+
+def _rechunk(pieces, chunk_rows: int):
+    """The rows of (x, y) `pieces` in order, as chunks of `chunk_rows` rows (the last one shorter)."""
+    xs, ys, held = [], [], 0
+    for x, y in pieces:
+        xs.append(x)
+        ys.append(y)
+        held += len(x)
+        if held >= chunk_rows:
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            cut = held // chunk_rows * chunk_rows
+            for start in range(0, cut, chunk_rows):
+                yield x[start:start + chunk_rows], y[start:start + chunk_rows]
+            xs, ys, held = [x[cut:]], [y[cut:]], held - cut
+    if held:
+        yield np.concatenate(xs), np.concatenate(ys)
+
+
+class _ShuffleBuffer:
+    """A bounded shuffle buffer: rows come in at the end; a chunk of rows at random places goes out and the
+    rows at the end fill the holes, so each row is copied about three times, whatever SHUFFLE_ROWS is."""
+
+    def __init__(self, width: int, chunk_rows: int, rng: np.random.Generator):
+        self.x = np.empty((SHUFFLE_ROWS + 2 * chunk_rows, width), np.float32)
+        self.y = np.empty((SHUFFLE_ROWS + 2 * chunk_rows, 1), np.float32)
+        self.chunk_rows, self.rng, self.held = chunk_rows, rng, 0
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append at most chunk_rows rows (the caller draws before the buffer is full)."""
+        self.x[self.held:self.held + len(x)] = x
+        self.y[self.held:self.held + len(y)] = y
+        self.held += len(x)
+
+    def draw(self) -> tuple[np.ndarray, np.ndarray]:
+        """chunk_rows rows from random places of the buffer, in random order."""
+        k, held = self.chunk_rows, self.held
+        places = self.rng.choice(held, k, replace=False)
+        out = np.take(self.x, places, axis=0), np.take(self.y, places, axis=0)
+        tail = held - k
+        holes = places[places < tail]
+        staying = np.ones(k, bool)
+        staying[places[places >= tail] - tail] = False
+        movers = tail + np.flatnonzero(staying)
+        for rows in self.x.view(f"V{self.x.shape[1] * 4}")[:, 0], self.y[:, 0]:  # whole rows as single items: faster
+            np.put(rows, holes, rows[movers])
+        self.held = tail
+        return out
+
+    def rest(self):
+        """What the buffer holds at the end, shuffled, in chunks."""
+        order = self.rng.permutation(self.held)
+        x, y = np.take(self.x, order, axis=0), np.take(self.y, order, axis=0)
+        for start in range(0, self.held, self.chunk_rows):
+            yield x[start:start + self.chunk_rows], y[start:start + self.chunk_rows]
+
+
+def _remove_stale_caches() -> None:
+    """Delete the CSV caches of streamed runs whose process has ended without deleting its own (a kill)."""
+    for directory in Path(tempfile.gettempdir()).glob("xornet_stream_*_*"):
+        pid = directory.name.split("_")[2]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether process `pid` is running (a killed process not yet reaped by its parent, a zombie, is not)."""
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to another user
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:  # Linux: "pid (name) state ..."
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _record_batches(path: Path, columns: list[str]):
-    """pyarrow record batches of `columns` as float32: `ParquetFile.iter_batches` or `csv.open_csv`."""
+    """pyarrow record batches of `columns`: `ParquetFile.iter_batches` (row group by row group), float32
+    `csv.open_csv`, or the Arrow IPC file of `Stream.cache_csv`."""
     import pyarrow as pa
 
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=columns)
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):  # one at a time: a whole-file reader's memory grows with the file
+            yield from parquet.iter_batches(batch_size=READ_ROWS, row_groups=[group], columns=columns)
         return
     if path.suffix == ".arrows":  # Stream.cache_csv's file
         with pa.OSFile(str(path)) as source:
@@ -319,7 +417,9 @@ def stream_part(config: Config, seed: int, name: str) -> Dataset:
 
 
 def _scan(stream: Stream, config: Config) -> None:
-    counts = dict.fromkeys(PARTS, 0)
+    from xornet.trainer import class_labels
+
+    counts, classes = dict.fromkeys(PARTS, 0), {}
     hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
     moments = _Moments(len(stream.features))
     for rows, x, y in stream.chunks():
@@ -329,10 +429,14 @@ def _scan(stream: Stream, config: Config) -> None:
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
         moments.add(x[codes == 0])
+        if config.training.class_weight == "balanced":
+            for label, n in zip(*np.unique(class_labels(y[codes == 0]), return_counts=True)):
+                classes[int(label)] = classes.get(int(label), 0) + int(n)
     if counts["train"] == 0:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
     stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
+    stream.class_counts = dict(sorted(classes.items()))
 
 
 class PreviewRows:
