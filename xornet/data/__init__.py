@@ -195,7 +195,8 @@ def load_splits(config: Config, seed: int) -> Splits:
         strata = encode_table(table, encoding, kept, features=False)[1][:, 0]
     parts = split_rows(len(kept), None if data.validation_path else data.validation,
                        None if data.test_path else data.test, seed, strata)
-    parts = {name: kept[index] for name, index in parts.items()}
+    index_type = np.int32 if table.rows < 2**31 else np.int64  # row numbers kept through training: half the memory
+    parts = {name: kept[index].astype(index_type) for name, index in parts.items()}
     encoding |= feature_encoding(table, parts["train"], feature_names, config)
     encoding["missing"] = {"policy": data.missing, **missing}
     datasets = {name: _dataset(table, encoding, rows) for name, rows in parts.items() if len(rows) or name == "train"}
