@@ -72,6 +72,7 @@ def read_ranges(path: Path, names: list[str], types: dict, start: int) -> tuple[
             block[rows:rows + count] = block[offsets[index]:offsets[index] + count]
         rows += count
     block.resize((rows, len(numeric)), refcheck=False)  # in place: the spare rows are given back
+    pa.default_memory_pool().release_unused()  # the readers' buffers, which the pool would otherwise keep
     text_columns = {name: np.concatenate([np.array(part[name], dtype=object) for part in texts]) if rows else
                     np.zeros(0, object) for name in texts[0]}
     return block, text_columns
