@@ -106,7 +106,6 @@ def _line_ends(path: Path, start: int, stop: int) -> int:
 def _read_range(path: Path, byte_range: tuple[int, int], names: list[str], types: dict, numeric: list[str],
                 block: np.ndarray, at: int, texts: dict) -> int:
     """Stream one range into block[at:] (and `texts`); return its number of rows."""
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     from xornet.data.readers import NULL_VALUES
@@ -119,13 +118,9 @@ def _read_range(path: Path, byte_range: tuple[int, int], names: list[str], types
         return 0
     with pacsv.open_csv(_Range(path, *byte_range), read_options=read, convert_options=convert) as reader:
         for batch in reader:
-            end = at + rows + batch.num_rows
-            for index, name in enumerate(numeric):
-                column = batch.column(name)
-                if column.null_count:
-                    column = pc.fill_null(column, np.float32("nan"))
-                block[at + rows:end, index] = np.frombuffer(column.buffers()[1], "float32", len(column),
-                                                            column.offset * 4)
+            if numeric:  # one C++ call makes the batch's rows, missing cells as NaN
+                block[at + rows:at + rows + batch.num_rows] = batch.select(numeric).to_tensor(
+                    null_to_nan=True, row_major=True).to_numpy()
             for name, parts in texts.items():
                 parts.extend(batch.column(name).to_pylist())
             rows += batch.num_rows
