@@ -212,7 +212,7 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
 
     Only when the fast read fails; should every line be fine after all, the rows are read here instead.
     """
-    import pyarrow as pa
+    from xornet.csv_text import strings
 
     rows, texts = [], []
     for offset, line in enumerate(lines):
@@ -231,7 +231,7 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
                     raise InputError(f"{where}, column {column + 1}: expected a finite number, received {cell!r}")
         rows.append([float(cell) for _, cell in chosen])
         texts.append(",".join(cell for _, cell in chosen))
-    return np.array(rows, "float32").reshape(-1, len(columns or range(width))), pa.array(texts, pa.string())
+    return np.array(rows, "float32").reshape(-1, len(columns or range(width))), strings(texts)
 
 
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:

@@ -108,7 +108,7 @@ def _read_range(path: Path, byte_range: tuple[int, int], names: list[str], types
     """Stream one range into block[at:] (and `texts`); return its number of rows."""
     import pyarrow.csv as pacsv
 
-    from xornet.data.readers import NULL_VALUES
+    from xornet.data.readers import NULL_VALUES, copy_batch
 
     read = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False)
     convert = pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
@@ -118,10 +118,6 @@ def _read_range(path: Path, byte_range: tuple[int, int], names: list[str], types
         return 0
     with pacsv.open_csv(_Range(path, *byte_range), read_options=read, convert_options=convert) as reader:
         for batch in reader:
-            if numeric:  # one C++ call makes the batch's rows, missing cells as NaN
-                block[at + rows:at + rows + batch.num_rows] = batch.select(numeric).to_tensor(
-                    null_to_nan=True, row_major=True).to_numpy()
-            for name, parts in texts.items():
-                parts.extend(batch.column(name).to_pylist())
+            copy_batch(batch, numeric, block, at + rows, texts)
             rows += batch.num_rows
     return rows

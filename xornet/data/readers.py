@@ -173,7 +173,6 @@ def _columns(arrow, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
     Batches are released as they are copied, so reading holds little more than the block itself.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     numeric, text = [], []
     for name in names:
@@ -193,25 +192,31 @@ def _columns(arrow, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
     start = 0
     while batches:
         batch = batches.pop()
-        end = start + batch.num_rows
-        for index, name in enumerate(numeric):
-            column = batch.column(name)
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            if not pa.types.is_float32(column.type):
-                column = column.cast(pa.float32(), safe=False)
-            if column.null_count:
-                column = pc.fill_null(column, np.float32("nan"))
-            block[start:end, index] = np.frombuffer(column.buffers()[1], "float32", len(column), column.offset * 4)
-        for name in text:
-            column = batch.column(name)
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(pa.string())
-            texts[name].append(np.array(column.to_pylist(), dtype=object))
-        start = end
+        copy_batch(batch, numeric, block, start, texts)
+        start += batch.num_rows
     columns = {name: block[:, index] for index, name in enumerate(numeric)}
-    columns |= {name: np.concatenate(parts) if parts else np.zeros(0, object) for name, parts in texts.items()}
+    columns |= {name: np.array(cells, dtype=object) for name, cells in texts.items()}
     return {name: columns[name] for name in names}, Block(block, numeric)
+
+
+def copy_batch(batch, numeric: list[str], block: np.ndarray, at: int, texts: dict[str, list]) -> None:
+    """Copy a record batch's `numeric` columns into block[at:] as float32 (NaN where a cell is missing),
+    and append the cells of its text columns to the lists in `texts` (None where missing)."""
+    import pyarrow as pa
+
+    if numeric:  # the batch's rows in one pyarrow call
+        floats = pa.RecordBatch.from_arrays([_float32(batch.column(name)) for name in numeric], names=numeric)
+        block[at:at + batch.num_rows] = floats.to_tensor(null_to_nan=True, row_major=True).to_numpy()
+    for name, cells in texts.items():
+        cells.extend(batch.column(name).to_pylist())
+
+
+def _float32(column):
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column if pa.types.is_float32(column.type) else column.cast(pa.float32(), safe=False)
 
 
 def _check_names(names: list[str], path: Path) -> None:
