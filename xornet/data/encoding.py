@@ -156,7 +156,7 @@ def encode_table(table: Table, encoding: dict, rows: np.ndarray, features: bool 
 def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarray:
     vocabularies, fill = encoding.get("categorical", {}), encoding.get("fill", {})
     x = _numbers_from_block(table, encoding["features"], rows) if not vocabularies else None
-    if x is not None and not any(np.isnan(x[:, at]).any() for at in range(x.shape[1])):  # column by column: less memory
+    if x is not None and not _any_nan(x):
         return x
     x = np.zeros((len(rows), len(encoding.get("inputs", encoding["features"]))), "float32")
     at = 0
@@ -177,6 +177,11 @@ def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarr
             x[missing, at] = fill[name]
         at += 1
     return x
+
+
+def _any_nan(x: np.ndarray, rows: int = 1 << 16) -> bool:
+    """Whether `x` holds a NaN, looked for a slice of rows at a time: little memory, and fast on a view."""
+    return any(np.isnan(x[start:start + rows]).any() for start in range(0, len(x), rows))
 
 
 def _numbers_from_block(table: Table, features: list[str], rows: np.ndarray) -> np.ndarray | None:

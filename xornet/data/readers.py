@@ -119,12 +119,23 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
         # A label's type that changes further down, or a bad cell: read whole, so that errors name the cell.
         read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
         try:
-            columns, block = _columns(_read_arrow_csv(path, read, types), names)
+            arrow = _read_arrow_csv(path, read, types)
         except pa.ArrowInvalid as exc:
             raise _explain_csv_error(path, names, read, str(exc), first_line) from None
+        schema, rows, batches = arrow.schema, arrow.num_rows, _drained(arrow)
+        del arrow  # the batches now hold the only reference: each is released once copied
+        columns, block = _columns(schema, batches, rows, names)
     if len(columns[names[0]]) == 0:
         raise InputError(f"{path}: the CSV file has a header but no data rows")
     return Table(names, columns, str(path), first_line, has_header, block)
+
+
+def _drained(arrow):
+    """The record batches of a pyarrow Table, each released once the next is asked for."""
+    batches = arrow.to_batches()[::-1]
+    del arrow
+    while batches:
+        yield batches.pop()
 
 
 def _is_text(cell: str) -> bool:
@@ -167,16 +178,17 @@ def _read_arrow_csv(path: Path, read, types: dict):
     return arrow
 
 
-def _columns(arrow, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
+def _columns(schema, batches, rows: int, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
     """The numeric columns as views of one float32 block (rows x numeric columns), text columns as object arrays.
 
-    Batches are released as they are copied, so reading holds little more than the block itself.
+    `batches` yields the table's record batches in order (`rows` rows in all);
+    each is copied and dropped, so reading holds little more than the block itself.
     """
     import pyarrow as pa
 
     numeric, text = [], []
     for name in names:
-        kind = arrow.schema.field(name).type
+        kind = schema.field(name).type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -185,13 +197,10 @@ def _columns(arrow, names: list[str]) -> tuple[dict[str, np.ndarray], Block]:
             numeric.append(name)  # a column of only missing cells has type null: NaNs
         else:
             raise InputError(f"column {name!r}: expected numbers or text, received {kind}")
-    block = np.empty((arrow.num_rows, len(numeric)), "float32")
+    block = np.empty((rows, len(numeric)), "float32")
     texts: dict[str, list] = {name: [] for name in text}
-    batches = arrow.to_batches()[::-1]
-    del arrow
     start = 0
-    while batches:
-        batch = batches.pop()
+    for batch in batches:
         copy_batch(batch, numeric, block, start, texts)
         start += batch.num_rows
     columns = {name: block[:, index] for index, name in enumerate(numeric)}
@@ -273,18 +282,28 @@ def _line_with_columns(path: Path, width: int, first_line: int) -> int | None:
 
 
 def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
+    """Read batch by batch into the float32 block: memory holds the block and one batch of the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    def unreadable(exc: Exception) -> InputError:
+        return InputError(f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}")
+
     try:
-        arrow = pq.read_table(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering keeps every row group read so far
+        schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
-    names, rows = [str(n) for n in arrow.column_names], arrow.num_rows
+        raise unreadable(exc) from None
+    names = schema.names
     try:
-        columns, block = _columns(arrow.rename_columns(names), names)
+        columns, block = _columns(schema, parquet.iter_batches(batch_size=1 << 18), rows, names)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise unreadable(exc) from None
+    finally:
+        parquet.close()
+        pa.default_memory_pool().release_unused()  # the decoded batches, which the pool would otherwise keep
     for name in names:
         if columns[name].dtype == object and name not in text_columns | infer_columns:
             row, cell = _first_non_number(columns[name])
