@@ -98,3 +98,20 @@ def test_tune_prunes_only_trials_that_stopped_improving_and_never_in_the_first_f
     for scores in pruned:  # patience 2 (a tenth of 20 epochs): its last 3 epochs beat none before
         last = max(scores)
         assert min(scores[last - 2], scores[last - 1], scores[last]) > min(scores[s] for s in range(1, last - 2))
+
+
+def test_diverging_trials_count_against_trials_and_are_summed_up_without_a_traceback(workdir, xornet):
+    """A trial whose loss becomes NaN or inf fails and counts: a space where every trial diverges still ends."""
+    diverging = ["tune", "configs/xor.yaml", "--set", "training.epochs=20", "--trials", "3"]
+    mixed = xornet(*diverging, "--search", "training.learning_rate=loguniform(1e37,3e38)", "--out", "mixed")
+    assert mixed.exit_code == 0, mixed.stderr
+    assert "Traceback" not in mixed.stderr and "failed" not in mixed.stderr
+    with open(workdir / "mixed/trials.csv") as handle:
+        states = [row["state"] for row in csv.DictReader(handle)]
+    assert states == ["complete", "fail", "fail"]
+    assert "\n1 complete, 0 pruned, 2 diverged (the loss became NaN or inf) in " in mixed.stdout
+    every = xornet(*diverging, "--search", "training.learning_rate=loguniform(1e38,3e38)", "--out", "every")
+    assert (every.exit_code, every.stderr.splitlines()[-1]) == (
+        1, "error: no trial completed: 3 diverged (the loss became NaN or inf) "
+           "(hint: narrow the search (a lower learning rate) or run more --trials)")
+    assert "Traceback" not in every.stderr

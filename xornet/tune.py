@@ -145,7 +145,11 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
             if done < total and trial.should_prune():  # a finished trial is worth keeping
                 raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {int(done)}")
 
-        result = train(config_with(config, params), save=False, progress=report).result
+        try:
+            result = train(config_with(config, params), save=False, progress=report).result
+        except TrainingError as exc:
+            trial.set_user_attr("failed", re.sub(r"^training stopped at epoch \d+: ", "", exc.message))
+            raise
         history = result.history[metric]
         return history[result.best_epoch - 1] if best_epoch and result.best_epoch else history[-1]
 
@@ -178,18 +182,38 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
 
 def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,
            on_trial: Callable[[int], None] | None = None) -> None:
-    """Run trials until the study has `trials` finished (complete or pruned) ones, whichever worker ran them."""
-    from optuna.study import MaxTrialsCallback
+    """Run trials until the study has `trials` finished ones (`finished_trials`), whichever worker ran them.
+
+    A trial whose loss became NaN or inf fails: its reason is recorded
+    (`diverged`) and the search goes on. It counts against `trials` as any
+    other, so a space where every trial diverges still ends.
+    """
+    import optuna
+
+    def stop_when_done(study, _trial) -> None:
+        done = finished_trials(study)
+        if on_trial:
+            on_trial(done)
+        if done >= trials:
+            study.stop()
+
+    if finished_trials(study) >= trials:
+        return
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a traceback per failed trial: the summary counts them
+    study.optimize(objective(config, space, metric), callbacks=[stop_when_done], catch=(TrainingError,))
+
+
+def finished_trials(study) -> int:
+    """Trials that complete, were pruned or diverged; not those of a killed worker, which are run again."""
     from optuna.trial import TrialState
 
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    if len(study.get_trials(deepcopy=False, states=finished)) >= trials:
-        return
-    callbacks = [MaxTrialsCallback(trials, states=finished)]
-    if on_trial:
-        callbacks.append(lambda s, _t: on_trial(len(s.get_trials(deepcopy=False, states=finished))))
-    # A trial whose loss became NaN or inf fails (Optuna records why) and the search goes on.
-    study.optimize(objective(config, space, metric), callbacks=callbacks, catch=(TrainingError,))
+    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) or "failed" in t.user_attrs
+               for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+
+
+def diverged(study) -> int:
+    """The trials stopped because their loss became NaN or inf (their reason is the user attribute "failed")."""
+    return sum("failed" in t.user_attrs for t in study.get_trials(deepcopy=False))
 
 
 def best_config(study, config: Config) -> Config:

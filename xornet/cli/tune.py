@@ -18,7 +18,7 @@ from xornet.errors import InputError, XornetError
 def tune(
     config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
     searches: List[str] = typer.Option([], "--search", metavar="<key=range>", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
-    trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete or pruned) the study should have, over all workers (parallel workers may each finish one more)."),
+    trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete, pruned or diverged) the study should have, over all workers (parallel workers may each finish one more)."),
     metric: str = typer.Option("loss", "--metric", help="The history column to minimise: loss, or val_loss when the data has a validation split."),
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key for every trial: --set training.epochs=300"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
@@ -34,8 +34,8 @@ def tune(
 
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import Progress, fingerprint, shown_storage
-    from xornet.tune import (MAX_TRIALS, best_config, check_space, format_table, open_tune_study, parse_search,
-                             plot_trials, search, trials_csv)
+    from xornet.tune import (MAX_TRIALS, best_config, check_space, diverged, finished_trials, format_table,
+                             open_tune_study, parse_search, plot_trials, search, trials_csv)
 
     if trials > MAX_TRIALS:
         raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
@@ -66,13 +66,17 @@ def tune(
         workers = [subprocess.Popen(command) for _ in range(jobs)]
         while any(w.poll() is None for w in workers):
             time.sleep(0.5)
-            progress.update(len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]))
+            progress.update(finished_trials(study))
         if any(w.returncode for w in workers):
             raise XornetError(f"a tune worker failed (exit codes {[w.returncode for w in workers]}); "
                               "run the same command again to resume the search")
     progress.close()
+    failed = diverged(study)
+    why = f", {failed} diverged (the loss became NaN or inf)" if failed else ""
     if not any(t.value is not None for t in study.get_trials(deepcopy=False)):
-        raise XornetError("no trial finished without being pruned", hint="run more --trials")
+        raise XornetError(f"no trial completed: {why[2:] or 'every trial was pruned'}",
+                          hint="narrow the search (a lower learning rate) or run more --trials" if failed else
+                          "run more --trials")
     best = best_config(study, cfg)
     paths = [directory / "best.yaml", directory / "trials.csv", directory / "trials.png"]
     atomic_write_text(paths[0], yaml.safe_dump(best.resolved(), sort_keys=False))
@@ -80,6 +84,6 @@ def tune(
     plot_trials(study, metric, paths[2])
     states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
     typer.echo(format_table(study, space, metric))
-    typer.echo(f"\n{states.count('complete')} complete, {states.count('pruned')} pruned in "
+    typer.echo(f"\n{states.count('complete')} complete, {states.count('pruned')} pruned{why} in "
                f"{time.perf_counter() - started:.1f} s; best trial {study.best_trial.number}: {metric} "
                f"{study.best_value:.4f}; wrote {', '.join(map(str, paths))}")
