@@ -31,6 +31,7 @@ import numpy as np
 from xornet.backend import import_keras
 from xornet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
+from xornet.data.encoding import ALIGNMENT
 from xornet.devices import check_fit_split, run_step
 from xornet.errors import InputError, TrainingError
 
@@ -503,7 +504,7 @@ def _build_state_here(model, x, y) -> list[str]:
 
 
 def _tensor(tf, array: np.ndarray):
-    """A float32 tensor of `array`; a big C-order, 64-byte aligned float32 array is shared, not copied.
+    """A float32 tensor of `array`; a big C-order, aligned (`aligned_empty`) float32 array is shared, not copied.
 
     tf.constant copies through a second buffer, holding twice the array at its
     peak: for a table of millions of rows, that is most of the training run's
@@ -511,7 +512,7 @@ def _tensor(tf, array: np.ndarray):
     tensors (gathering batches from them), so the array is never written to.
     """
     if (isinstance(array, np.ndarray) and array.dtype == np.float32 and array.flags.c_contiguous
-            and array.ctypes.data % 64 == 0 and array.nbytes >= SHARED_BYTES):
+            and array.ctypes.data % ALIGNMENT == 0 and array.nbytes >= SHARED_BYTES):
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     return tf.constant(array, dtype="float32")
 

@@ -201,8 +201,11 @@ def _numbers_from_block(table: Table, features: list[str], rows: np.ndarray) -> 
     return values[:, index] if every_row else values[rows[:, None], index]
 
 
+ALIGNMENT = 64  # bytes: what TensorFlow's CPU allocator guarantees, and needs to share an array's memory
+
+
 def aligned_empty(shape: tuple[int, int]) -> np.ndarray:
-    """An uninitialised float32 array whose data starts on a 64-byte boundary.
+    """An uninitialised float32 array whose data starts on an ALIGNMENT (64-byte) boundary.
 
     TensorFlow's CPU kernels need that alignment to use a NumPy array's memory
     as a tensor's without copying it (xornet.trainer hands big tables over so).
@@ -212,8 +215,8 @@ def aligned_empty(shape: tuple[int, int]) -> np.ndarray:
         0
     """
     size = int(np.prod(shape)) * 4
-    raw = np.empty(size + 64, np.uint8)
-    start = -raw.ctypes.data % 64
+    raw = np.empty(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
     return raw[start:start + size].view(np.float32).reshape(shape)
 
 
