@@ -346,3 +346,19 @@ def _datasets(group, prefix=""):
             yield prefix + key
         else:
             yield from (f"{key}/{name}" for name in _datasets(item))
+
+
+def test_a_misspelt_label_is_named_before_text_columns_are_read_and_parquet_labels_may_be_names(workdir, xornet):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    write("flowers.csv", "size,weight,kind\n" + "1.5,1,small\n2.5,3,big\n" * 10)
+    config("typo", "  path: flowers.csv\n  label: kinds\n", model="")
+    assert error(xornet, "train", "typo.yaml") == (
+        f"error: {workdir / 'flowers.csv'}: data.label: no column named 'kinds' (did you mean 'kind'?); "
+        "the file has columns: size, weight, kind")
+    pq.write_table(pacsv.read_csv(workdir / "flowers.csv"), workdir / "flowers.parquet")
+    config("names", "  path: flowers.parquet\n  label: kind\n", model="", training="training:\n  epochs: 2\n")
+    result = xornet("train", "names.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((workdir / "out_names/basic_run.json").read_text())["data"]["classes"] == ["big", "small"]

@@ -32,6 +32,7 @@ def test_tune_writes_the_best_config_a_table_and_a_plot_and_resumes(workdir, xor
     assert best.model.layers[0].units == int(best_row["model.layers.0.units"])
     assert best.training.learning_rate == float(best_row["training.learning_rate"])
     assert best.training.epochs == 60 and yaml.safe_load((workdir / "t/best.yaml").read_text())["name"] == "seed"
+    assert best.output.dir == "t/model"  # beside the search, not over the base config's model
     assert (workdir / "t/trials.png").stat().st_size > 5000
     trained = xornet("train", "t/best.yaml", "-q", "--output-dir", "best")
     assert trained.exit_code == 0, trained.stderr
@@ -50,10 +51,14 @@ def test_tune_errors_are_one_clear_line(workdir, xornet):
     assert backwards.exit_code == 2 and "expected two numbers LOW < HIGH, received [8, 2]" in backwards.stderr
     wrong_key = xornet("tune", "configs/seed.yaml", "--search", "training.learning_rat=uniform(0.1,1)")
     assert wrong_key.exit_code == 2 and "training.learning_rat" in wrong_key.stderr
-    no_val = xornet(*SEARCH, "--trials", "1", "--metric", "val_loss")
-    assert (no_val.exit_code, no_val.stderr.splitlines()[-1]) == (
-        2, "error: --metric val_loss: the training history has no val_loss (it has loss, accuracy) "
-           "(hint: use --metric loss)")
+    no_val = xornet(*SEARCH, "--trials", "1", "--metric", "val_loss")  # refused before any trial, nothing written
+    assert (no_val.exit_code, no_val.stderr) == (
+        2, "error: --metric val_loss: the config has no validation split (data.validation or data.validation_path) "
+           "(hint: use --metric loss)\n")
+    assert not (workdir / "t").exists()
+    no_metric = xornet(*SEARCH, "--trials", "1", "--metric", "auc")
+    assert (no_metric.exit_code, no_metric.stderr.splitlines()[-1]) == (
+        2, "error: --metric auc: the training history has no auc (it has loss, accuracy) (hint: use --metric loss)")
 
 
 CANCER = ["tune", "configs/breast_cancer.yaml", "--metric", "val_loss", "--set", "training.epochs=20", "--out", "t"]
@@ -73,10 +78,12 @@ def test_tune_scores_a_trial_by_the_weights_early_stopping_keeps(workdir, xornet
     assert result.exit_code == 0, result.stderr
     with open(workdir / "t/trials.csv") as handle:
         best_row = min(csv.DictReader(handle), key=lambda row: float(row["val_loss"]))
-    trained = xornet("train", "t/best.yaml", "-q", "--output-dir", "best")
+    best = yaml.safe_load((workdir / "t/best.yaml").read_text())
+    assert (best["data"]["path"], best["output"]["dir"]) == ("../data/breast_cancer.csv", "t/model")  # portable
+    trained = xornet("train", "t/best.yaml", "-q")
     assert trained.exit_code == 0, trained.stderr
-    record = json.loads((workdir / "best/basic_run.json").read_text())
-    with open(workdir / "best/basic_history.csv") as handle:
+    record = json.loads((workdir / "t/model/basic_run.json").read_text())
+    with open(workdir / "t/model/basic_history.csv") as handle:
         val_losses = [float(row["val_loss"]) for row in csv.DictReader(handle)]
     assert abs(float(best_row["val_loss"]) - min(val_losses)) < 1e-6
     assert abs(float(best_row["val_loss"]) - record["held_out"]["validation"]["loss"]) < 1e-5

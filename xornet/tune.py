@@ -108,6 +108,16 @@ def check_space(config: Config, space: dict[str, Dimension]) -> None:
             config_with(config, {key: value})
 
 
+def check_metric(config: Config, metric: str) -> None:
+    """A validation metric needs a validation split: say so before any trial trains."""
+    data = config.data
+    if metric.startswith("val_") and data.validation is None and data.validation_path is None:
+        raise InputError(f"--metric {metric}: the config has no validation split (data.validation or "
+                         "data.validation_path)",
+                         hint="use --metric loss" if data.path is None else  # a truth table has no rows to hold out
+                         "add --set data.validation=0.2, or use --metric loss")
+
+
 def keeps_best_epoch(config: Config, metric: str) -> bool:
     """Does a trial keep its best epoch's weights for `metric` (early stopping on it, best weights restored)?
 
@@ -219,6 +229,27 @@ def diverged(study) -> int:
 def best_config(study, config: Config) -> Config:
     """The config of the best complete trial."""
     return config_with(config, study.best_trial.user_attrs["params"])
+
+
+def best_yaml(best: Config, directory: Path) -> str:
+    """best.yaml, written into `directory`: the whole config, with its data paths relative to that folder (as a
+    config's are) and its model saved into directory/model, beside the search rather than over the base
+    config's model.
+
+    Example:
+        >>> yaml.safe_load(best_yaml(best, Path("tunes/breast_cancer")))["output"]["dir"]
+        'tunes/breast_cancer/model'
+    """
+    import os
+
+    import yaml
+
+    resolved = best.resolved()
+    for key in ("path", "validation_path", "test_path"):
+        if resolved["data"].get(key):
+            resolved["data"][key] = os.path.relpath(resolved["data"][key], directory.resolve())
+    resolved["output"]["dir"] = str(directory / "model")
+    return yaml.safe_dump(resolved, sort_keys=False)
 
 
 def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:

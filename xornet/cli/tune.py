@@ -24,24 +24,23 @@ def tune(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
     study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name, 'tune' and the first 8 hex digits of the fingerprint of the config and search space)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="The directory for best.yaml, trials.csv and trials.png (default: tunes/<experiment>)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The directory for best.yaml, trials.csv and trials.png, and the model of best.yaml (OUT/model) (default: tunes/<experiment>)."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run trials (used by --jobs)."),
 ):
     """Search config values for the lowest loss; write the best config as YAML that `xornet train` takes."""
     import subprocess
 
-    import yaml
-
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import Progress, fingerprint, shown_storage
-    from xornet.tune import (MAX_TRIALS, best_config, check_space, diverged, finished_trials, format_table,
-                             open_tune_study, parse_search, plot_trials, search, trials_csv)
+    from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_space, diverged, finished_trials,
+                             format_table, open_tune_study, parse_search, plot_trials, search, trials_csv)
 
     if trials > MAX_TRIALS:
         raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
     space = parse_search(searches)
     cfg = _load_config(config, overrides)
     check_space(cfg, space)
+    check_metric(cfg, metric)
     directory = out or Path("tunes") / cfg.name
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--out {directory}: expected a directory, found a file")
@@ -79,7 +78,7 @@ def tune(
                           "run more --trials")
     best = best_config(study, cfg)
     paths = [directory / "best.yaml", directory / "trials.csv", directory / "trials.png"]
-    atomic_write_text(paths[0], yaml.safe_dump(best.resolved(), sort_keys=False))
+    atomic_write_text(paths[0], best_yaml(best, directory))
     atomic_write_text(paths[1], trials_csv(study, space, metric))
     plot_trials(study, metric, paths[2])
     states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]

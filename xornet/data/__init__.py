@@ -123,9 +123,13 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         raise InputError(f"{path}: data file not found (data.path)")
     if file.is_dir():
         raise InputError(f"{path}: is a directory, expected a .csv, .parquet or .npy data file (data.path)")
-    # The label may be text only where the config lets it be a class name; its column is
-    # then read as inferred (numbers or text). Names are needed first: read the header cheaply.
-    table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=_label_guess(file, label))
+    # The label may be text only where the config lets it be a class name: its column is read as inferred
+    # (numbers or text). A misspelt column is named before the body is read, not as a text cell elsewhere.
+    header = _header_names(file)
+    label_column = set()
+    if header is not None:
+        label_column = {_pick_columns(header, features, label, str(path))[1]}
+    table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=label_column)
     feature_names, label_name = _pick_columns(table.names, features, label, str(path))
     for name in categorical:
         if str(name) not in feature_names:
@@ -134,19 +138,23 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     return table, feature_names, label_name
 
 
-def _label_guess(file: Path, label) -> set:
-    """The label column's name, to read it as numbers or text (the last column when not named)."""
-    if file.suffix.lower() not in (".csv", ".txt"):
-        return set()
+def _header_names(file: Path) -> list[str] | None:
+    """The column names of a CSV (its header, or 0, 1, ... without one) or Parquet file; None for .npy."""
+    suffix = file.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(file).names)
+        except (pa.ArrowException, OSError):
+            return None  # read_table says what is wrong with the file
+    if suffix not in (".csv", ".txt"):
+        return None
     from xornet.data.readers import _first_row
 
     cells, _ = _first_row(file)
-    names = [c.strip() for c in cells] if not all(is_number(c) for c in cells) else [str(i) for i in range(len(cells))]
-    if label is None:
-        return {names[-1]}
-    if isinstance(label, int) and str(label) not in names and 0 <= label < len(names):
-        return {names[label]}
-    return {str(label)}
+    return [c.strip() for c in cells] if not all(is_number(c) for c in cells) else [str(i) for i in range(len(cells))]
 
 
 def load_file(path: str, features=None, label=None) -> Dataset:
