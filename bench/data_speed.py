@@ -109,7 +109,7 @@ def row(label: str, ours: tuple, theirs: tuple) -> str:
             f"   {theirs[0] / ours[0]:>6.2f}x  {ours[1] / theirs[1]:>5.2f}")
 
 
-def bench(rows: int, work: Path, train: bool, predict: bool) -> None:
+def bench(rows: int, work: Path, train: bool, predict: bool, repeats: int) -> None:
     csv = work / f"rows_{rows}.csv"
     if not csv.exists():
         make_csv(csv, rows)
@@ -119,11 +119,17 @@ def bench(rows: int, work: Path, train: bool, predict: bool) -> None:
     head = work / "head.csv"
     with open(csv) as source:
         head.write_text("".join(source.readline() for _ in range(1001)))
-    ours = run_measured([py, "-c", READ_XORNET, str(csv), str(head)])
-    theirs = run_measured([py, "-c", READ_PANDAS, str(csv), str(head)])
-    inner = [(float(run[2].split()[0]), float(run[2].split()[1]) / 2**20) for run in (ours, theirs)]
-    print(row("read CSV (the read itself)", *inner) + "  (memory: peak growth while reading)")
-    print(row("read CSV (whole process)", ours, theirs))
+    # Reading takes a fraction of a second, where this shared machine's noise is as large as the gap:
+    # the two readers take turns `repeats` times and each figure is the median of its runs.
+    runs = {"ours": [], "theirs": []}
+    for _ in range(repeats):
+        runs["ours"].append(run_measured([py, "-c", READ_XORNET, str(csv), str(head)]))
+        runs["theirs"].append(run_measured([py, "-c", READ_PANDAS, str(csv), str(head)]))
+    inner = [tuple(np.median([(float(run[2].split()[0]), float(run[2].split()[1]) / 2**20) for run in runs[side]],
+                             axis=0)) for side in ("ours", "theirs")]
+    whole = [tuple(np.median([run[:2] for run in runs[side]], axis=0)) for side in ("ours", "theirs")]
+    print(row("read CSV (the read itself)", *inner) + f"  (median of {repeats} turns each; memory: peak growth)")
+    print(row("read CSV (whole process)", *whole))
     features, data = rows * FEATURES * 4 / 2**20, rows * (FEATURES + 1) * 4 / 2**20
     for name, (_, growth) in zip(("xornet", "pandas"), inner):
         print(f"{'':<28} {name} grows by {growth / features:.2f}x the float32 feature array ({features:.0f} MiB), "
@@ -154,13 +160,15 @@ def main() -> None:
     parser.add_argument("--read-only", action="store_true", help="only reading (no training or predicting)")
     parser.add_argument("--no-predict", action="store_true", help="skip the predict comparison")
     parser.add_argument("--dir", type=Path, default=None, help="where to keep the CSV files [default: a temp dir]")
+    parser.add_argument("--repeats", type=int, default=5, help="turns each reader takes; medians are shown [5]")
     options = parser.parse_args()
     print("time and peak RSS per process; speed-up = plain time / xornet time; memory = xornet peak / plain peak")
     with tempfile.TemporaryDirectory() as temp:
         work = options.dir or Path(temp)
         work.mkdir(parents=True, exist_ok=True)
         for rows in (int(r) for r in options.rows.split(",")):
-            bench(rows, work, not options.read_only, not options.read_only and not options.no_predict)
+            bench(rows, work, not options.read_only, not options.read_only and not options.no_predict,
+                  options.repeats)
 
 
 if __name__ == "__main__":
