@@ -40,6 +40,18 @@ def test_tune_writes_the_best_config_a_table_and_a_plot_and_resumes(workdir, xor
     assert again.exit_code == 0, again.stderr
     with open(workdir / "t/trials.csv") as handle:
         assert [row["trial"] for row in csv.DictReader(handle)] == ["0", "1", "2", "3"]
+    study = (workdir / "t/best.yaml").read_text().splitlines()[0].rsplit(" ", 1)[1]
+    assert study.startswith("seed-tune-") and again.stderr.startswith(f"Tune {study}: ")
+
+    other = [*SEARCH[:-1], "other", "--trials", "1"]  # another space, another study: its own --out, or --force
+    other[other.index("model.layers.0.units=int(2,16)")] = "model.layers.0.units=int(2,8)"
+    other[-3] = "t"
+    refused = xornet(*other)
+    assert (refused.exit_code, refused.stderr.split(", not of ")[0]) == (2, f"error: --out t: holds the results of study {study}")
+    assert refused.stderr.endswith("(another config, search space or metric) (hint: pass --out DIR for this search, "
+                                   "or --force to replace them)\n")
+    assert xornet(*other, "--force").exit_code == 0
+    assert (workdir / "t/best.yaml").read_text().splitlines()[0] != f"# xornet tune: the best trial of study {study}"
 
 
 def test_tune_errors_are_one_clear_line(workdir, xornet):

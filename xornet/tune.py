@@ -231,13 +231,16 @@ def best_config(study, config: Config) -> Config:
     return config_with(config, study.best_trial.user_attrs["params"])
 
 
-def best_yaml(best: Config, directory: Path) -> str:
+BEST_HEADER = "# xornet tune: the best trial of study "
+
+
+def best_yaml(best: Config, directory: Path, study_name: str) -> str:
     """best.yaml, written into `directory`: the whole config, with its data paths relative to that folder (as a
     config's are) and its model saved into directory/model, beside the search rather than over the base
-    config's model.
+    config's model. Its first line names the study (`check_results_of`).
 
     Example:
-        >>> yaml.safe_load(best_yaml(best, Path("tunes/breast_cancer")))["output"]["dir"]
+        >>> yaml.safe_load(best_yaml(best, Path("tunes/breast_cancer"), "breast_cancer-tune-1"))["output"]["dir"]
         'tunes/breast_cancer/model'
     """
     import os
@@ -249,7 +252,21 @@ def best_yaml(best: Config, directory: Path) -> str:
         if resolved["data"].get(key):
             resolved["data"][key] = os.path.relpath(resolved["data"][key], directory.resolve())
     resolved["output"]["dir"] = str(directory / "model")
-    return yaml.safe_dump(resolved, sort_keys=False)
+    return f"{BEST_HEADER}{study_name}\n" + yaml.safe_dump(resolved, sort_keys=False)
+
+
+def check_results_of(directory: Path, study_name: str) -> None:
+    """Refuse to write over the results another study (another config, space or metric) left in `directory`."""
+    best = directory / "best.yaml"
+    if not best.is_file():
+        return
+    with open(best, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().rstrip("\n")
+    other = first[len(BEST_HEADER):] if first.startswith(BEST_HEADER) else None
+    if other != study_name:
+        raise InputError(f"--out {directory}: holds the results of {f'study {other}' if other else 'another search'}"
+                         f", not of {study_name} (another config, search space or metric)",
+                         hint="pass --out DIR for this search, or --force to replace them")
 
 
 def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:

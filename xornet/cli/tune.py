@@ -25,6 +25,7 @@ def tune(
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
     study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name, 'tune' and the first 8 hex digits of the fingerprint of the config and search space)."),
     out: Optional[Path] = typer.Option(None, "--out", help="The directory for best.yaml, trials.csv and trials.png, and the model of best.yaml (OUT/model) (default: tunes/<experiment>)."),
+    force: bool = typer.Option(False, "--force", help="Replace the best.yaml, trials.csv and trials.png that another search (another config, space or metric) wrote into --out."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run trials (used by --jobs)."),
 ):
     """Search config values for the lowest loss; write the best config as YAML that `xornet train` takes."""
@@ -32,8 +33,9 @@ def tune(
 
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import Progress, fingerprint, shown_storage
-    from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_space, diverged, finished_trials,
-                             format_table, open_tune_study, parse_search, plot_trials, search, trials_csv)
+    from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_space,
+                             diverged, finished_trials, format_table, open_tune_study, parse_search, plot_trials,
+                             search, trials_csv)
 
     if trials > MAX_TRIALS:
         raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
@@ -47,6 +49,8 @@ def tune(
     directory.mkdir(parents=True, exist_ok=True)
     url = storage or str(directory / "study.log")
     name = study_name or f"{cfg.name}-tune-{fingerprint([cfg.resolved(), searches, metric])[:8]}"
+    if not worker and not force:
+        check_results_of(directory, name)
     # Workers sample from their own random streams: a shared seed would make them propose the same values.
     study = open_tune_study(url, name, None if worker else cfg.seed, trials, cfg.training.epochs)
     if worker:
@@ -78,7 +82,7 @@ def tune(
                           "run more --trials")
     best = best_config(study, cfg)
     paths = [directory / "best.yaml", directory / "trials.csv", directory / "trials.png"]
-    atomic_write_text(paths[0], best_yaml(best, directory))
+    atomic_write_text(paths[0], best_yaml(best, directory, name))
     atomic_write_text(paths[1], trials_csv(study, space, metric))
     plot_trials(study, metric, paths[2])
     states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
