@@ -52,9 +52,8 @@ def predict(
         if xs:
             chunks = iter([(parse_x(xs, width), None)])
         elif source := trained_on_file(predictor.record):
-            evaluate = f"xornet evaluate --model {model}" + (f" --weights {weights}" if weights else "")
             raise InputError(f"the model was trained on {_shown(source)}, not a truth table: expected inputs to "
-                             "predict, pass --input FILE or --x VALUES", hint=f"to score it on its test split, run `{evaluate}`")
+                             "predict, pass --input FILE or --x VALUES", hint=_evaluate_hint(model, weights, predictor.record))
         elif width > 16:
             raise InputError(f"the model has {width} inputs: too many to list every 0/1 combination",
                              hint="pass --input FILE or --x values")
@@ -80,6 +79,14 @@ def predict(
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
         _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
+
+
+def _evaluate_hint(model: str, weights: Optional[Path], record: dict) -> str:
+    """How to score a model trained on a file: on its test split when the run kept one, else on a labelled file."""
+    evaluate = f"xornet evaluate --model {model}" + (f" --weights {weights}" if weights else "")
+    if "test" in ((record.get("data") or {}).get("splits") or {}):
+        return f"to score it on its test split, run `{evaluate}`"
+    return f"to score it on a labelled file, run `{evaluate} --data FILE`"
 
 
 def _shown(path: str) -> str:
