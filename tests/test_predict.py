@@ -118,15 +118,15 @@ def test_bad_inputs_to_predict(trained, xornet):
     assert error("--model", "nope.json") == (
         "error: model file not found: looked for nope.json and models/nope.json "
         "(hint: train one with `xornet train CONFIG`, or pass --model PATH)")
-    assert error("--x", "1") == "error: --x 1: expected 2 comma-separated numbers (the model's input width), received 1"
-    assert error("--x", "1,z") == "error: --x 1,z: expected numbers, received 'z'"
+    assert error("--x", "1") == "error: --x, row 1: expected 2 comma-separated numbers (the model's input width), received 1"
+    assert error("--x", "1,z") == "error: --x, row 1, column 2: expected a number, received 'z'"
     assert error("--x", "1,0", "--input", "a.csv") == "error: --input and --x: expected one source of inputs, received both"
     assert error("--threshold", "2") == "error: --threshold: expected a number from 0 to 1, received 2"
     assert error("--input", "none.csv") == "error: none.csv: input file not found"
     write("wide.csv", "1,0,1\n")
     assert error("-i", "wide.csv") == "error: wide.csv, line 1: expected 2 numbers (the model's input width), received 3"
     write("bad.csv", "1,0\n0,q\n")
-    assert error("-i", "bad.csv") == "error: bad.csv, line 2: expected a number, received 'q'"
+    assert error("-i", "bad.csv") == "error: bad.csv, line 2, column 2: expected a number, received 'q'"
     assert error("-i", "-", input="") == "error: <stdin>: no input rows, expected CSV rows of 2 numbers"
     write("models/x_model.json", "not json")
     assert error("--model", "models/x_model.json").startswith(
@@ -205,7 +205,7 @@ def test_csv_inputs_stream_in_chunks_with_exact_line_numbers():
     chunks = list(iter_csv_inputs(io.BytesIO(text.encode()), 2, "in.csv", chunk_bytes=13))
     assert [len(values) for values, _ in chunks] == [3, 3, 1]
     assert chunks[1][1].to_pylist() == ["1,0", "0,1", "1,2"]
-    with pytest.raises(InputError, match=r"^in.csv, line 7: expected a number, received 'x'$"):
+    with pytest.raises(InputError, match=r"^in.csv, line 7, column 'b': expected a number, received 'x'$"):
         list(iter_csv_inputs(io.BytesIO(text.replace("1,2\n", "1,x\n", 1).encode()), 2, "in.csv", chunk_bytes=13))
 
 

@@ -145,7 +145,7 @@ def test_health_openapi_and_docs(server):
      "request body: inputs row 1, column 1: expected a finite number, received inf"),
     ('{"inputs": [[0, 1]], "threshold": 0.5}', "application/json", 422,
      "request body: unknown key 'threshold', expected only \"inputs\""),
-    ("0,1\n1,x\n", "text/csv", 422, "request body, line 2: expected a number, received 'x'"),
+    ("0,1\n1,x\n", "text/csv", 422, "request body, line 2, column 2: expected a number, received 'x'"),
     ("0,1,1\n", "text/csv", 422, "request body, line 1: expected 2 numbers (the model's input width), received 3"),
     ("0,1\n-inf,1\n", "text/csv", 422, "request body, line 2, column 1: expected a finite number, received '-inf'"),
     ("\xff", "text/csv", 400, "request body: not UTF-8 text, expected CSV rows of 2 numbers"),

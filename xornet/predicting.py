@@ -58,59 +58,122 @@ def to_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 
 
 def parse_x(values: list[str], width: int) -> np.ndarray:
-    """Rows given as `--x 0,1` options, checked against the model's input width."""
+    """Rows given as `--x 0,1` options, checked against the model's input width.
+
+    Errors name the row (the n-th --x) and the column, counted from 1.
+
+    Example:
+        >>> parse_x(["0,1", "1,1"], 2).tolist()
+        [[0.0, 1.0], [1.0, 1.0]]
+    """
     rows = []
-    for text in values:
+    for number, text in enumerate(values, start=1):
         cells = [c.strip() for c in text.split(",")]
+        where = f"--x, row {number}"
         if len(cells) != width:
-            raise InputError(
-                f"--x {text}: expected {width} comma-separated number{'s' if width != 1 else ''} "
-                f"(the model's input width), received {len(cells)}"
-            )
-        try:
-            rows.append([float(c) for c in cells])
-        except ValueError:
-            bad = next(c for c in cells if not is_number(c))
-            raise InputError(f"--x {text}: expected numbers, received {bad!r}") from None
-        with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused just below
-            finite = np.isfinite(np.array(rows[-1], dtype="float32"))
-        if not finite.all():
-            column = int(np.argmin(finite))
-            raise InputError(f"--x {text}: column {column + 1}: expected a finite number, received {cells[column]!r}")
-    with np.errstate(over="ignore"):
-        return np.array(rows, dtype="float32")
+            raise InputError(f"{where}: expected {width} comma-separated number{'s' if width != 1 else ''} "
+                             f"(the model's input width), received {len(cells)}")
+        rows.append([_number_in(cell, f"{where}, {column_label(i, None)}") for i, cell in enumerate(cells)])
+    return np.array(rows, dtype="float32")
+
+
+def column_label(index: int, names: list[str] | None) -> str:
+    """How errors name a column: by its header name when the input has one, else counted from 1.
+
+    Example:
+        >>> column_label(1, ["x1", "x2"]), column_label(1, None)
+        ("column 'x2'", 'column 2')
+    """
+    return f"column {names[index]!r}" if names else f"column {index + 1}"
+
+
+def _number_in(cell: str, where: str) -> float:
+    """The float32 value of one text cell, or an error at `where` for text that is not a finite float32 number."""
+    if not is_number(cell):
+        raise InputError(f"{where}: expected a number, received {cell!r}")
+    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused just below
+        value = np.float32(float(cell))
+    if not np.isfinite(value):
+        raise InputError(f"{where}: expected a finite number, received {cell!r}")
+    return float(value)
 
 
 def read_npy_inputs(path: Path, width: int) -> np.ndarray:
-    """A 2-D numeric .npy file of inputs, `width` columns wide."""
+    """A 2-D numeric .npy file of inputs, `width` columns wide (columns named by its fields when it has them)."""
     from xornet.data import load_npy
 
-    _, values = load_npy(path)
+    try:
+        names, values = load_npy(path)
+    except InputError:
+        _explain_text_npy(path)
+        raise
     if values.shape[1] != width:
         raise InputError(f"{path}: expected {width} columns (the model's input width), received {values.shape[1]}")
-    check_finite_inputs(values, str(path))
+    fields = None if names == [str(i) for i in range(len(names))] else names
+    check_finite_inputs(values, str(path), fields, received=lambda row, column: _as_written(path, row, column))
     return values
 
 
+def _explain_text_npy(path: Path) -> None:
+    """For a 2-D .npy array of text, the first cell that is not a number as an error naming its row and column."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError):
+        return
+    if not isinstance(array, np.ndarray):  # an .npz archive
+        array.close()
+        return
+    if array.ndim == 2 and array.dtype.kind in "US":
+        for (row, column), cell in np.ndenumerate(array):
+            if not is_number(cell):
+                raise InputError(f"{path}, row {row + 1}, column {column + 1}: expected a number, received {str(cell)!r}")
+
+
 def read_parquet_inputs(path: Path, width: int, feature_names: list[str] | None) -> np.ndarray:
-    """The model's inputs from a Parquet file: the training features' columns when it has them, else every column."""
+    """The model's inputs from a Parquet file: the training features' columns when it has them, else every column.
+
+    Other columns (a label, an id) may hold text; the chosen ones must hold numbers (or text that is one).
+    """
     from xornet.data import read_table
 
-    table = read_table(path)
+    table = read_table(path, infer_columns=set(_parquet_names(path)))
     names = feature_names if feature_names and set(feature_names) <= set(table.names) else table.names
     if len(names) != width:
         expected = f" or columns named {', '.join(feature_names)}" if feature_names else ""
         raise InputError(f"{path}: expected {width} columns (the model's input width){expected}, "
                          f"received {len(table.names)} ({', '.join(table.names)})")
-    values = np.stack([table.columns[name] for name in names], axis=1)
-    if values.dtype == object:
-        raise InputError(f"{path}: expected numbers in the columns {', '.join(names)}, received text")
-    check_finite_inputs(values, str(path), names)
+    values = np.stack([_numbers_of_column(table.columns[name], str(path), name) for name in names], axis=1)
+    check_finite_inputs(values, str(path), names,
+                        received=lambda row, column: _as_written(path, row, table.names.index(names[column])))
     return values
 
 
-def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None) -> None:
+def _parquet_names(path: Path) -> list[str]:
+    """The column names of a Parquet file; none when it cannot be read (read_table then says why)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return []
+
+
+def _numbers_of_column(column: np.ndarray, source: str, name: str) -> np.ndarray:
+    """A column as float32: numbers as they are, text cells that are numbers converted, other text refused."""
+    if column.dtype != object:
+        return column
+    for row, cell in enumerate(column):
+        if cell is not None and not is_number(cell):
+            raise InputError(f"{source}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
+    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused by the caller
+        return np.array([np.nan if cell is None else float(cell) for cell in column], "float32")
+
+
+def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None, received=None) -> None:
     """Refuse nan, inf and numbers too large for float32, naming the row and column (counted from 1, or by name).
+
+    `received(row, column)` tells how the input held the first bad value (default: its float32 value).
 
     Example:
         >>> check_finite_inputs(np.array([[0.0, np.nan]], "float32"), "in.npy")
@@ -120,9 +183,37 @@ def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | No
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
         row, column = (int(i) for i in bad[0])
-        where = f"column {column + 1}" if column_names is None else f"column {column_names[column]!r}"
-        raise InputError(f"{source}, row {row + 1}, {where}: expected a finite number, "
-                         f"received {x[row, column]} ({len(bad)} such value{'s' if len(bad) > 1 else ''})")
+        shown = received(row, column) if received else str(x[row, column])
+        raise InputError(f"{source}, row {row + 1}, {column_label(column, column_names)}: expected a finite number, "
+                         f"received {shown}{_count(len(bad))}")
+
+
+def _count(values: int) -> str:
+    return f" ({values} such value{'s' if values > 1 else ''})"
+
+
+def _as_written(path: Path, row: int, column: int, first_line: int | None = None) -> str:
+    """One cell as the file holds it, for an error message (reads the file again: only after an error).
+
+    `row` counts data rows from 0; `first_line` is a CSV file's line of its first data row.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        value = array[array.dtype.names[column]][row] if array.dtype.names else array[row, column]
+        return repr(value.item())
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        value = pq.read_table(path, columns=[_parquet_names(path)[column]]).column(0)[row].as_py()
+        return "null" if value is None else repr(value)
+    import csv
+    import itertools
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        line = next(itertools.islice(handle, first_line + row - 1, None), "")
+    cells = next(csv.reader([line]), [])
+    return repr(cells[column].strip()) if column < len(cells) else "nothing"
 
 
 def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
@@ -132,14 +223,32 @@ def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
     """
     from xornet.data import encode_inputs, read_table
 
-    table = read_table(path, text_columns=set(recorded.get("categorical", {})), infer_columns={recorded.get("label")})
+    categorical = recorded.get("categorical", {})
+    table = read_table(path, text_columns=set(categorical), infer_columns={recorded.get("label")})
     missing = [name for name in recorded["features"] if name not in table.columns]
     if missing:
         raise InputError(f"{path}: no column named {missing[0]!r}, expected the training features "
                          f"({', '.join(recorded['features'])}) in a header row")
+    _refuse_infinite(path, table, [name for name in recorded["features"] if name not in categorical])
     x = encode_inputs(table, recorded)
     check_finite_inputs(x, str(path))
     return x
+
+
+def _refuse_infinite(path: Path, table, names: list[str]) -> None:
+    """Refuse inf and numbers too large for float32 in the numeric columns `names` (missing values are the
+    encoding's to fill or refuse), naming the line (CSV) or row and the column as the file has them."""
+    firsts, count = [], 0
+    for name in names:
+        infinite = np.flatnonzero(np.isinf(table.columns[name]))
+        if infinite.size:
+            firsts.append((int(infinite[0]), table.names.index(name)))
+            count += infinite.size
+    if firsts:
+        row, column = min(firsts)
+        cell = _as_written(path, row, column, table.first_line)
+        raise InputError(f"{table.where(row)}, {column_label(column, table.names)}: expected a finite number, "
+                         f"received {cell}{_count(count)}")
 
 
 def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: list[str] | None = None,
@@ -159,7 +268,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
             raise InputError(f"{source}: no input rows, expected CSV rows of {width} numbers")
     if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
         first = first[3:]
-    columns = None
+    columns, header = None, None
     cells = [c.strip() for c in first.decode("utf-8", errors="replace").split(",")]
     pending = first
     if not all(is_number(c) for c in cells):
@@ -170,7 +279,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
                 f"{source}, line {line_number}: the header has {len(cells)} columns, expected {width} "
                 f"(the model's input width)" + (f" or columns named {', '.join(feature_names)}" if feature_names else "")
             )
-        pending, line_number = b"", line_number + 1
+        pending, line_number, header = b"", line_number + 1, cells
     file_width = width if columns is None else len(cells)
     rows_seen = False
     while True:
@@ -183,7 +292,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
         block, pending = block[:cut], block[cut:]
         if block.strip():
             rows_seen = True
-            yield _rows_of(block, file_width, columns, source, line_number)
+            yield _rows_of(block, file_width, columns, source, line_number, header)
         line_number += block.count(b"\n")
         if end:
             break
@@ -191,7 +300,8 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
         raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {width} numbers")
 
 
-def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, first_line: int):
+def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, first_line: int,
+             header: list[str] | None):
     """The chosen columns of a block of CSV lines as float32, and their text; errors name the line and column."""
     import pyarrow as pa
 
@@ -204,16 +314,21 @@ def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, f
             return values, lines if columns is None else chosen_cells(lines, width, columns)
     except pa.ArrowInvalid:
         pass
-    return _explain_rows(block.decode("utf-8", errors="replace").split("\n"), width, columns, source, first_line)
+    return _explain_rows(block.decode("utf-8", errors="replace").split("\n"), width, columns, source, first_line,
+                         header)
 
 
-def _explain_rows(lines: list[str], width: int, columns: list[int] | None, source: str, first_line: int):
+def _explain_rows(lines: list[str], width: int, columns: list[int] | None, source: str, first_line: int,
+                  header: list[str] | None):
     """The first line with a wrong number of cells, a cell that is not a number, or one that is not finite, as an error.
 
+    Columns are named by the header when the file has one, else counted from 1.
     Only when the fast read fails; should every line be fine after all, the rows are read here instead.
     """
     from xornet.csv_text import strings
 
+    expected = (f"{width} numbers (the model's input width)" if columns is None
+                else f"{width} cells (as many as the header)")
     rows, texts = [], []
     for offset, line in enumerate(lines):
         if not line.strip():
@@ -221,17 +336,27 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
         cells = [c.strip() for c in line.strip().split(",")]
         where = f"{source}, line {first_line + offset}"
         if len(cells) != width:
-            raise InputError(f"{where}: expected {width} numbers (the model's input width), received {len(cells)}")
+            raise InputError(f"{where}: expected {expected}, received {len(cells)}")
         chosen = [(i, cells[i]) for i in (columns or range(width))]
-        for column, cell in chosen:
-            if not is_number(cell):
-                raise InputError(f"{where}: expected a number, received {cell!r}")
-            with np.errstate(over="ignore"):
-                if not np.isfinite(np.float32(float(cell))):
-                    raise InputError(f"{where}, column {column + 1}: expected a finite number, received {cell!r}")
-        rows.append([float(cell) for _, cell in chosen])
+        rows.append([_number_in(cell, f"{where}, {column_label(i, header)}") for i, cell in chosen])
         texts.append(",".join(cell for _, cell in chosen))
     return np.array(rows, "float32").reshape(-1, len(columns or range(width))), strings(texts)
+
+
+def trained_on_file(record: dict | None) -> str | None:
+    """The data file a run record says the model was trained on; None for a truth table or without a record.
+
+    Example:
+        >>> trained_on_file({"data": {"source": "data/diabetes.csv"}, "config": {"data": {"table": None}}})
+        'data/diabetes.csv'
+        >>> trained_on_file({"data": {"source": "truth table xor"}, "config": {"data": {"table": "xor"}}}) is None
+        True
+    """
+    source = ((record or {}).get("data") or {}).get("source")
+    table = (((record or {}).get("config") or {}).get("data") or {}).get("table")
+    if not source or table or str(source).startswith("truth table "):
+        return None
+    return str(source)
 
 
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:

@@ -20,13 +20,14 @@ def predict(
                                help="The architecture JSON (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     input_file: Optional[str] = typer.Option(None, "--input", "-i", metavar="<path>",
-                                             help="CSV or .npy file of inputs; - reads CSV from stdin."),
+                                             help="CSV, Parquet or .npy file of inputs; - reads CSV from stdin."),
     xs: List[str] = typer.Option([], "--x", metavar="<row>", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
     output_format: Format = typer.Option(Format.table, "--format", "-f",
                                          help="table, json (one strict JSON array) or csv."),
 ):
-    """Predict with a saved model. Without inputs: every 0/1 combination of its inputs.
+    """Predict with a saved model. Without inputs, a model trained on a truth table
+    (XOR, AND, ...) predicts every 0/1 combination of its inputs.
 
     Inputs must be finite numbers: nan, inf and values too large for float32 are
     refused, naming the line (or row) and column.
@@ -37,7 +38,7 @@ def predict(
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
-    from xornet.predicting import iter_csv_inputs, parse_x, read_npy_inputs
+    from xornet.predicting import iter_csv_inputs, parse_x, read_npy_inputs, trained_on_file
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
@@ -50,6 +51,9 @@ def predict(
 
         if xs:
             chunks = iter([(parse_x(xs, width), None)])
+        elif source := trained_on_file(predictor.record):
+            raise InputError(f"the model was trained on {_shown(source)}, not a truth table: expected inputs to "
+                             "predict, pass --input FILE or --x VALUES", hint=_evaluate_hint(model, weights, predictor.record))
         elif width > 16:
             raise InputError(f"the model has {width} inputs: too many to list every 0/1 combination",
                              hint="pass --input FILE or --x values")
@@ -59,7 +63,7 @@ def predict(
         chunks = iter_csv_inputs(sys.stdin.buffer, width, "<stdin>", features)
     else:
         path = Path(input_file)
-        check_input_file(path, "--input", "a CSV or .npy file of inputs")
+        check_input_file(path, "--input", "a CSV, Parquet or .npy file of inputs")
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width), None)])
         elif path.suffix.lower() in (".parquet", ".pq") and not recorded.get("categorical"):
@@ -75,6 +79,22 @@ def predict(
             chunks = iter_csv_inputs(handle, width, str(path), features)
     with handle or contextlib.nullcontext():
         _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
+
+
+def _evaluate_hint(model: str, weights: Optional[Path], record: dict) -> str:
+    """How to score a model trained on a file: on its test split when the run kept one, else on a labelled file."""
+    evaluate = f"xornet evaluate --model {model}" + (f" --weights {weights}" if weights else "")
+    if "test" in ((record.get("data") or {}).get("splits") or {}):
+        return f"to score it on its test split, run `{evaluate}`"
+    return f"to score it on a labelled file, run `{evaluate} --data FILE`"
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it lies inside it, else as it is."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features,
