@@ -234,6 +234,17 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
     return np.array(rows, "float32").reshape(-1, len(columns or range(width))), strings(texts)
 
 
+def prediction_labels(record: dict | None) -> dict:
+    """The run record's class names and whether its model is a regression, as the formatting functions take them.
+
+    Example:
+        >>> prediction_labels({"data": {"task": "multiclass", "classes": ["a", "b", "c"]}})
+        {'class_names': ['a', 'b', 'c'], 'regression': False}
+    """
+    recorded = (record or {}).get("data") or {}
+    return {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
+
+
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
     """`run(x)`, refusing outputs that are not finite numbers (inputs so large that the network overflows).
 
