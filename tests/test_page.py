@@ -131,3 +131,18 @@ def test_form_names_the_class_of_a_multi_class_model_as_xornet_predict(browser, 
     assert answer == expected and expected["class"] == "virginica"
     shown = ", ".join(f"{name} {p:.4f}" for name, p in expected["probabilities"].items())
     assert browser.find_element("id", "answer").text == f"class virginica (probability {shown})"
+
+
+def test_form_shows_a_regression_models_value_as_xornet_predict(browser, tmp_path_factory):
+    model = train(tmp_path_factory.mktemp("diabetes") / "models", "--epochs", "20", config=REPO / "configs/diabetes.yaml")
+    values = ("59", "2", "32.1", "101", "157", "93.2", "38", "4", "4.8598", "87")
+    running = Server("--model", model)
+    try:
+        load_page(browser, running)
+        assert browser.find_element("id", "facts").text.startswith("regression · ")
+        answer = submit_form(browser, values)
+    finally:
+        assert running.stop() == 0
+    [expected] = cli_json("predict", "--model", model, "--x", ",".join(values), "--format", "json")
+    assert answer == expected and sorted(expected) == ["input", "prediction"]
+    assert browser.find_element("id", "answer").text == f"prediction {expected['prediction']:.4f}"
