@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from conftest import REPO
 from test_serve import Server, cli_json, train
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -15,14 +16,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    """A server on a freshly trained XOR model, and a headless Chromium with its page loaded."""
+def browser(tmp_path_factory):
+    """A headless Chromium."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    model = train(tmp_path_factory.mktemp("page") / "models")
-    running = Server("--model", model)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,14 +28,29 @@ def page(tmp_path_factory):
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--window-size=1000,1500"):
         options.add_argument(flag)
     browser = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    yield browser
+    browser.quit()
+
+
+def load_page(browser, running):
+    """Open the page of the server `running` and wait until it has drawn everything (or shown an error)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(running.url + "/")
+    WebDriverWait(browser, 30).until(
+        lambda b: b.execute_script("return document.body.dataset.ready === '1' || "
+                                   "document.getElementById('facts').className === 'error'"))
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    """A server on a freshly trained XOR model, and the headless Chromium with its page loaded."""
+    model = train(tmp_path_factory.mktemp("page") / "models")
+    running = Server("--model", model)
     try:
-        browser.get(running.url + "/")
-        WebDriverWait(browser, 30).until(
-            lambda b: b.execute_script("return document.body.dataset.ready === '1' || "
-                                       "document.getElementById('facts').className === 'error'"))
+        load_page(browser, running)
         yield browser, model
     finally:
-        browser.quit()
         assert running.stop() == 0
 
 
@@ -91,3 +104,45 @@ def test_form_answers_as_xornet_predict(page, tmp_path_factory):
     browser.save_screenshot(str(screenshot))
     print(f"screenshot: {screenshot}")
     assert screenshot.stat().st_size > 10_000
+
+
+def submit_form(browser, values):
+    """Type `values` into the form's fields, press Predict, and return the answer's JSON once it is shown."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for index, value in enumerate(values):
+        field = browser.find_element("id", f"input-{index}")
+        field.clear()
+        field.send_keys(value)
+    browser.find_element("css selector", "#try button").click()
+    return json.loads(WebDriverWait(browser, 10).until(lambda b: b.find_element("id", "answer-json").text))
+
+
+def test_form_names_the_class_of_a_multi_class_model_as_xornet_predict(browser, tmp_path_factory):
+    model = train(tmp_path_factory.mktemp("iris") / "models", config=REPO / "configs/iris.yaml")
+    running = Server("--model", model)
+    try:
+        load_page(browser, running)
+        assert browser.find_element("id", "facts").text.startswith("multi-class classification · 140 parameters")
+        answer = submit_form(browser, ("6.3", "3.3", "6", "2.5"))
+    finally:
+        assert running.stop() == 0
+    [expected] = cli_json("predict", "--model", model, "--x", "6.3,3.3,6,2.5", "--format", "json")
+    assert answer == expected and expected["class"] == "virginica"
+    shown = ", ".join(f"{name} {p:.4f}" for name, p in expected["probabilities"].items())
+    assert browser.find_element("id", "answer").text == f"class virginica (probability {shown})"
+
+
+def test_form_shows_a_regression_models_value_as_xornet_predict(browser, tmp_path_factory):
+    model = train(tmp_path_factory.mktemp("diabetes") / "models", "--epochs", "20", config=REPO / "configs/diabetes.yaml")
+    values = ("59", "2", "32.1", "101", "157", "93.2", "38", "4", "4.8598", "87")
+    running = Server("--model", model)
+    try:
+        load_page(browser, running)
+        assert browser.find_element("id", "facts").text.startswith("regression · ")
+        answer = submit_form(browser, values)
+    finally:
+        assert running.stop() == 0
+    [expected] = cli_json("predict", "--model", model, "--x", ",".join(values), "--format", "json")
+    assert answer == expected and sorted(expected) == ["input", "prediction"]
+    assert browser.find_element("id", "answer").text == f"prediction {expected['prediction']:.4f}"

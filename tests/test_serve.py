@@ -140,9 +140,9 @@ def test_health_openapi_and_docs(server):
     ('{"inputs": [[true, 1]]}', "application/json", 422,
      "request body: inputs row 1, column 1: expected a number, received true"),
     ('{"inputs": [[0, NaN]]}', "application/json", 422,
-     "request body: inputs row 1, column 2: expected a finite number, received nan"),
+     "request body, row 1, column 2: expected a finite number, received nan (1 such value)"),
     ('{"inputs": [[1e39, 0]]}', "application/json", 422,
-     "request body: inputs row 1, column 1: expected a finite number, received inf"),
+     "request body, row 1, column 1: expected a finite number, received inf (1 such value)"),
     ('{"inputs": [[0, 1]], "threshold": 0.5}', "application/json", 422,
      "request body: unknown key 'threshold', expected only \"inputs\""),
     ("0,1\n1,x\n", "text/csv", 422, "request body, line 2, column 2: expected a number, received 'x'"),
@@ -305,3 +305,61 @@ def test_keras_engine_for_layers_numpy_does_not_run_and_softmax_outputs(tmp_path
         assert len(expected[0]["probability"]) == 2
     finally:
         assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def shipped_models(tmp_path_factory):
+    """The shipped iris (multi-class, class names), diabetes (regression) and breast cancer (binary, class names)
+    configs trained through the real CLI; breast cancer for 5 epochs only, to be quick."""
+    root = tmp_path_factory.mktemp("shipped")
+    return {name: train(root / name, *args, config=REPO / f"configs/{name}.yaml")
+            for name, args in (("iris", ()), ("diabetes", ()), ("breast_cancer", ("--epochs", "5")))}
+
+
+def data_lines(name, numbers):
+    """The header and the data lines `numbers` (counted from 1) of data/<name>.csv, as the file writes them."""
+    lines = (REPO / f"data/{name}.csv").read_text().splitlines()
+    return lines[0], [lines[n] for n in numbers]
+
+
+@pytest.mark.parametrize("name, numbers", [("iris", (1, 51, 101, 150)), ("diabetes", (1, 2, 3)),
+                                           ("breast_cancer", (1, 20))])
+def test_predict_answers_exactly_as_xornet_predict_with_class_names_or_values(shipped_models, name, numbers):
+    model = shipped_models[name]
+    header, lines = data_lines(name, numbers)
+    label = header.split(",").index({"iris": "species", "diabetes": "progression"}.get(name, "diagnosis"))
+    rows = [[cell for k, cell in enumerate(line.split(",")) if k != label] for line in lines]
+    expected = cli_json("predict", "--model", model, "--format", "json", *(a for row in rows for a in ("--x", ",".join(row))))
+    running = Server("--model", model)
+    try:
+        assert running.client.post("/predict", json={"inputs": [[float(c) for c in row] for row in rows]}).json() == expected
+        # A CSV body with the training file's header and label column, as `xornet predict --input -` reads it.
+        csv = running.client.post("/predict", content="\n".join([header, *lines]) + "\n", headers={"content-type": "text/csv"})
+        assert csv.json() == expected
+        facts = running.client.get("/model").json()
+    finally:
+        assert running.stop() == 0
+    if name == "iris":
+        assert facts["class_names"] == ["setosa", "versicolor", "virginica"]
+        assert [row["class"] for row in expected] == ["setosa", "versicolor", "virginica", "virginica"]
+        assert [list(row["probabilities"]) for row in expected] == [["setosa", "versicolor", "virginica"]] * 4
+    elif name == "diabetes":
+        assert (facts["task"], facts["class_names"]) == ("regression", None)
+        assert [sorted(row) for row in expected] == [["input", "prediction"]] * 3
+    else:
+        assert facts["class_names"] == ["benign", "malignant"]
+        assert {row["class"] for row in expected} <= {"benign", "malignant"} and "probabilities" not in expected[0]
+
+
+def test_outputs_too_large_to_be_finite_are_refused_as_xornet_predict_refuses_them(shipped_models, xornet):
+    model = shipped_models["diabetes"]
+    row = ",".join(["1e37"] * 10)
+    result = xornet("predict", "--model", str(model), "--x", row, "--format", "json")
+    assert result.exit_code == 2
+    running = Server("--model", model)
+    try:
+        response = running.client.post("/predict", json={"inputs": [[1e37] * 10]})
+    finally:
+        assert running.stop() == 0
+    assert response.status_code == 422
+    assert "error: " + response.json()["error"] == result.stderr.strip().splitlines()[0]

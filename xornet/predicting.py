@@ -359,6 +359,17 @@ def trained_on_file(record: dict | None) -> str | None:
     return str(source)
 
 
+def prediction_labels(record: dict | None) -> dict:
+    """The run record's class names and whether its model is a regression, as the formatting functions take them.
+
+    Example:
+        >>> prediction_labels({"data": {"task": "multiclass", "classes": ["a", "b", "c"]}})
+        {'class_names': ['a', 'b', 'c'], 'regression': False}
+    """
+    recorded = (record or {}).get("data") or {}
+    return {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
+
+
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
     """`run(x)`, refusing outputs that are not finite numbers (inputs so large that the network overflows).
 
@@ -370,6 +381,8 @@ def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
     """
     with np.errstate(over="ignore", invalid="ignore"):
         probabilities = run(x)
+    if np.isfinite(probabilities).all():  # the usual case, checked in a microsecond (a served request's path)
+        return probabilities
     bad = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
     if bad.size:
         row = int(bad[0])

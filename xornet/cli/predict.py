@@ -38,13 +38,13 @@ def predict(
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
-    from xornet.predicting import iter_csv_inputs, parse_x, read_npy_inputs, trained_on_file
+    from xornet.predicting import iter_csv_inputs, parse_x, prediction_labels, read_npy_inputs, trained_on_file
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
     recorded = (predictor.record or {}).get("data", {})
     features = recorded.get("features")
-    labels = {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
+    labels = prediction_labels(predictor.record)
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs

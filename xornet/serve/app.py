@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from xornet.errors import InputError, XornetError
-from xornet.predicting import rows_as_json_objects, to_classes
+from xornet.predicting import predict_finite, rows_as_json_objects, to_classes
 from xornet.serve.inputs import MalformedBody, UnsupportedContentType, rows_from_body
 from xornet.serve.served_model import load_served_model
 
@@ -164,7 +164,7 @@ def history(state: SimpleNamespace) -> dict:
 
 async def predict_response(served, content_type: str, query: str, chunks: AsyncIterator[bytes],
                            max_body_bytes: int) -> tuple[int, bytes]:
-    """(status, JSON body) answering POST /predict: the predictions, or {"error": "<one line>"}.
+    """(status, JSON body) answering POST /predict: the rows of `xornet predict --format json`, or {"error": "<one line>"}.
 
     Example:
         >>> await predict_response(served, "application/json", "", chunks_of(b'{"inputs": [[0, 1]]}'), 1000)
@@ -176,11 +176,11 @@ async def predict_response(served, content_type: str, query: str, chunks: AsyncI
         features = (served.record.get("data") or {}).get("features")
         rows = rows_from_body(body, content_type, served.predictor.input_width, features)
         if served.predictor.engine == "numpy":
-            probabilities = served.predictor.predict(rows)  # microseconds: cheaper than a thread hop
+            probabilities = predict_finite(served.predictor.predict, rows)  # microseconds: cheaper than a thread hop
         else:
-            probabilities = await asyncio.to_thread(served.predictor.predict, rows)
-        objects = rows_as_json_objects(rows, probabilities, to_classes(probabilities, threshold))
-        return 200, json.dumps(objects).encode()
+            probabilities = await asyncio.to_thread(predict_finite, served.predictor.predict, rows)
+        objects = rows_as_json_objects(rows, probabilities, to_classes(probabilities, threshold), **served.labels)
+        return 200, json.dumps(objects, allow_nan=False).encode()
     except XornetError as exc:
         return STATUS.get(type(exc), 422), json.dumps({"error": str(exc)}).encode()
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from xornet.errors import InputError
-from xornet.predicting import iter_csv_inputs
+from xornet.predicting import check_finite_inputs, iter_csv_inputs
 
 SOURCE = "request body"
 JSON_EXAMPLE = '{"inputs": [[0, 1], ...]}'
@@ -48,7 +48,7 @@ def rows_from_body(body: bytes, content_type: str, width: int, features: list[st
     else:
         raise UnsupportedContentType(f"{SOURCE}: content type {kind!r} is not supported, "
                                      "expected application/json or text/csv")
-    check_finite(rows)
+    check_finite_inputs(rows, SOURCE)
     return rows
 
 
@@ -80,7 +80,8 @@ def rows_from_json(body: bytes, width: int) -> np.ndarray:
         for column, value in enumerate(row, start=1):
             if type(value) not in (int, float):
                 raise InputError(f"{where}, column {column}: expected a number, received {_describe(value)}")
-    return np.array(rows, dtype="float32")
+    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused by check_finite_inputs
+        return np.array(rows, dtype="float32")
 
 
 def rows_from_csv(body: bytes, width: int, features: list[str] | None) -> np.ndarray:
@@ -91,15 +92,6 @@ def rows_from_csv(body: bytes, width: int, features: list[str] | None) -> np.nda
         raise MalformedBody(f"{SOURCE}: not UTF-8 text, expected CSV rows of {width} numbers") from None
     chunks = [values for values, _ in iter_csv_inputs(io.BytesIO(body), width, SOURCE, features)]
     return np.concatenate(chunks) if chunks else np.zeros((0, width), "float32")
-
-
-def check_finite(rows: np.ndarray) -> None:
-    """Refuse NaN and infinities (and numbers too large for float32), naming the first such cell."""
-    bad = np.argwhere(~np.isfinite(rows))
-    if bad.size:
-        row, column = (int(i) + 1 for i in bad[0])
-        raise InputError(f"{SOURCE}: inputs row {row}, column {column}: expected a finite number, "
-                         f"received {float(rows[row - 1, column - 1])!r}" + (f" ({len(bad)} such values)" if len(bad) > 1 else ""))
 
 
 def _describe(value) -> str:

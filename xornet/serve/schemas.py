@@ -21,11 +21,16 @@ class PredictRequest(BaseModel):
 
 
 class PredictionRow(BaseModel):
-    """One row of `xornet predict --format json`."""
+    """One row of `xornet predict --format json`: probability and class, or a regression model's prediction."""
 
     input: list[float]
-    probability: float | list[float] = Field(description="One number for one output, else one per output.")
-    class_: int = Field(alias="class")
+    probability: float | list[float] | None = Field(
+        None, description="Classification: one number for one output, else one per output.")
+    class_: int | str | None = Field(None, alias="class",
+                                     description="Classification: the class name from the run record, else its index.")
+    probabilities: dict[str, float] | None = Field(
+        None, description="Multi-class models with class names: each class name's probability.")
+    prediction: float | None = Field(None, description="Regression models: the predicted value.")
 
 
 class ErrorBody(BaseModel):

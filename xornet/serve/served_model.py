@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from xornet.files.names import record_path
 from xornet.files.record import read_record
 from xornet.files.safe_write import sha256_of
 from xornet.files.weights_h5 import layer_classes, read_weights_h5
-from xornet.predicting import input_names
+from xornet.predicting import input_names, prediction_labels
 from xornet.predictor import Predictor, load_predictor
 
 # Layers that hold no weights; any other layer takes the next entry of the weights file.
@@ -54,6 +55,11 @@ class ServedModel:
     @property
     def record(self) -> dict:
         return self.predictor.record or {}
+
+    @cached_property
+    def labels(self) -> dict:
+        """Class names and regression or not, from the run record, as `xornet predict` labels its rows."""
+        return prediction_labels(self.record)
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -91,7 +97,7 @@ class ServedModel:
             "input": {"width": width, "names": input_names(width, features)},
             "outputs": self.layers[-1]["output_width"] if self.layers else None,
             "task": self.task(),
-            "class_names": (record.get("data") or {}).get("class_names") or record.get("class_names"),
+            "class_names": self.labels["class_names"],
             "run": {key: record[key] for key in RECORD_FACTS if key in record} or None,
             "verified": self.verified(),
             "loaded_at": self.loaded_at,
