@@ -9,10 +9,11 @@ from typing import List
 import typer
 
 from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.cli.usage_errors import OneLineErrorsGroup
 from xornet.errors import InputError, XornetError
 
 
-config_app = typer.Typer(help="Check, show and start experiment configs.", no_args_is_help=True)
+config_app = typer.Typer(cls=OneLineErrorsGroup, help="Check, show and start experiment configs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 
