@@ -19,6 +19,8 @@ import re
 from typer._click import exceptions as click_errors  # typer's own copy of Click raises these
 from typer.core import TyperGroup
 
+from xornet.text import is_number
+
 ARGV_KEY = "xornet.argv"  # ctx.meta key: the arguments the user typed, shared with every sub-context
 
 
@@ -173,8 +175,4 @@ def _usage(ctx) -> str:
 
 def _shown(value: str) -> str:
     """A received value as xornet shows it: numbers bare, text quoted."""
-    try:
-        float(value)
-    except ValueError:
-        return repr(value)
-    return value
+    return value if is_number(value) else repr(value)
