@@ -150,7 +150,8 @@ def test_help_says_what_defaults_mean(xornet):
         return " ".join(xornet(*command, "--help").stdout.split())
 
     assert "-w, --weights <path> The HDF5 weights. Default: from the run record, else <stem>_weights.h5 beside the model." in flat("predict")
-    assert "--out <path> The PNG to write. Default: <stem>_plot.png beside the model." in flat("plot")
+    assert ("--out <path> The picture to write; its suffix picks the format: .png, .svg, .pdf, .jpg, ... "
+            "Default: <stem>_plot.png beside the model.") in flat("plot")
     seeds = flat("sweep")
     assert "--seeds <int> Train every setting from seeds 0 .. N-1 (default: the config's seed only)." in seeds
     assert "[default: 0]" not in seeds

@@ -34,4 +34,6 @@ def test_python_dash_m_and_version(tmp_path):
     result = run(sys.executable, "-m", "xornet", "--version", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "xornet 0.1.0\n")
     usage = run(sys.executable, "-m", "xornet", "train", cwd=tmp_path)
-    assert usage.returncode == 2 and "Missing argument 'CONFIG'" in usage.stderr
+    assert (usage.returncode, usage.stderr) == (2, "error: xornet train: missing argument CONFIG, expected the "
+                                                   "experiment config (YAML), received nothing (hint: usage: xornet "
+                                                   "train [OPTIONS] CONFIG; see xornet train --help)\n")

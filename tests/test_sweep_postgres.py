@@ -112,7 +112,7 @@ def test_a_killed_workers_trial_runs_again_after_its_heartbeats_stop(postgres, w
     started = time.monotonic()
     again = xornet("sweep", "configs/seed.yaml", "--storage", postgres, "--study", "killed", *args)
     assert again.exit_code == 0, again.stderr
-    assert "2 runs (1 settings x 2 seeds), 2 to run" in again.stderr
+    assert "2 runs (1 setting x 2 seeds), 2 to run" in again.stderr
     assert time.monotonic() - started >= 3  # it waited for the grace period before running them again
     assert table(again.stdout)[1].split()[:2] == ["(config", "as"] and table(again.stdout)[1].split()[3] == "2"
     states = {t.number: t.state for t in study.get_trials()}

@@ -75,7 +75,7 @@ def test_evaluate(trained, xornet):
     y = np.array([[0], [0], [0], [1]], "float32")
     assert scores["loss"] == pytest.approx(float(np.mean(keras.losses.binary_crossentropy(y, p))), rel=1e-5)
     wrong = xornet("evaluate", "--data", "configs/and.yaml", "--model", "models/basic_model.json", "-f", "csv")
-    assert wrong.exit_code == 2 and "'csv' is not one of 'table', 'json'" in wrong.stderr  # offered: table, json
+    assert wrong.exit_code == 2 and "expected one of table, json, received 'csv'" in wrong.stderr  # offered: table, json
 
 
 def test_plot_writes_a_real_picture(trained, xornet):

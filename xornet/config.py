@@ -784,8 +784,10 @@ data:
   normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:
-  layers:                       # Dense (units, activation, use_bias, input_dim,
-                                # kernel_initializer, bias_initializer), Activation, Dropout (rate)
+  layers:                       # Dense (units, activation, use_bias, input_dim, kernel_initializer,
+                                #   bias_initializer), Activation (activation), Dropout (rate),
+                                #   BatchNormalization (momentum, epsilon, center, scale),
+                                #   LeakyReLU (negative_slope), Flatten; any layer may have a name
     - {type: Dense, units: 10, input_dim: 2}
     - {type: Activation, activation: tanh}
     - {type: Dense, units: 1}
@@ -805,6 +807,7 @@ training:
   restarts: 3                   # not converged? start again from a new seed, up to this many times
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
+  devices: 1                    # train data-parallel on N devices (GPUs, else CPU devices), or auto (every GPU, else 1)
   # early_stopping:             # keras.callbacks.EarlyStopping (these are its defaults)
   #   monitor: val_loss         # loss, a metric, or val_<either> (val_ needs validation data)
   #   patience: 0

@@ -20,6 +20,26 @@ from xornet.data import Dataset
 from xornet.errors import InputError
 
 
+PICTURE_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps")  # matplotlib's savefig formats
+
+
+def picture_format(path: Path, where: str) -> str:
+    """The savefig format a picture's file name asks for (its suffix); refuse a suffix matplotlib cannot write.
+
+    `where` starts the error message, e.g. "--out x.gifv".
+
+    Example:
+        >>> picture_format(Path("xor.svg"), "--out xor.svg")
+        'svg'
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in PICTURE_FORMATS:
+        received = f"'.{suffix}'" if suffix else "no suffix"
+        raise InputError(f"{where}: expected a file name ending in .{', .'.join(PICTURE_FORMATS)}, received {received}",
+                         hint="the suffix picks the picture format")
+    return suffix
+
+
 def read_history(path: Path) -> dict[str, list[float]]:
     """A run's per-epoch history CSV as {metric: values}."""
     if not path.exists():
@@ -31,7 +51,8 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 
 def plot_run(model_path: Path, out: Path, predictor: Predictor, dataset: Dataset | None) -> Path:
-    """Draw the history curves (and the decision surface for two inputs) into a PNG at `out`."""
+    """Draw the history curves (and the decision surface for two inputs) into `out`, in the format its suffix names."""
+    picture = picture_format(out, str(out))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +80,7 @@ def plot_run(model_path: Path, out: Path, predictor: Predictor, dataset: Dataset
     experiment = (predictor.record or {}).get("experiment")
     figure.suptitle(f"experiment {experiment} ({model_path})" if experiment else str(model_path))
     figure.tight_layout()
-    atomic_write(out, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    atomic_write(out, lambda temp: figure.savefig(temp, format=picture, dpi=100))
     plt.close(figure)
     return out
 

@@ -41,7 +41,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,8 +72,30 @@ def parse_grid(options: list[str]) -> dict[str, list[Any]]:
         parts = raw.split(",")
         if len(parts) > MAX_RUNS:
             raise InputError(f"--grid {key.strip()}: expected at most {MAX_RUNS:,} values, received {len(parts):,}")
-        grid[key.strip()] = [parse_override(f"{key}={part}")[1] for part in parts]
+        grid[key.strip()] = [_grid_value(option, key, part) for part in parts]
     return grid
+
+
+def _grid_value(option: str, key: str, part: str) -> Any:
+    """One value of a --grid option, parsed as --set parses its value; errors name the --grid option."""
+    try:
+        return parse_override(f"{key}={part}")[1]
+    except InputError as exc:
+        where = exc.message.find(": the value")
+        if where < 0:  # the key itself is malformed
+            raise InputError(f"--grid {option}: expected KEY=V1,V2,... with a dotted KEY, for example "
+                             "training.learning_rate=0.05,0.1") from None
+        raise InputError(f"--grid {option}: the value {part!r}{exc.message[where + len(': the value'):]}") from None
+
+
+def counted(count: int, noun: str) -> str:
+    """A count and its noun, singular for one.
+
+    Example:
+        >>> counted(1, "seed"), counted(2_000, "run")
+        ('1 seed', '2,000 runs')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def check_sweep_size(seeds: int, grid: dict[str, list[Any]]) -> None:
@@ -88,8 +110,9 @@ def check_sweep_size(seeds: int, grid: dict[str, list[Any]]) -> None:
         raise InputError(f"--seeds {seeds}: expected at most {MAX_RUNS:,} seeds, received {seeds:,}")
     settings = math.prod(len(values) for values in grid.values())
     if settings * max(seeds, 1) > MAX_RUNS:
-        raise InputError(f"the sweep has {settings * max(seeds, 1):,} runs ({settings:,} settings x {max(seeds, 1)} "
-                         f"seeds): expected at most {MAX_RUNS:,}", hint="fewer --seeds or --grid values")
+        raise InputError(f"the sweep has {counted(settings * max(seeds, 1), 'run')} ({counted(settings, 'setting')} x "
+                         f"{counted(max(seeds, 1), 'seed')}): expected at most {MAX_RUNS:,}",
+                         hint="fewer --seeds or --grid values")
 
 
 def fingerprint(data: Any) -> str:
@@ -124,6 +147,7 @@ class SweepPlan:
     seeds: list[int]
     target_loss: float
     data_sha256: str
+    grid_options: dict[str, str] = field(default_factory=dict)  # key -> the --grid option as typed, for errors
 
     def settings(self) -> list[dict[str, Any]]:
         """Every combination of grid values, as {key: value}."""
@@ -134,11 +158,24 @@ class SweepPlan:
         data = self.config.resolved()
         for key, value in params.items():
             path, _ = parse_override(f"{key}=0")
-            apply_override(data, path, value, f"--grid {key}")
+            apply_override(data, path, value, self.grid_options.get(key, f"--grid {key}"))
         data["training"]["target_loss"] = None
         data["training"]["restarts"] = 0
         data["training"]["tensorboard"] = None
-        return validate_config(data, self.config.source or "<sweep>")
+        source = self.config.source or "<sweep>"
+        try:
+            return validate_config(data, source)
+        except InputError as exc:
+            raise self._named_by_grid(exc, source, params) from None
+
+    def _named_by_grid(self, exc: InputError, source: str, params: dict[str, Any]) -> InputError:
+        """An error about a grid key names the --grid option, as --set errors name theirs."""
+        text = exc.message.removeprefix(f"{source}: ")
+        dotted = text.split()[2] if text.startswith("unknown key ") else text.split(":")[0]
+        for key in params:
+            if key != "seed" and (key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + ".")):
+                return InputError(f"{self.grid_options.get(key, f'--grid {key}')}: {text}", exc.hint)
+        return exc
 
     @functools.cached_property
     def trials(self) -> list[PlannedTrial]:
@@ -175,10 +212,12 @@ def data_fingerprint(config: Config) -> str:
     return digest.hexdigest()
 
 
-def plan_sweep(config: Config, seeds, grid: dict[str, list[Any]], target_loss: float | None = None) -> SweepPlan:
-    """Check every setting of the grid now, before any training."""
+def plan_sweep(config: Config, seeds, grid: dict[str, list[Any]], target_loss: float | None = None,
+               grid_options: list[str] = ()) -> SweepPlan:
+    """Check every setting of the grid now, before any training; errors name the `grid_options` as typed."""
     target = target_loss or config.training.target_loss or 0.1
-    plan = SweepPlan(config, grid, list(seeds) or [config.seed or 0], target, data_fingerprint(config))
+    named = {option.partition("=")[0].strip(): f"--grid {option}" for option in grid_options}
+    plan = SweepPlan(config, grid, list(seeds) or [config.seed or 0], target, data_fingerprint(config), named)
     for setting in plan.settings():
         plan.config_for({**setting, "seed": plan.seeds[0]})
     return plan

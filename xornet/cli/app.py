@@ -17,9 +17,12 @@ from pathlib import Path
 import typer
 
 from xornet import __version__
+from xornet.cli.usage_errors import OneLineErrorsGroup
 from xornet.errors import InputError, XornetError
 
 app = typer.Typer(
+    name="xornet",
+    cls=OneLineErrorsGroup,  # Click's usage errors as one `error:` line
     help="Train, save and use small Keras networks from YAML experiment configs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

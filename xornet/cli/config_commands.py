@@ -8,11 +8,12 @@ from typing import List
 
 import typer
 
-from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.cli.app import _err, _load_config, app, friendly_errors, shown_path
+from xornet.cli.usage_errors import OneLineErrorsGroup
 from xornet.errors import InputError, XornetError
 
 
-config_app = typer.Typer(help="Check, show and start experiment configs.", no_args_is_help=True)
+config_app = typer.Typer(cls=OneLineErrorsGroup, help="Check, show and start experiment configs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 
@@ -70,7 +71,7 @@ def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG...
     failed = 0
     for path in configs:
         try:
-            _load_config(path, [])
+            check_data_files(_load_config(path, []))
         except XornetError as exc:
             failed += 1
             _err(f"error: {exc}")
@@ -78,3 +79,21 @@ def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG...
             typer.echo(f"ok: {path}")
     if failed:
         raise typer.Exit(2)
+
+
+def check_data_files(config) -> None:
+    """Refuse a config whose data.path, data.validation_path or data.test_path names no file.
+
+    Example:
+        >>> check_data_files(load_config("configs/missing.yaml"))
+        Traceback (most recent call last):
+        xornet.errors.InputError: configs/missing.yaml: data.path: file not found: configs/nothere.csv ...
+    """
+    for key in ("path", "validation_path", "test_path"):
+        file = getattr(config.data, key)
+        if file is not None and not Path(file).exists():
+            raise InputError(f"{config.source}: data.{key}: file not found: {shown_path(file)}",
+                             hint="a path in a config is relative to the config's folder")
+        if file is not None and Path(file).is_dir():
+            raise InputError(f"{config.source}: data.{key}: {shown_path(file)} is a directory, "
+                             "expected a .csv, .parquet or .npy data file")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -61,13 +63,15 @@ def evaluate(
     elif data.suffix.lower() in (".yaml", ".yml"):
         cfg = _load_config(data, [])
         dataset, loss = load_data(cfg), cfg.training.loss
-    elif "inputs" in recorded:  # a file run: encode the file as its training rows were
-        dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}))
     else:
-        features = recorded.get("features")
-        is_npy = data.suffix.lower() == ".npy"
-        dataset = load_file(str(data), features if features and not is_npy else None,
-                            label if label is not None else recorded.get("label") if not is_npy else None)
+        with label_flag_named(label):
+            if "inputs" in recorded:  # a file run: encode the file as its training rows were
+                dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}))
+            else:
+                features = recorded.get("features")
+                is_npy = data.suffix.lower() == ".npy"
+                dataset = load_file(str(data), features if features and not is_npy else None,
+                                    label if label is not None else recorded.get("label") if not is_npy else None)
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
@@ -81,22 +85,43 @@ def evaluate(
         typer.echo(format_evaluation(scores))
 
 
+@contextlib.contextmanager
+def label_flag_named(label: str | None):
+    """An error about the label column names `--label COLUMN` when the user gave one.
+
+    The data readers say where the label came from in a config (`data.label`) or
+    in the run record (`--data`); here it came from the flag.
+    """
+    try:
+        yield
+    except InputError as exc:
+        if label is not None:
+            for role in ("data.label", "--data"):
+                for problem in (f"no column named {label!r}", f"column {label} is out of range"):
+                    found = re.match(rf"(.*): {re.escape(role)}: ({re.escape(problem)}.*)", exc.message)
+                    if found:
+                        exc.message = f"--label {label}: {found.group(1)}: {found.group(2)}"
+        raise
+
+
 @app.command(short_help="Draw a saved model's training curves.")
 @friendly_errors
 def plot(
     target: str = typer.Argument(..., metavar="MODEL", help="A saved model (.json) or its run record (_run.json)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="The PNG to write. Default: <stem>_plot.png beside the model."),
+                                       help="The picture to write; its suffix picks the format: .png, .svg, .pdf, "
+                                            ".jpg, ... Default: <stem>_plot.png beside the model."),
 ):
     """Draw loss and accuracy per epoch and, for two-input models, the decision surface."""
     from xornet.files.names import stem_of
     from xornet.predictor import load_predictor
     from xornet.data import dataset_of_record
-    from xornet.plotting import plot_run
+    from xornet.plotting import picture_format, plot_run
 
     check_model_options(target, None, "MODEL")
     if out is not None:
         check_output_file(out, f"--out {out}")
+        picture_format(out, f"--out {out}")
     target = Path(target)
     model_path = target
     if target.name.endswith("_run.json"):

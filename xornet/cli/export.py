@@ -31,12 +31,15 @@ def export(
     force: bool = typer.Option(False, "--force", help="Replace existing files."),
 ):
     """Write a saved model for another Keras (Keras 2, the Keras 3 pair, a .keras file) or a serving engine (SavedModel, TFLite, ONNX)."""
-    from xornet.files.export import export_model
-    from xornet.files.load import load_model
-    from xornet.files.serving_export import SERVING_FORMATS, export_for_serving
+    from xornet.files.export import check_export
 
     check_model_options(model, weights, "MODEL")
     check_output_dir(directory, str(directory))
+    check_export(model, to.value, directory, force)  # before TensorFlow is imported: seconds sooner
+
+    from xornet.files.export import export_model
+    from xornet.files.load import load_model
+    from xornet.files.serving_export import SERVING_FORMATS, export_for_serving
 
     write = export_for_serving if to.value in SERVING_FORMATS else export_model
     written = write(load_model(model, weights), to.value, directory, force)

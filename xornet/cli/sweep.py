@@ -13,16 +13,12 @@ from xornet.cli.app import _err, _load_config, app, friendly_errors
 from xornet.errors import InputError, XornetError
 
 
-def _runs(count: int) -> str:
-    return f"{count} run{'' if count == 1 else 's'}"
-
-
 @app.command()
 @friendly_errors
 def sweep(
     config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
-    seeds: int = typer.Option(0, "--seeds", min=0, metavar="<int>", show_default=False,
-                              help="Train every setting from seeds 0 .. N-1 (default: the config's seed only)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, metavar="<int>", show_default=False,
+                                        help="Train every setting from seeds 0 .. N-1 (default: the config's seed only)."),
     grid: List[str] = typer.Option([], "--grid", metavar="<key=v1,v2,...>", help="Values to try: --grid training.learning_rate=0.05,0.1,0.5 (repeatable)."),
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key for every run: --set training.epochs=100"),
     target_loss: Optional[float] = typer.Option(None, "--target-loss", help="Loss that counts as converged (default: training.target_loss, else 0.1)."),
@@ -41,9 +37,9 @@ def sweep(
     if target_loss is not None and target_loss <= 0:
         raise InputError(f"--target-loss: expected a number greater than 0, received {target_loss:g}")
     values = parse_grid(grid)
-    check_sweep_size(seeds, values)
+    check_sweep_size(seeds or 0, values)
     cfg = _load_config(config, overrides)
-    plan = plan_sweep(cfg, range(seeds), values, target_loss)
+    plan = plan_sweep(cfg, range(seeds or 0), values, target_loss, grid)
     directory = out or Path("sweeps") / cfg.name
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--out {directory}: expected a directory, found a file")
@@ -67,17 +63,17 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     import yaml
 
     from xornet.files.safe_write import atomic_write_text
-    from xornet.sweep import (Progress, check_study_config, count_done, enqueue, format_report, open_study,
-                              plot_convergence, report, report_csv, shown_storage, work)
+    from xornet.sweep import (Progress, check_study_config, count_done, counted, enqueue, format_report,
+                              open_study, plot_convergence, report, report_csv, shown_storage, work)
 
     study = open_study(url, name, grace)
     check_study_config(study, plan, force)
     counts = enqueue(plan, study)
     total = len(plan.trials)
-    _err(f"Sweep {name}: {_runs(total)} ({len(plan.settings())} settings x {len(plan.seeds)} seeds), "
-         f"{counts.queued + counts.added} to run, {jobs} worker{'s' if jobs > 1 else ''}, "
+    _err(f"Sweep {name}: {counted(total, 'run')} ({counted(len(plan.settings()), 'setting')} x "
+         f"{counted(len(plan.seeds), 'seed')}), {counts.queued + counts.added} to run, {counted(jobs, 'worker')}, "
          f"storage {shown_storage(url)}")
-    _err(f"reused {counts.reused} finished run{'' if counts.reused == 1 else 's'}: same fingerprint "
+    _err(f"reused {counted(counts.reused, 'finished run')}: same fingerprint "
          f"(SHA-256 of the resolved config with its setting and seed, and of the data) as a planned run"
          if counts.reused else "reused 0 finished runs: no finished run in the study trains the same resolved config")
     started = time.perf_counter()
@@ -86,8 +82,9 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     if jobs == 1:
         work(plan, study, on_progress=progress.update)
     else:
-        command = [sys.executable, "-m", "xornet", "sweep", str(config), "--seeds", str(seeds), "--storage", url,
+        command = [sys.executable, "-m", "xornet", "sweep", str(config), "--storage", url,
                    "--study", name, "--grace", str(grace), "--worker", "--share", str(jobs)]
+        command += ["--seeds", str(seeds)] if seeds else []
         command += [a for g in grid for a in ("--grid", g)] + [a for o in overrides for a in ("--set", o)]
         if target_loss is not None:
             command += ["--target-loss", str(target_loss)]

@@ -155,6 +155,10 @@ def train(
                                resume=resume)
     except KeyboardInterrupt:
         raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
+    except InputError as exc:
+        if exc.message.startswith("output.dir: "):  # name where output.dir came from: the flag, --set or the file
+            exc.message = f"{_origin_of_output_dir(config, output_dir, overrides)}: {exc.message}"
+        raise
     finally:
         bar.close()
     dataset = run.dataset
@@ -206,6 +210,14 @@ def train(
         )
         if fail_if_not_converged:
             raise typer.Exit(NOT_CONVERGED_EXIT)
+
+
+def _origin_of_output_dir(config: Path, output_dir: Path | None, overrides: list[str]) -> str:
+    """Where output.dir was set, as the user typed it: `--output-dir DIR`, `--set output.dir=DIR`, or the config."""
+    if output_dir is not None:
+        return f"--output-dir {output_dir}"
+    typed = [text for text in overrides if text.partition("=")[0].strip() in ("output.dir", "output")]
+    return f"--set {typed[-1]}" if typed else str(config)
 
 
 def train_report(run) -> dict:

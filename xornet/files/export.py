@@ -7,18 +7,62 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from xornet.errors import InputError
-from xornet.files.load import LoadedModel
+from xornet.errors import InputError, XornetError
 from xornet.files.names import stem_of
 from xornet.files.safe_write import atomic_write
-from xornet.files.weights_h5 import write_weights_h5
+
+if TYPE_CHECKING:
+    from xornet.files.load import LoadedModel
 
 EXPORT_FORMATS = ("keras2", "keras3", "keras")
+EXPORT_FILES = {  # the files (or directory) each --to format writes, named after the model's stem
+    "keras2": ("{stem}_model.json", "{stem}_weights.h5"),
+    "keras3": ("{stem}_model.json", "{stem}.weights.h5"),
+    "keras": ("{stem}.keras",),
+    "savedmodel": ("{stem}_savedmodel",),
+    "tflite": ("{stem}.tflite",),
+    "onnx": ("{stem}.onnx",),
+}
+CONVERTERS = {"onnx": "tf2onnx"}  # formats that need an optional package
+
+
+def export_paths(model_file: str | Path, to: str, directory: Path) -> list[Path]:
+    """The paths an export of `model_file` to format `to` writes into `directory`.
+
+    Example:
+        >>> export_paths("models/basic_model.json", "keras3", Path("out"))
+        [PosixPath('out/basic_model.json'), PosixPath('out/basic.weights.h5')]
+    """
+    stem = stem_of(Path(model_file).name)
+    return [Path(directory) / name.format(stem=stem) for name in EXPORT_FILES[to]]
+
+
+def check_export(model_file: str | Path, to: str, directory: Path, force: bool = False) -> None:
+    """Refuse an export that cannot succeed, before TensorFlow is imported: a file it would
+    overwrite (without `force`), or a converter package that is not installed.
+
+    Example:
+        >>> check_export("models/basic_model.json", "keras3", Path("out"))
+    """
+    package = CONVERTERS.get(to)
+    if package is not None and not _installed(package):
+        raise XornetError(f"--to {to} needs {package}, which is not installed", hint="pip install tf2onnx onnxruntime")
+    existing = [path for path in export_paths(model_file, to, directory) if path.exists()]
+    if existing and not force:
+        raise InputError(f"{existing[0]} already exists; refusing to overwrite it", hint="pass --force to replace it")
+
+
+def _installed(package: str) -> bool:
+    if package in sys.modules:  # None there means `import package` fails
+        return sys.modules[package] is not None
+    return importlib.util.find_spec(package) is not None
 
 
 def export_model(loaded: LoadedModel, to: str, directory: Path, force: bool = False) -> list[Path]:
@@ -29,27 +73,23 @@ def export_model(loaded: LoadedModel, to: str, directory: Path, force: bool = Fa
         >>> export_model(load_model("models/basic_model.json"), "keras2", Path("out"))
         [PosixPath('out/basic_model.json'), PosixPath('out/basic_weights.h5')]
     """
+    from xornet.files.weights_h5 import write_weights_h5
     from xornet.keras2 import to_keras2
 
-    directory = Path(directory)
-    stem = stem_of(loaded.model_path.name)
+    if to not in EXPORT_FORMATS:
+        raise InputError(f"--to: expected one of {', '.join(EXPORT_FORMATS)}, received {to!r}")
+    paths = export_paths(loaded.model_path, to, directory)
     model = loaded.model
     if to == "keras2":
         config = json.loads(model.to_json())
-        files = {
-            directory / f"{stem}_model.json":
-                lambda temp: temp.write_text(json.dumps(to_keras2(config, str(loaded.model_path))), encoding="utf-8"),
-            directory / f"{stem}_weights.h5": lambda temp: write_weights_h5(model, temp),
-        }
+        writers = [lambda temp: temp.write_text(json.dumps(to_keras2(config, str(loaded.model_path))), encoding="utf-8"),
+                   lambda temp: write_weights_h5(model, temp)]
     elif to == "keras3":
-        files = {
-            directory / f"{stem}_model.json": lambda temp: temp.write_text(model.to_json(), encoding="utf-8"),
-            directory / f"{stem}.weights.h5": lambda temp: _save_with_suffix(temp, ".weights.h5", model.save_weights),
-        }
-    elif to == "keras":
-        files = {directory / f"{stem}.keras": lambda temp: _save_with_suffix(temp, ".keras", model.save)}
+        writers = [lambda temp: temp.write_text(model.to_json(), encoding="utf-8"),
+                   lambda temp: _save_with_suffix(temp, ".weights.h5", model.save_weights)]
     else:
-        raise InputError(f"--to: expected one of {', '.join(EXPORT_FORMATS)}, received {to!r}")
+        writers = [lambda temp: _save_with_suffix(temp, ".keras", model.save)]
+    files = dict(zip(paths, writers))
     existing = [str(path) for path in files if path.exists()]
     if existing and not force:
         raise InputError(f"{existing[0]} already exists; refusing to overwrite it", hint="pass --force to replace it")
