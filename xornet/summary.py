@@ -27,30 +27,59 @@ def model_summary(model) -> str:
 
 
 def config_summary(config: Config) -> str:
-    """The summary of the network a config describes, built with fresh weights but not trained."""
+    """The summary of the network training builds for a config (`build_model`), with fresh weights.
+
+    With `data.normalize` the Normalization layer comes first, as in training; it is
+    adapted here on one row of zeros, which gives it the shapes (not the values) training gives it.
+    """
+    import numpy as np
+
     from xornet.network import build_model
 
-    first = config.model.layers[0]
+    width = input_width(config)
+    normalize_on = np.zeros((1, width), "float32") if config.data.normalize else None
+    header = f"Experiment {config.name}" + (f" ({config.source})" if config.source and not config.source.startswith("<") else " (reference XOR experiment)")
+    return header + "\n" + model_summary(build_model(config, width, normalize_on=normalize_on))
+
+
+def input_width(config: Config) -> int:
+    """The width of the rows training feeds the network, reading no more of the data than needed.
+
+    model.layers.0.input_dim or the truth table's inputs when given; else the feature
+    columns named in the file's header; categorical columns (one-hot, one column per
+    category of the training rows) and .npy files need the data itself.
+
+    Example:
+        >>> input_width(load_config("configs/iris.yaml"))
+        4
+    """
+    first, data = config.model.layers[0], config.data
     if isinstance(first, DenseLayer) and first.input_dim is not None:
-        width = first.input_dim
-    else:
+        return first.input_dim
+    if data.path is None:
+        return data.inputs
+    path = Path(data.path)
+    if data.categorical or path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq") or not path.is_file():
         from xornet.data import load_data
 
-        width = load_data(config).width
-    header = f"Experiment {config.name}" + (f" ({config.source})" if config.source and not config.source.startswith("<") else " (reference XOR experiment)")
-    return header + "\n" + model_summary(build_model(config, width))
+        return load_data(config).width  # its errors name a missing file or an unknown suffix
+    from xornet.data import _pick_columns
+    from xornet.data.stream import _column_names
+
+    return len(_pick_columns(_column_names(path), data.features, data.label, str(data.path))[0])
 
 
 def saved_model_summary(model_path: Path) -> str:
-    """The summary of a saved model, with its training facts when a run record is beside it."""
-    from xornet.files.load import find_model_file, read_architecture, read_model_json
-    from xornet.files.record import read_record, verify_against_record
+    """The summary of a saved model, with its training facts when a run record is beside it.
 
-    path = find_model_file(model_path)
-    record = read_record(path)
-    verify_against_record(path, record)
-    model = read_architecture(path, read_model_json(path))  # the reader predict, evaluate and export use
-    lines = [f"Model file {path}", model_summary(model)]
+    The files are found and checked by `load_model`, as predict, evaluate, plot and
+    export check them (SHA-256 against the run record, architecture, HDF5 weights).
+    """
+    from xornet.files.load import load_model
+
+    loaded = load_model(model_path)
+    lines = [f"Model file {loaded.model_path}", model_summary(loaded.model)]
+    record = loaded.record
     if record:
         final = format_metrics(record.get("final", {}))
         lines.append(

@@ -55,7 +55,7 @@ def find_model_file(name: str | Path) -> Path:
             return candidate
     raise InputError(
         f"model file not found: looked for {' and '.join(looked)}",
-        hint="train one with `xornet train CONFIG`, or pass --model PATH",
+        hint="train one with `xornet train CONFIG`, or give the path of a saved model's .json file",
     )
 
 
