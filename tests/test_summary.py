@@ -1,0 +1,97 @@
+"""`xornet summary`: it checks a saved model's files as predict does, and shows the network training builds."""
+
+import shutil
+
+import pytest
+
+from conftest import REPO, write
+
+SHA_ERROR = ("error: models/basic_weights.h5: does not match its run record models/basic_run.json (SHA-256 differs): "
+             "the file was replaced or damaged after training "
+             "(hint: retrain it or restore the file; delete the run record to use the file as it is)\n")
+NOT_FOUND = ("error: model file not found: looked for nope.json and models/nope.json "
+             "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json file)\n")
+
+
+def refused(result):
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_truncated_weights_are_refused_as_predict_refuses_them(trained, xornet):
+    weights = trained / "models/basic_weights.h5"
+    size = weights.stat().st_size
+    with open(weights, "r+b") as handle:
+        handle.truncate(1000)
+    assert refused(xornet("summary", "models/basic_model.json")) == (2, "", SHA_ERROR)
+    assert refused(xornet("predict", "--model", "models/basic_model.json")) == (2, "", SHA_ERROR)
+    (trained / "models/basic_run.json").unlink()  # no record: the HDF5 reader finds the damage
+    damaged = ("error: models/basic_weights.h5: damaged HDF5 weights file (Unable to synchronously open file "
+               f"(truncated file: eof = 1000, sblock->base_addr = 0, stored_eof = {size}))\n")
+    assert refused(xornet("summary", "models/basic_model.json")) == (2, "", damaged)
+    assert refused(xornet("predict", "--model", "models/basic_model.json")) == (2, "", damaged)
+
+
+def test_weights_changed_in_place_are_refused_as_predict_refuses_them(trained, xornet):
+    weights = trained / "models/basic_weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same size, one byte different
+    weights.write_bytes(bytes(data))
+    assert refused(xornet("summary", "models/basic_model.json")) == (2, "", SHA_ERROR)
+    assert refused(xornet("predict", "--model", "models/basic_model.json")) == (2, "", SHA_ERROR)
+    assert refused(xornet("summary")) == (2, "", SHA_ERROR)  # the default model is checked the same way
+
+
+def test_model_not_found_hint_fits_every_command(workdir, xornet):
+    for args in (("summary", "nope.json"), ("predict", "--model", "nope.json"), ("evaluate", "--model", "nope.json"),
+                 ("plot", "nope.json"), ("export", "nope.json", "out", "--to", "keras3")):
+        assert refused(xornet(*args)) == (2, "", NOT_FOUND), args
+
+
+@pytest.fixture
+def with_data(workdir):
+    shutil.copytree(REPO / "data", workdir / "data")
+    return workdir
+
+
+def total_params(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if line.startswith(" Total params: "))
+
+
+@pytest.mark.parametrize("name, total", [("breast_cancer", " Total params: 574 (2.25 KB)"),
+                                         ("iris", " Total params: 140 (564.00 B)")])
+def test_config_summary_is_the_network_training_saves(with_data, xornet, name, total):
+    config = xornet("summary", f"configs/{name}.yaml")
+    assert config.exit_code == 0, config.stderr
+    assert "│ normalization (Normalization) │" in config.stdout.splitlines()[5]  # the first layer, as in training
+    assert total_params(config.stdout) == total
+    assert xornet("train", f"configs/{name}.yaml", "--epochs", "1", "-q").exit_code == 0
+    saved = xornet("summary", f"models/{name}/basic_model.json")
+    assert saved.exit_code == 0, saved.stderr
+    # The same table, Keras' own: only the first line (config or model file) and the last (training facts) differ.
+    assert config.stdout.splitlines()[1:] == saved.stdout.splitlines()[1:-1]
+
+
+def test_config_summary_reads_only_the_header(workdir, xornet):
+    """The width comes from the header: a body that training would refuse is not read."""
+    write("data/wide.csv", "a,b,c,label\n1,2,x,0\n")
+    write("net.yaml", "name: wide\ndata: {path: data/wide.csv, normalize: true}\n"
+                      "model: {layers: [{type: Dense, units: 1, activation: sigmoid}]}\n")
+    result = xornet("summary", "net.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "│ normalization (Normalization) │ (None, 3)             │            7 │" in result.stdout
+    assert total_params(result.stdout) == " Total params: 11 (48.00 B)"
+
+
+def test_config_summary_widens_categorical_columns_as_training_does(workdir, xornet):
+    rows = [f"{color},{i % 5},{i % 2}" for i, color in enumerate(["red", "green", "blue"] * 10)]
+    write("data/colors.csv", "color,size,label\n" + "\n".join(rows) + "\n")
+    write("net.yaml", "name: colors\nseed: 1\ndata: {path: data/colors.csv, categorical: [color], normalize: true}\n"
+                      "model: {layers: [{type: Dense, units: 2, activation: relu}, "
+                      "{type: Dense, units: 1, activation: sigmoid}]}\n"
+                      "training: {epochs: 1}\n")
+    config = xornet("summary", "net.yaml")
+    assert config.exit_code == 0, config.stderr
+    assert "│ normalization (Normalization) │ (None, 4)             │            9 │" in config.stdout
+    assert xornet("train", "net.yaml", "-q").exit_code == 0
+    saved = xornet("summary", "models/basic_model.json")
+    assert config.stdout.splitlines()[1:] == saved.stdout.splitlines()[1:-1]
