@@ -95,3 +95,32 @@ def test_config_summary_widens_categorical_columns_as_training_does(workdir, xor
     assert xornet("train", "net.yaml", "-q").exit_code == 0
     saved = xornet("summary", "models/basic_model.json")
     assert config.stdout.splitlines()[1:] == saved.stdout.splitlines()[1:-1]
+
+
+KERAS2 = REPO / "tests/fixtures/keras2"
+
+
+def test_an_architecture_alone_is_shown_and_its_weights_can_be_named(xornet):
+    alone = xornet("summary", KERAS2 / "xor20_model.json")
+    assert alone.exit_code == 0, alone.stderr
+    assert alone.stdout.endswith(" Total params: 41 (164.00 B)\n Trainable params: 41 (164.00 B)\n"
+                                 " Non-trainable params: 0 (0.00 B)\n"
+                                 "No weights file beside it: the architecture alone, untrained\n")
+    named = xornet("summary", KERAS2 / "xor20_model.json", "--weights", KERAS2 / "xor_weights.h5")
+    assert named.exit_code == 0, named.stderr
+    assert named.stdout.splitlines() == alone.stdout.splitlines()[:-1]  # the same table, without the note
+    wrong = ("error: {}: layer 'dense_1' (stored as 'dense_5') expects weights of shapes (2, 10), (10), "
+             "received (4, 6), (6) (hint: the weights belong to a different architecture)\n")
+    for args in (("summary", KERAS2 / "xor20_model.json"), ("predict", "-m", KERAS2 / "xor20_model.json")):
+        result = xornet(*args, "-w", KERAS2 / "softmax_weights.h5")
+        assert refused(result) == (2, "", wrong.format(KERAS2 / "softmax_weights.h5")), args
+
+
+def test_weights_a_run_record_names_may_not_be_missing(trained, xornet):
+    (trained / "models/basic_weights.h5").unlink()
+    missing = ("error: models/basic_model.json: no weights file found beside it: looked for models/basic_weights.h5, "
+               "models/basic.weights.h5, models/basic_model.h5 (hint: pass --weights PATH)\n")
+    assert refused(xornet("summary", "models/basic_model.json")) == (2, "", missing)
+    assert refused(xornet("predict")) == (2, "", missing)
+    assert refused(xornet("summary", "configs/xor.yaml", "-w", "w.h5")) == (
+        2, "", "error: --weights goes with a saved model (.json), not with a config\n")
