@@ -124,3 +124,77 @@ def test_weights_a_run_record_names_may_not_be_missing(trained, xornet):
     assert refused(xornet("predict")) == (2, "", missing)
     assert refused(xornet("summary", "configs/xor.yaml", "-w", "w.h5")) == (
         2, "", "error: --weights goes with a saved model (.json), not with a config\n")
+
+
+# --- the table without TensorFlow ------------------------------------------------------
+
+
+def keras_models():
+    """Sequential networks of every layer class xornet runs, with options that change the weights Keras makes."""
+    import keras
+    from keras import layers
+
+    flat = keras.Input(shape=(3,))
+    yield keras.Sequential([flat, layers.Normalization(), layers.BatchNormalization(center=False),
+                            layers.Dense(4, use_bias=False, name="no_bias"), layers.LeakyReLU(),
+                            layers.Dropout(0.5), layers.Flatten(), layers.BatchNormalization(scale=False),
+                            layers.Dense(2, activation="softmax")], name="every_layer")
+    yield keras.Sequential([flat, layers.Dense(2000, name="wide"), layers.Dense(3000, name="x" * 60),
+                            layers.Activation("relu", name="in[brackets]")], name="big [one]")
+    yield keras.Sequential([flat, layers.Dense(5, dtype="float64")], name="float64")  # read as float32, like predict
+    frozen = keras.Sequential([flat, layers.Dense(5, name="frozen"), layers.Dense(1)], name="frozen")
+    frozen.get_layer("frozen").trainable = False
+    yield frozen
+
+
+def drawn_as_keras_draws(paths) -> int:
+    """How many of `paths` get a table without TensorFlow; each such table is asserted equal to Keras' own."""
+    from xornet.files.load import read_architecture, read_model_json
+    from xornet.summary import keras_free_summary, model_summary
+
+    drawn = 0
+    for path in paths:
+        config = read_model_json(path)
+        fast = keras_free_summary(config)
+        if fast is not None:
+            assert fast == model_summary(read_architecture(path, config)), path
+            drawn += 1
+    return drawn
+
+
+def test_the_table_drawn_without_tensorflow_is_keras_own(tmp_path, xornet):
+    paths = [REPO / "models/basic_model.json", *sorted(KERAS2.glob("*_model.json"))]
+    for number, model in enumerate(keras_models()):
+        paths.append(write(tmp_path / f"{number}.json", model.to_json()))
+    assert drawn_as_keras_draws(paths) == len(paths) - 1  # all but the one with a frozen layer, which Keras draws
+    frozen = xornet("summary", paths[-1])
+    assert frozen.exit_code == 0, frozen.stderr
+    assert " Trainable params: 6 (24.00 B)\n Non-trainable params: 20 (80.00 B)\n" in frozen.stdout
+
+
+def test_the_table_of_real_users_files_is_keras_own():
+    from wild_keras import wild_dir
+
+    from xornet.errors import InputError
+    from xornet.files.load import read_model_json
+
+    readable = []
+    for path in sorted(wild_dir().glob("*/model.json")):
+        try:
+            read_model_json(path)
+            readable.append(path)
+        except InputError:
+            pass
+    assert len(readable) == 21  # as the README says
+    assert drawn_as_keras_draws(readable) == 21
+
+
+def test_summary_of_a_saved_model_does_not_import_tensorflow(trained):
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from xornet.cli import app; "
+            "result = CliRunner().invoke(app, ['summary', 'models/basic_model.json']); "
+            "print(result.exit_code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=trained, check=True)
+    assert done.stdout == "0 False False\n"

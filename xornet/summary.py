@@ -1,5 +1,9 @@
 """Text summaries of networks: Keras' own table, plus what a run record adds.
 
+A config's network is built by `build_model`, as training builds it; a saved
+model's table is drawn without TensorFlow when `keras_free_summary` can (proven
+equal to Keras' own in tests/test_summary.py), else by Keras.
+
 Example:
     >>> from xornet.config import Config
     >>> print(config_summary(Config()))  # doctest: +SKIP
@@ -7,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from xornet.config import Config, DenseLayer
@@ -24,6 +29,88 @@ def model_summary(model) -> str:
     parts: list[str] = []
     model.summary(print_fn=lambda text, **_: parts.append(text), line_length=LINE_LENGTH)
     return "".join(parts).rstrip("\n")
+
+
+FLOAT32, INT64 = 4, 8  # bytes per weight, as Keras counts them in the summary
+
+# The weights each layer class makes over `width` inputs: (shape, bytes per value, trainable), in Keras' order.
+_WEIGHTS = {
+    "Dense": lambda o, width: [((width, o["units"]), FLOAT32, True)] + (
+        [((o["units"],), FLOAT32, True)] if o.get("use_bias", True) else []),
+    "BatchNormalization": lambda o, width: [((width,), FLOAT32, True)] * (o.get("scale", True) + o.get("center", True))
+                                           + [((width,), FLOAT32, False)] * 2,
+    "Normalization": lambda o, width: [((width,), FLOAT32, False)] * 2 + [((), INT64, False)],  # mean, variance, count
+    "Activation": lambda o, width: [], "Dropout": lambda o, width: [], "LeakyReLU": lambda o, width: [],
+    "Flatten": lambda o, width: [],  # of flat rows, the only Flatten check_architecture lets through
+}
+
+
+def _counted_as_keras_counts(layer: dict) -> bool:
+    """A layer whose weights `_WEIGHTS` knows: float32, trainable, no options that add or remove weights."""
+    options = layer["config"]
+    dtype = options.get("dtype", "float32")
+    if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":
+        dtype = (dtype.get("config") or {}).get("name")
+    return (layer["class_name"] in _WEIGHTS and dtype == "float32" and options.get("trainable", True) is True
+            and isinstance(options.get("name"), str) and options.get("axis", -1) in (-1, 1, [-1], [1])
+            and not options.get("renorm") and options.get("quantization_config") is None and not options.get("lora_rank")
+            and options.get("mean") is None and options.get("variance") is None
+            and (layer["class_name"] != "Dense" or isinstance(options.get("units"), int)))
+
+
+def keras_free_summary(config: dict) -> str | None:
+    """Keras' `model.summary()` table of a checked Sequential config (`check_architecture`), without TensorFlow.
+
+    Drawn with rich exactly as `keras.src.utils.summary_utils.print_summary` draws a
+    Sequential model; None when a layer has anything whose weights this does not
+    count as Keras does (another dtype, trainable false, ...): Keras draws those.
+
+    Example:
+        >>> keras_free_summary(read_model_json(Path("models/basic_model.json"))).splitlines()[0]
+        'Model: "xor"'
+    """
+    import rich.console
+    import rich.markup
+    import rich.table
+
+    model, layers = config["config"], config["config"]["layers"]
+    batch_shape = layers[0]["config"].get("batch_shape")
+    if (not isinstance(model.get("name"), str) or model.get("trainable", True) is not True
+            or layers[0]["class_name"] != "InputLayer" or not all(map(_counted_as_keras_counts, layers[1:]))
+            or not (isinstance(batch_shape, list) and len(batch_shape) == 2 and isinstance(batch_shape[1], int))):
+        return None
+    number, symbol = "[color(34)]{}[/]".format, "[color(33)]{}[/]".format  # Keras' highlight_number, highlight_symbol
+    widths = [int(0.45 * LINE_LENGTH), int(0.80 * LINE_LENGTH) - int(0.45 * LINE_LENGTH),
+              LINE_LENGTH - int(0.80 * LINE_LENGTH)]
+    columns = [rich.table.Column(name, justify=justify, width=width) for name, justify, width in
+               zip(["Layer (type)", "Output Shape", "Param #"], ["left", "left", "right"], widths)]
+    table = rich.table.Table(*columns, width=LINE_LENGTH, show_lines=True)
+    width, weights = batch_shape[1], []
+    for layer in layers[1:]:
+        made = _WEIGHTS[layer["class_name"]](layer["config"], width)
+        weights += made
+        width = layer["config"]["units"] if layer["class_name"] == "Dense" else width
+        name = rich.markup.escape(layer["config"]["name"]) + f" ({symbol(rich.markup.escape(layer['class_name']))})"
+        count = sum(math.prod(shape) for shape, _, _ in made)
+        table.add_row(name, f"([color(45)]None[/], {number(width)})", number(f"{count:,}"))
+    console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
+    console.begin_capture()
+    console.print(f'[bold]Model: "{rich.markup.escape(model["name"])}"[/]')
+    console.print(table)
+    for label, trainable in ((" Total params: ", None), (" Trainable params: ", True), (" Non-trainable params: ", False)):
+        chosen = [(shape, size) for shape, size, kind in weights if trainable is None or kind is trainable]
+        count, size = sum(math.prod(shape) for shape, _ in chosen), sum(math.prod(shape) * b for shape, b in chosen)
+        console.print(f"[bold]{label}[/]" + number(f"{count:,}") + f" ({_readable_size(size)})")
+    return console.end_capture().rstrip("\n")
+
+
+def _readable_size(size: float) -> str:
+    """Keras' readable_memory_size: 164.00 B, 2.25 KB, ..."""
+    for unit in ["B", "KB", "MB", "GB", "TB", "PB"]:
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"  # Keras divides once more before this last one
 
 
 def config_summary(config: Config) -> str:
@@ -72,20 +159,27 @@ def input_width(config: Config) -> int:
 def saved_model_summary(model_path: Path, weights_path: Path | None = None) -> str:
     """The summary of a saved model, with its training facts when a run record is beside it.
 
-    The files are found and checked by `load_model`, as predict, evaluate, plot and
-    export check them (SHA-256 against the run record, architecture, HDF5 weights);
-    an architecture file with no weights and no run record is shown as built.
+    The files are checked as predict checks them (SHA-256 against the run record,
+    architecture, HDF5 weights and their shapes); an architecture file with no
+    weights and no run record is shown as built. The table is drawn without
+    TensorFlow when `keras_free_summary` can, else by Keras from the loaded model.
 
     Example:
         >>> print(saved_model_summary(Path("models/basic_model.json")).splitlines()[-1])
         Trained by experiment xor with seed 42: 788 epochs, loss 0.0498, accuracy 100.0%
     """
-    from xornet.files.load import load_model
+    from xornet.files.load import _model_files, load_model
+    from xornet.files.weights_h5 import layer_classes, read_weights_h5
+    from xornet.numpy_inference import NumpyNetwork
 
-    loaded = load_model(model_path, weights_path, weights_optional=True)
-    lines = [f"Model file {loaded.model_path}", model_summary(loaded.model)]
-    record = loaded.record
-    if loaded.weights_path is None:
+    path, record, config, weights = _model_files(model_path, weights_path, weights_optional=True)
+    checked = weights is None or NumpyNetwork.from_config(config, read_weights_h5(weights, layer_classes(config)),
+                                                          weights) is not None  # predict's check of the weights
+    table = keras_free_summary(config) if checked else None
+    if table is None:
+        table = model_summary(load_model(path, weights, weights_optional=True).model)
+    lines = [f"Model file {path}", table]
+    if weights is None:
         lines.append("No weights file beside it: the architecture alone, untrained")
     elif record:
         final = format_metrics(record.get("final", {}))
