@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import _err, _load_config, app, friendly_errors
+from xornet.cli.app import WEIGHTS_HELP, _err, _load_config, app, check_model_options, friendly_errors
 from xornet.errors import InputError
 
 DEFAULT_MODEL = "basic_model.json"  # what predict and evaluate use without --model: here, else in models/
@@ -22,6 +22,7 @@ def summary(
              "exists, as for predict and evaluate; else the reference XOR net, untrained."),
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
                                         help="Override a config key: --set model.layers.0.units=4 (repeatable)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
 ):
     """Show the network a config describes (built, not trained) or a saved model."""
     from xornet.summary import config_summary, saved_model_summary
@@ -31,8 +32,11 @@ def summary(
     if target is not None and target.suffix.lower() == ".json":
         if overrides:
             raise InputError("--set applies to configs, not to a saved model")
-        typer.echo(saved_model_summary(target))
+        check_model_options(str(target), weights, "TARGET")
+        typer.echo(saved_model_summary(target, weights))
         return
+    if weights is not None:
+        raise InputError("--weights goes with a saved model (.json), not with a config")
     if target is None:
         from xornet.config import validate_config
 

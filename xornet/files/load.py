@@ -30,7 +30,7 @@ class LoadedModel:
 
     model: object
     model_path: Path
-    weights_path: Path
+    weights_path: Path | None  # None: an architecture file alone (load_model's weights_optional)
     record: dict | None
 
     @property
@@ -55,7 +55,7 @@ def find_model_file(name: str | Path) -> Path:
             return candidate
     raise InputError(
         f"model file not found: looked for {' and '.join(looked)}",
-        hint="train one with `xornet train CONFIG`, or pass --model PATH",
+        hint="train one with `xornet train CONFIG`, or give the path of a saved model's .json file",
     )
 
 
@@ -108,30 +108,45 @@ def read_architecture(model_path: Path, config: dict | None = None):
         raise InputError(f"{model_path}: Keras cannot build this model: {first}") from None
 
 
-def load_model(model_path: str | Path, weights_path: str | Path | None = None) -> LoadedModel:
+def load_model(model_path: str | Path, weights_path: str | Path | None = None,
+               weights_optional: bool = False) -> LoadedModel:
     """Read a model's architecture JSON and HDF5 weights, ready to predict.
+
+    With `weights_optional` (what summary shows), an architecture file with no
+    weights beside it and no run record is built untrained, `weights_path` None;
+    every file that is there is checked as for predict.
 
     Example:
         >>> loaded = load_model("models/basic_model.json")
         >>> loaded.input_width
         2
     """
-    path, record, config, weights = _model_files(model_path, weights_path)
+    path, record, config, weights = _model_files(model_path, weights_path, weights_optional)
     model = read_architecture(path, config)
-    set_weights_from(model, read_weights_h5(weights, layer_classes(config)), weights)
+    if weights is not None:
+        set_weights_from(model, read_weights_h5(weights, layer_classes(config)), weights)
     return LoadedModel(model, path, weights, record)
 
 
-def _model_files(model_path, weights_path) -> tuple[Path, dict | None, dict, Path]:
+def _model_files(model_path, weights_path, weights_optional: bool = False) -> tuple[Path, dict | None, dict, Path | None]:
     """Find and check a model's files: (JSON path, run record, architecture dict, weights path).
 
     The architecture is checked before the weights are looked for, so a broken
-    JSON file is reported as such.
+    JSON file is reported as such. The weights path is None only with
+    `weights_optional`, when no weights are found and no run record names any.
     """
     path = find_model_file(model_path)
     record = read_record(path)
     config = read_model_json(path)
-    weights = Path(weights_path) if weights_path is not None else find_weights_file(path, record)
+    if weights_path is not None:
+        weights = Path(weights_path)
+    else:
+        try:
+            weights = find_weights_file(path, record)
+        except InputError:
+            if weights_optional and record is None:
+                return path, record, config, None
+            raise
     if not weights.exists():
         raise InputError(f"{weights}: weights file not found")
     verify_against_record(path, record, weights)
