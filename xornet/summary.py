@@ -150,10 +150,9 @@ def input_width(config: Config) -> int:
         from xornet.data import load_data
 
         return load_data(config).width  # its errors name a missing file or an unknown suffix
-    from xornet.data import _pick_columns
-    from xornet.data.stream import _column_names
+    from xornet.data import column_names, pick_columns
 
-    return len(_pick_columns(_column_names(path), data.features, data.label, str(data.path))[0])
+    return len(pick_columns(column_names(path), data.features, data.label, str(data.path))[0])
 
 
 def saved_model_summary(model_path: Path, weights_path: Path | None = None) -> str:

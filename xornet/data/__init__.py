@@ -92,7 +92,13 @@ def truth_table(gate: str, inputs: int = 2) -> Dataset:
     return Dataset(x, y, names, "y", f"truth table {gate}")
 
 
-def _pick_columns(names: list[str], features, label, source: str) -> tuple[list[str], str]:
+def pick_columns(names: list[str], features, label, source: str) -> tuple[list[str], str]:
+    """(feature names, label name) of a file's columns, from data.features and data.label (names or indices).
+
+    Example:
+        >>> pick_columns(["a", "b", "y"], None, None, "f.csv")
+        (['a', 'b'], 'y')
+    """
     def name_of(column, role: str) -> str:
         if isinstance(column, int) and str(column) not in names:
             if 0 <= column < len(names):
@@ -125,12 +131,12 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         raise InputError(f"{path}: is a directory, expected a .csv, .parquet or .npy data file (data.path)")
     # The label may be text only where the config lets it be a class name: its column is read as inferred
     # (numbers or text). A misspelt column is named before the body is read, not as a text cell elsewhere.
-    header = _header_names(file)
+    header = column_names(file)
     label_column = set()
     if header is not None:
-        label_column = {_pick_columns(header, features, label, str(path))[1]}
+        label_column = {pick_columns(header, features, label, str(path))[1]}
     table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=label_column)
-    feature_names, label_name = _pick_columns(table.names, features, label, str(path))
+    feature_names, label_name = pick_columns(table.names, features, label, str(path))
     for name in categorical:
         if str(name) not in feature_names:
             raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "
@@ -138,8 +144,14 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     return table, feature_names, label_name
 
 
-def _header_names(file: Path) -> list[str] | None:
-    """The column names of a CSV (its header, or 0, 1, ... without one) or Parquet file; None for .npy."""
+def column_names(file: Path) -> list[str] | None:
+    """The column names of a CSV (its header, or 0, 1, ... without one) or Parquet file, reading only its
+    head; None for other files (.npy).
+
+    Example:
+        >>> column_names(Path("data/iris.csv"))
+        ['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species']
+    """
     suffix = file.suffix.lower()
     if suffix in (".parquet", ".pq"):
         import pyarrow as pa
@@ -147,8 +159,8 @@ def _header_names(file: Path) -> list[str] | None:
 
         try:
             return list(pq.read_schema(file).names)
-        except (pa.ArrowException, OSError):
-            return None  # read_table says what is wrong with the file
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{file}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
     if suffix not in (".csv", ".txt"):
         return None
     from xornet.data.readers import _first_row

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from xornet.config import Config
-from xornet.data import Dataset, Splits, _pick_columns, check_fits_model
+from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, task_of
 from xornet.data.readers import NULL_VALUES, _first_row, is_number
 from xornet.errors import InputError
@@ -363,14 +363,6 @@ def _csv_names(path: Path) -> tuple[list[str], int]:
     return [cell.strip() for cell in cells], index + 1
 
 
-def _column_names(path: Path) -> list[str]:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    return _csv_names(path)[0]
-
-
 def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
     part's row numbers, label checks, the training rows' mean and variance.
@@ -395,7 +387,7 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     if config.training.batch_size is None:
         raise InputError(f"{config.source}: streamed data (data.stream) trains in mini-batches, "
                          "received training.batch_size null (full batch)", hint="set training.batch_size, e.g. 256")
-    features, label = _pick_columns(_column_names(path), data.features, data.label, source)
+    features, label = pick_columns(column_names(path), data.features, data.label, source)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
     if scan:
         stream.cache_csv()
