@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from xornet.config import Config, DenseLayer
+from xornet.files.architecture import LAYER_WEIGHTS
 
 LINE_LENGTH = 72
 
@@ -31,27 +32,13 @@ def model_summary(model) -> str:
     return "".join(parts).rstrip("\n")
 
 
-FLOAT32, INT64 = 4, 8  # bytes per weight, as Keras counts them in the summary
-
-# The weights each layer class makes over `width` inputs: (shape, bytes per value, trainable), in Keras' order.
-_WEIGHTS = {
-    "Dense": lambda o, width: [((width, o["units"]), FLOAT32, True)] + (
-        [((o["units"],), FLOAT32, True)] if o.get("use_bias", True) else []),
-    "BatchNormalization": lambda o, width: [((width,), FLOAT32, True)] * (o.get("scale", True) + o.get("center", True))
-                                           + [((width,), FLOAT32, False)] * 2,
-    "Normalization": lambda o, width: [((width,), FLOAT32, False)] * 2 + [((), INT64, False)],  # mean, variance, count
-    "Activation": lambda o, width: [], "Dropout": lambda o, width: [], "LeakyReLU": lambda o, width: [],
-    "Flatten": lambda o, width: [],  # of flat rows, the only Flatten check_architecture lets through
-}
-
-
 def _counted_as_keras_counts(layer: dict) -> bool:
-    """A layer whose weights `_WEIGHTS` knows: float32, trainable, no options that add or remove weights."""
+    """A layer whose weights `LAYER_WEIGHTS` knows: float32, trainable, no options that add or remove weights."""
     options = layer["config"]
     dtype = options.get("dtype", "float32")
     if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":
         dtype = (dtype.get("config") or {}).get("name")
-    return (layer["class_name"] in _WEIGHTS and dtype == "float32" and options.get("trainable", True) is True
+    return (layer["class_name"] in LAYER_WEIGHTS and dtype == "float32" and options.get("trainable", True) is True
             and isinstance(options.get("name"), str) and options.get("axis", -1) in (-1, 1, [-1], [1])
             and not options.get("renorm") and options.get("quantization_config") is None and not options.get("lora_rank")
             and options.get("mean") is None and options.get("variance") is None
@@ -87,7 +74,7 @@ def keras_free_summary(config: dict) -> str | None:
     table = rich.table.Table(*columns, width=LINE_LENGTH, show_lines=True)
     width, weights = batch_shape[1], []
     for layer in layers[1:]:
-        made = _WEIGHTS[layer["class_name"]](layer["config"], width)
+        made = LAYER_WEIGHTS[layer["class_name"]](layer["config"], width)
         weights += made
         width = layer["config"]["units"] if layer["class_name"] == "Dense" else width
         name = rich.markup.escape(layer["config"]["name"]) + f" ({symbol(rich.markup.escape(layer['class_name']))})"

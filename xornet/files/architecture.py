@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 
 from xornet.errors import InputError
@@ -115,19 +116,30 @@ def _refuse_code(node, source: str) -> None:
         stack.extend(node.values())
 
 
+FLOAT32, INT64 = 4, 8  # bytes per weight, as Keras counts them in the summary
+
+# The weights each layer class makes over `width` inputs: (shape, bytes per value, trainable), in Keras' order;
+# classes not here make none.
+LAYER_WEIGHTS = {
+    "Dense": lambda o, width: [((width, o["units"]), FLOAT32, True)] + (
+        [((o["units"],), FLOAT32, True)] if o.get("use_bias", True) else []),
+    "BatchNormalization": lambda o, width: [((width,), FLOAT32, True)] * (o.get("scale", True) + o.get("center", True))
+                                           + [((width,), FLOAT32, False)] * 2,
+    "Normalization": lambda o, width: [((width,), FLOAT32, False)] * 2 + [((), INT64, False)],  # mean, variance, count
+    "Activation": lambda o, width: [], "Dropout": lambda o, width: [], "LeakyReLU": lambda o, width: [],
+    "Flatten": lambda o, width: [],  # of flat rows, the only Flatten check_architecture lets through
+}
+
+
 def parameter_count(config: dict) -> int:
     """The number of weights a checked Keras 3 Sequential config has, as Keras' `count_params` counts them."""
     layers = config["config"]["layers"]
     width, total = layers[0]["config"]["batch_shape"][1], 0
     for layer in layers[1:]:
         options = layer["config"]
-        if layer["class_name"] == "Dense":
-            total += width * options["units"] + (options["units"] if options.get("use_bias", True) else 0)
-            width = options["units"]
-        elif layer["class_name"] == "BatchNormalization":
-            total += width * (2 + options.get("center", True) + options.get("scale", True))
-        elif layer["class_name"] == "Normalization":  # mean, variance and the adapted row count
-            total += 2 * width + 1
+        made = LAYER_WEIGHTS.get(layer["class_name"], lambda o, width: [])(options, width)
+        total += sum(math.prod(shape) for shape, _, _ in made)
+        width = options["units"] if layer["class_name"] == "Dense" else width
     return total
 
 
