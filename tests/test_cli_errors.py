@@ -38,7 +38,7 @@ USAGE_ERRORS = {
                                "--model: xornet plot has no such option, expected one of --out, -o, --debug, "
                                "received '--model' (hint: usage: xornet plot [OPTIONS] MODEL; see xornet plot --help)"),
     "unknown option to summary": (["summary", "--model", "models/basic_model.json"],
-                                  "--model: xornet summary has no such option, expected one of --set, --debug, received "
+                                  "--model: xornet summary has no such option, expected one of --set, --weights, -w, --debug, received "
                                   "'--model' (hint: usage: xornet summary [OPTIONS] [TARGET]; see xornet summary --help)"),
     "unknown option to export": (["export", "--model", "models/basic_model.json"],
                                  "--model: xornet export has no such option, expected one of --to, --weights, -w, "

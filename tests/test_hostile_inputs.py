@@ -125,7 +125,7 @@ CASES = [
     ("evaluate-data-directory", {"d.csv": directory}, "evaluate -d d.csv",
      "d.csv: is a directory, expected a .csv, .parquet or .npy data file (data.path)"),
     ("evaluate-label-unknown", {"d.csv": text("x1,x2,target\n0,1,1\n")}, "evaluate -d d.csv --label targte",
-     "d.csv: data.label: no column named 'targte' (did you mean 'target'?); the file has columns: x1, x2, target"),
+     "--label targte: d.csv: no column named 'targte' (did you mean 'target'?); the file has columns: x1, x2, target"),
     ("evaluate-label-on-config", {}, "evaluate -d configs/xor.yaml --label y",
      "--label goes with --data FILE (a CSV, Parquet or .npy file) (hint: for a config, set data.label in it)"),
     ("evaluate-model-empty", {"d.csv": text("x1,x2,y\n0,1,1\n")}, "evaluate -d d.csv -m ''",

@@ -392,23 +392,23 @@ def test_output_paths_that_cannot_be_written_are_refused_before_training(workdir
         return one_line_error(xornet("train", "configs/xor.yaml", *args))
 
     long = "d" * 300
-    assert error("--output-dir", "afile") == "output.dir: afile is a file, expected a directory to write " \
-                                             "basic_model.json in"
-    assert error("--output-dir", "afile/sub") == "output.dir: afile is a file, expected a directory to write " \
-                                                 "basic_model.json in"
+    assert error("--output-dir", "afile") == "--output-dir afile: output.dir: afile is a file, expected a " \
+                                             "directory to write basic_model.json in"
+    assert error("--output-dir", "afile/sub") == "--output-dir afile/sub: output.dir: afile is a file, expected a " \
+                                                 "directory to write basic_model.json in"
     assert error("--output-dir", "/proc/xornet") == (
-        "output.dir: /proc/xornet/basic_model.json is inside a system directory (/proc, /sys, /dev), expected a "
+        "--output-dir /proc/xornet: output.dir: /proc/xornet/basic_model.json is inside a system directory (/proc, /sys, /dev), expected a "
         "place for ordinary files")
-    assert error("--output-dir", "/dev/shm/xornet").startswith("output.dir: /dev/shm/xornet/basic_model.json is "
-                                                               "inside a system directory")
+    assert error("--output-dir", "/dev/shm/xornet").startswith(
+        "--output-dir /dev/shm/xornet: output.dir: /dev/shm/xornet/basic_model.json is inside a system directory")
     assert error("--output-dir", long) == (
-        "output.dir: the name 'dddddddddddddddddddd...dddddddddddd' is too long for the file system (300 bytes; "
+        f"--output-dir {long}: output.dir: the name 'dddddddddddddddddddd...dddddddddddd' is too long for the file system (300 bytes; "
         "at most 255 here)")
     assert error("--set", f"output.model_file={'m' * 250}.json") == (
-        "output.dir: the name 'mmmmmmmmmmmmmmmmmmmm...mmmmmmm.json' is too long for the file system (255 bytes; at "
+        f"--set output.model_file={'m' * 250}.json: output.dir: the name 'mmmmmmmmmmmmmmmmmmmm...mmmmmmm.json' is too long for the file system (255 bytes; at "
         "most 241 here)")
     write("models/basic_model.json/x", "a directory where the model file goes")
-    assert error() == "output.dir: models/basic_model.json is a directory, expected a file name"
+    assert error() == "configs/xor.yaml: output.dir: models/basic_model.json is a directory, expected a file name"
     assert sorted(os.listdir()) == ["afile", "configs", "models"] and not Path("/proc/xornet").exists()
 
 
@@ -456,7 +456,7 @@ def tiny_disk(tmp_path):
 def test_a_read_only_output_dir_is_refused_before_training(tiny_disk, workdir, xornet):
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     assert one_line_error(xornet("train", "configs/xor.yaml", "--output-dir", tiny_disk / "models")) == (
-        f"output.dir: cannot write in {tiny_disk} (not writable: permissions or a read-only file system)")
+        f"--output-dir {tiny_disk / 'models'}: output.dir: cannot write in {tiny_disk} (not writable: permissions or a read-only file system)")
 
 
 def test_a_full_disk_leaves_the_old_model_intact(tiny_disk, workdir, xornet):

@@ -213,10 +213,11 @@ def train(
 
 
 def _origin_of_output_dir(config: Path, output_dir: Path | None, overrides: list[str]) -> str:
-    """Where output.dir was set, as the user typed it: `--output-dir DIR`, `--set output.dir=DIR`, or the config."""
+    """Where the output paths were set, as the user typed it: `--output-dir DIR`, `--set output.KEY=VALUE` (the
+    folder or a file name in it), or the config."""
     if output_dir is not None:
         return f"--output-dir {output_dir}"
-    typed = [text for text in overrides if text.partition("=")[0].strip() in ("output.dir", "output")]
+    typed = [text for text in overrides if text.partition("=")[0].strip().split(".")[0] == "output"]
     return f"--set {typed[-1]}" if typed else str(config)
 
 
