@@ -108,7 +108,7 @@ def test_training_data_with_a_byte_order_mark(workdir, xornet):
 def test_evaluate_refuses_labels_a_binary_model_cannot_have(trained, xornet):
     write("d.csv", "x1,x2,y\n0,0,0\n0,1,1\n1,0,5\n1,1,0\n")
     assert one_error(xornet("evaluate", "-d", "d.csv")) == (
-        "error: d.csv, row 3: expected a label of 0 or 1 (the model has one output), received 5 (1 such row)")
+        "error: d.csv, line 4: expected a label of 0 or 1 (the model has one output), received 5 (1 such row)")
 
 
 def test_evaluate_label_picks_the_label_column(trained, xornet):

@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from xornet.errors import InputError
@@ -36,13 +38,19 @@ def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray) -> floa
     return float(np.mean(np.asarray(keras.losses.get(name)(labels.astype("float32"), probabilities))))
 
 
-def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> None:
+def _row_of_labels(index: int) -> str:
+    return f"labels, row {index + 1}"
+
+
+def check_labels(labels: np.ndarray, outputs: int, where: Callable[[int], str] = _row_of_labels) -> None:
     """Refuse labels the model's outputs cannot score: 0 or 1 for one output, 0 .. N-1 for N outputs.
 
+    `where(i)` says where label i came from (`Dataset.where`: "file, line L").
+
     Example:
-        >>> check_labels(np.array([[0], [2]]), 1, "and.csv")
+        >>> check_labels(np.array([[0], [2]]), 1)
         Traceback (most recent call last):
-        xornet.errors.InputError: and.csv, row 2: expected a label of 0 or 1 (the model has one output), received 2 (1 such row)
+        xornet.errors.InputError: labels, row 2: expected a label of 0 or 1 (the model has one output), received 2 (1 such row)
     """
     values = labels[:, 0]
     classes = max(2, outputs)
@@ -51,7 +59,7 @@ def check_labels(labels: np.ndarray, outputs: int, source: str = "labels") -> No
         row = int(bad[0])
         expected = "0 or 1 (the model has one output)" if outputs == 1 else (
             f"a class number from 0 to {classes - 1} (the model has {outputs} outputs)")
-        raise InputError(f"{source}, row {row + 1}: expected a label of {expected}, received {values[row]:g} "
+        raise InputError(f"{where(row)}: expected a label of {expected}, received {values[row]:g} "
                          f"({bad.size} such row{'s' if bad.size > 1 else ''})")
 
 
@@ -74,15 +82,16 @@ def evaluate_regression(predictions: np.ndarray, targets: np.ndarray, loss: str)
 
 
 def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str, threshold: float = 0.5,
-                         class_names: list[str] | None = None, source: str = "labels") -> dict:
+                         class_names: list[str] | None = None,
+                         where: Callable[[int], str] = _row_of_labels) -> dict:
     """Loss, accuracy, precision, recall, F1 and confusion matrix.
 
     With one output, class 1 is the positive class; with several, precision,
     recall and F1 are macro averages over the classes, and "per_class" holds
     each class's figures. Labels outside the model's classes are refused
-    (`check_labels`); `source` names them in errors.
+    (`check_labels`); `where(i)` names label i's place in errors.
     """
-    check_labels(labels, probabilities.shape[1], source)
+    check_labels(labels, probabilities.shape[1], where)
     predicted = to_classes(probabilities, threshold)
     true = labels[:, 0].astype(int)
     classes = max(2, probabilities.shape[1])
@@ -137,8 +146,8 @@ def format_evaluation(scores: dict) -> str:
 
 
 def score(outputs: np.ndarray, labels: np.ndarray, loss: str, task: str, threshold: float = 0.5,
-          class_names: list[str] | None = None, source: str = "labels") -> dict:
+          class_names: list[str] | None = None, where: Callable[[int], str] = _row_of_labels) -> dict:
     """The scores that fit the task: MAE, RMSE and R² for regression, else the classification scores."""
     if task == "regression":
         return evaluate_regression(outputs, labels, loss)
-    return evaluate_predictions(outputs, labels, loss, threshold, class_names, source)
+    return evaluate_predictions(outputs, labels, loss, threshold, class_names, where)

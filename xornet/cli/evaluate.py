@@ -77,7 +77,7 @@ def evaluate(
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
     outputs = predict_finite(predictor.predict, dataset.x)
     task = recorded.get("task") or task_of(loss)
-    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, source=dataset.source)
+    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, where=dataset.where)
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
     else:

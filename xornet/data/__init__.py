@@ -19,7 +19,7 @@ import numpy as np
 
 from xornet.config import Config, DenseLayer, did_you_mean
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
-from xornet.data.readers import Table, is_number, load_npy, read_csv_table, read_table
+from xornet.data.readers import Table, is_number, load_npy, location, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows
 from xornet.errors import InputError
 
@@ -54,10 +54,16 @@ class Dataset:
     rows: np.ndarray | None = None
     held_out: dict[str, int] = field(default_factory=dict)  # on training rows: "validation"/"test" -> rows
     missing: dict = field(default_factory=dict)  # on training rows: data.missing's policy and counts
+    first_line: int | None = None  # the file line of the source's first data row (CSV), for errors
 
     @property
     def width(self) -> int:
         return self.x.shape[1]
+
+    def where(self, index: int) -> str:
+        """Where x[index] came from: "file, line L" for a CSV file, else "source, row R"."""
+        row = index if self.rows is None else int(self.rows[index])
+        return location(self.source, self.first_line, row)
 
 
 @dataclass
@@ -180,7 +186,7 @@ def load_file(path: str, features=None, label=None) -> Dataset:
     encoding = {"features": feature_names, "label": label_name}
     rows = np.arange(table.rows)
     x, y = encode_table(table, encoding, rows)
-    return Dataset(x, y, feature_names, label_name, str(path), rows=rows)
+    return Dataset(x, y, feature_names, label_name, str(path), rows=rows, first_line=table.first_line)
 
 
 def load_data(config: Config) -> Dataset:
@@ -240,7 +246,8 @@ def load_splits(config: Config, seed: int) -> Splits:
 
 def _dataset(table: Table, encoding: dict, rows: np.ndarray) -> Dataset:
     x, y = encode_table(table, encoding, rows)
-    return Dataset(x, y, encoding["inputs"], encoding["label"], table.source, encoding.get("classes"), rows)
+    return Dataset(x, y, encoding["inputs"], encoding["label"], table.source, encoding.get("classes"), rows,
+                   first_line=table.first_line)
 
 
 def load_labelled_file(path: str, encoding: dict, role: str = "--data") -> Dataset:

@@ -57,9 +57,20 @@ class Table:
 
     def where(self, row: int) -> str:
         """ "file, line L" for CSV files, "file, row R" otherwise (row is 0-based)."""
-        if self.first_line is None:
-            return f"{self.source}, row {row + 1}"
-        return f"{self.source}, line {self.first_line + row}"
+        return location(self.source, self.first_line, row)
+
+
+def location(source: str, first_line: int | None, row: int) -> str:
+    """Where a 0-based data row is: "file, line L" in a file with lines (first_line: the first data row's line),
+    else "file, row R".
+
+    Example:
+        >>> location("d.csv", 2, 0), location("d.npy", None, 0)
+        ('d.csv, line 2', 'd.npy, row 1')
+    """
+    if first_line is None:
+        return f"{source}, row {row + 1}"
+    return f"{source}, line {first_line + row}"
 
 
 def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:
