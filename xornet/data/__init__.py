@@ -19,7 +19,7 @@ import numpy as np
 
 from xornet.config import Config, DenseLayer, did_you_mean
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
-from xornet.data.readers import Table, is_number, load_npy, location, read_csv_table, read_table
+from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows
 from xornet.errors import InputError
 
@@ -167,12 +167,7 @@ def column_names(file: Path) -> list[str] | None:
             return list(pq.read_schema(file).names)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{file}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
-    if suffix not in (".csv", ".txt"):
-        return None
-    from xornet.data.readers import _first_row
-
-    cells, _ = _first_row(file)
-    return [c.strip() for c in cells] if not all(is_number(c) for c in cells) else [str(i) for i in range(len(cells))]
+    return csv_header(file)[0] if suffix in (".csv", ".txt") else None
 
 
 def load_file(path: str, features=None, label=None) -> Dataset:

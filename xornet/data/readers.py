@@ -104,23 +104,36 @@ def _first_row(path: Path) -> tuple[list[str], int]:
     raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
 
 
+def csv_header(path: Path) -> tuple[list[str], int, bool]:
+    """(column names, lines before the data, whether the first line is a header) of a CSV file.
+
+    A first line of only numbers is data: its columns are then named "0", "1", ...
+
+    Example:
+        >>> csv_header(Path("data/iris.csv"))[:2]
+        (['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'], 1)
+    """
+    cells, index = _first_row(path)
+    if all(is_number(cell) for cell in cells):
+        return [str(i) for i in range(len(cells))], index, False
+    return [cell.strip() for cell in cells], index + 1, True
+
+
 def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     from xornet.data.parallel_csv import read_ranges
 
-    cells, skip = _first_row(path)
-    has_header = not all(is_number(cell) for cell in cells)
-    names = [cell.strip() for cell in cells] if has_header else [str(i) for i in range(len(cells))]
+    names, skip, has_header = csv_header(path)
     _check_names(names, path)
     types = {name: pa.string() if name in text_columns else pa.float32()
              for name in names if name not in infer_columns}
-    start, first = _data_start(path, skip + (1 if has_header else 0))
+    start, first = _data_start(path, skip)
     cells = dict(zip(names, first))
     guessed = {name: pa.string() if _is_text(cells.get(name, "")) else pa.float32()  # a label: numbers or names
                for name in names if name in infer_columns}
-    first_line = skip + (2 if has_header else 1)
+    first_line = skip + 1
     try:
         values, texts = read_ranges(path, names, types | guessed, start)
         numeric = [name for name in names if name not in texts]
@@ -128,7 +141,7 @@ def _read_csv(path: Path, text_columns: set, infer_columns: set) -> Table:
         block = Block(values, numeric)
     except pa.ArrowInvalid:
         # A label's type that changes further down, or a bad cell: read whole, so that errors name the cell.
-        read = pacsv.ReadOptions(column_names=names, skip_rows=skip + (1 if has_header else 0), block_size=1 << 20)
+        read = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 20)
         try:
             arrow = _read_arrow_csv(path, read, types)
         except pa.ArrowInvalid as exc:

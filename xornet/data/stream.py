@@ -29,7 +29,7 @@ import numpy as np
 from xornet.config import Config
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, task_of
-from xornet.data.readers import NULL_VALUES, _first_row, is_number
+from xornet.data.readers import NULL_VALUES, csv_header, location
 from xornet.errors import InputError
 
 PARTS = ("train", "validation", "test")
@@ -181,9 +181,8 @@ class Stream:
 
     def _where(self, row: int) -> str:
         """ "file, line L" for a CSV (as the in-memory reader says), "file, row R" for Parquet."""
-        if self.path.suffix.lower() in (".parquet", ".pq"):
-            return f"{self.path}, row {row + 1}"
-        return f"{self.path}, line {_csv_names(self.path)[1] + row + 1}"
+        first_line = None if self.path.suffix.lower() in (".parquet", ".pq") else csv_header(self.path)[1] + 1
+        return location(str(self.path), first_line, row)
 
     def part(self, name: str):
         """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
@@ -343,7 +342,7 @@ def _record_batches(path: Path, columns: list[str]):
         return
     import pyarrow.csv as pacsv
 
-    names, skip = _csv_names(path)
+    names, skip, _ = csv_header(path)
     read = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 22)
     convert = pacsv.ConvertOptions(column_types={name: pa.float32() for name in columns}, include_columns=columns,
                                    null_values=NULL_VALUES, strings_can_be_null=True)
@@ -353,14 +352,6 @@ def _record_batches(path: Path, columns: list[str]):
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path}: {str(exc).splitlines()[0]} (data.stream reads every cell as a number)",
                          hint="check the cell, or data.stream: false to read the file whole with line numbers") from None
-
-
-def _csv_names(path: Path) -> tuple[list[str], int]:
-    """The column names of a CSV (str(i) without a header) and how many lines precede the data."""
-    cells, index = _first_row(path)
-    if all(is_number(cell) for cell in cells):
-        return [str(i) for i in range(len(cells))], index
-    return [cell.strip() for cell in cells], index + 1
 
 
 def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
