@@ -134,40 +134,20 @@ def read_parquet_inputs(path: Path, width: int, feature_names: list[str] | None)
 
     Other columns (a label, an id) may hold text; the chosen ones must hold numbers (or text that is one).
     """
-    from xornet.data import read_table
+    from xornet.data import column_names, read_table
+    from xornet.data.readers import text_as_numbers
 
-    table = read_table(path, infer_columns=set(_parquet_names(path)))
+    table = read_table(path, infer_columns=set(column_names(path)))
     names = feature_names if feature_names and set(feature_names) <= set(table.names) else table.names
     if len(names) != width:
         expected = f" or columns named {', '.join(feature_names)}" if feature_names else ""
         raise InputError(f"{path}: expected {width} columns (the model's input width){expected}, "
                          f"received {len(table.names)} ({', '.join(table.names)})")
-    values = np.stack([_numbers_of_column(table.columns[name], str(path), name) for name in names], axis=1)
+    values = np.stack([table.columns[name] if table.columns[name].dtype != object else
+                       text_as_numbers(table.columns[name], str(path), name) for name in names], axis=1)
     check_finite_inputs(values, str(path), names,
                         received=lambda row, column: _as_written(path, row, table.names.index(names[column])))
     return values
-
-
-def _parquet_names(path: Path) -> list[str]:
-    """The column names of a Parquet file; none when it cannot be read (read_table then says why)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_schema(path).names
-    except (pa.ArrowException, OSError):
-        return []
-
-
-def _numbers_of_column(column: np.ndarray, source: str, name: str) -> np.ndarray:
-    """A column as float32: numbers as they are, text cells that are numbers converted, other text refused."""
-    if column.dtype != object:
-        return column
-    for row, cell in enumerate(column):
-        if cell is not None and not is_number(cell):
-            raise InputError(f"{source}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
-    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused by the caller
-        return np.array([np.nan if cell is None else float(cell) for cell in column], "float32")
 
 
 def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | None = None, received=None) -> None:
@@ -205,7 +185,9 @@ def _as_written(path: Path, row: int, column: int, first_line: int | None = None
     if suffix in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        value = pq.read_table(path, columns=[_parquet_names(path)[column]]).column(0)[row].as_py()
+        from xornet.data import column_names
+
+        value = pq.read_table(path, columns=[column_names(path)[column]]).column(0)[row].as_py()
         return "null" if value is None else repr(value)
     import csv
     import itertools

@@ -282,6 +282,21 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
     return InputError(f"{path}: cannot read the CSV file: {message.splitlines()[0]}")
 
 
+def text_as_numbers(cells: np.ndarray, source: str, name: str) -> np.ndarray:
+    """A column of text cells (None where missing) as float32, or an error naming its first cell that is not a
+    number (row counted from 1). A number too large for float32 becomes inf, for the callers' finite checks.
+
+    Example:
+        >>> text_as_numbers(np.array(["1", None], dtype=object), "d.parquet", "a")
+        array([ 1., nan], dtype=float32)
+    """
+    row, cell = _first_non_number(cells)
+    if row is not None:
+        raise InputError(f"{source}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
+    with np.errstate(over="ignore"):
+        return np.array([np.nan if c is None else float(c) for c in cells], "float32")
+
+
 def _first_non_number(cells: np.ndarray, block: int = 65536) -> tuple[int | None, str | None]:
     for start in range(0, len(cells), block):
         part = cells[start:start + block]
@@ -330,11 +345,7 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
         pa.default_memory_pool().release_unused()  # the decoded batches, which the pool would otherwise keep
     for name in names:
         if columns[name].dtype == object and name not in text_columns | infer_columns:
-            row, cell = _first_non_number(columns[name])
-            if row is None:
-                columns[name] = np.array([np.nan if c is None else float(c) for c in columns[name]], "float32")
-            else:
-                raise InputError(f"{path}, row {row + 1}, column {name!r}: expected a number, received {cell!r}")
+            columns[name] = text_as_numbers(columns[name], str(path), name)
     if rows == 0:
         raise InputError(f"{path}: the Parquet file has no rows")
     return Table(names, columns, str(path), None, block=block)
