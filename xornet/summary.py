@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from xornet.config import Config, DenseLayer
-from xornet.files.architecture import LAYER_WEIGHTS
+from xornet.files.architecture import LAYER_WEIGHTS, layer_weights
 
 LINE_LENGTH = 72
 
@@ -72,11 +72,9 @@ def keras_free_summary(config: dict) -> str | None:
     columns = [rich.table.Column(name, justify=justify, width=width) for name, justify, width in
                zip(["Layer (type)", "Output Shape", "Param #"], ["left", "left", "right"], widths)]
     table = rich.table.Table(*columns, width=LINE_LENGTH, show_lines=True)
-    width, weights = batch_shape[1], []
-    for layer in layers[1:]:
-        made = LAYER_WEIGHTS[layer["class_name"]](layer["config"], width)
+    weights = []
+    for layer, made, width in layer_weights(config):
         weights += made
-        width = layer["config"]["units"] if layer["class_name"] == "Dense" else width
         name = rich.markup.escape(layer["config"]["name"]) + f" ({symbol(rich.markup.escape(layer['class_name']))})"
         count = sum(math.prod(shape) for shape, _, _ in made)
         table.add_row(name, f"([color(45)]None[/], {number(width)})", number(f"{count:,}"))

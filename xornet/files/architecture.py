@@ -131,16 +131,25 @@ LAYER_WEIGHTS = {
 }
 
 
+def layer_weights(config: dict):
+    """Each layer of a checked Keras 3 Sequential config after its input: (layer, the weights it makes as
+    LAYER_WEIGHTS lists them, its output width).
+
+    Example:
+        >>> [len(made) for _, made, _ in layer_weights(config)]  # the XOR net
+        [2, 0, 2, 0]
+    """
+    layers = config["config"]["layers"]
+    width = layers[0]["config"]["batch_shape"][1]
+    for layer in layers[1:]:
+        made = LAYER_WEIGHTS.get(layer["class_name"], lambda o, width: [])(layer["config"], width)
+        width = layer["config"]["units"] if layer["class_name"] == "Dense" else width
+        yield layer, made, width
+
+
 def parameter_count(config: dict) -> int:
     """The number of weights a checked Keras 3 Sequential config has, as Keras' `count_params` counts them."""
-    layers = config["config"]["layers"]
-    width, total = layers[0]["config"]["batch_shape"][1], 0
-    for layer in layers[1:]:
-        options = layer["config"]
-        made = LAYER_WEIGHTS.get(layer["class_name"], lambda o, width: [])(options, width)
-        total += sum(math.prod(shape) for shape, _, _ in made)
-        width = options["units"] if layer["class_name"] == "Dense" else width
-    return total
+    return sum(math.prod(shape) for _, made, _ in layer_weights(config) for shape, _, _ in made)
 
 
 def _memory_bytes() -> int:
