@@ -114,6 +114,9 @@ def test_overrides(tmp_path, monkeypatch):
         "--set model.layers.7.units=4: model.layers.7: index out of range (the list has 4 items)")
     assert error_of("c.yaml", ["epochs"]) == (
         "--set 'epochs': expected KEY=VALUE with a dotted key, for example training.learning_rate=0.5")
+    assert error_of("c.yaml", ["model.layers=[{type: Dense, units: -1}]"]) == (  # inside the value it set
+        "--set model.layers=[{type: Dense, units: -1}]: model.layers.0.units: expected a value greater than 0, "
+        "received -1")
     assert parse_override("training.metrics=[accuracy, auc]") == (("training", "metrics"), ["accuracy", "auc"])
 
 

@@ -676,8 +676,9 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
     loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
     dotted = dotted_key(loc)
     where = override_origin.get(loc)
-    if where is None:  # an error about a whole section names the override that changed it
-        where = next((origin for path, origin in reversed(override_origin.items()) if path[:len(loc)] == loc), None)
+    if where is None:  # an error about a whole section, or inside a value an override set, names that override
+        where = next((origin for path, origin in reversed(override_origin.items())
+                      if path[:len(loc)] == loc or loc[:len(path)] == path), None)
     if where is None:
         probe = loc
         while probe and probe not in lines:
@@ -713,14 +714,17 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
 
 
 def validate_config(data: dict, source: str = "<config>", lines: dict | None = None,
-                    overrides: list[str] = ()) -> Config:
+                    overrides: list[str] = (), origins: dict[tuple, str] | None = None) -> Config:
     """Validate plain config data (already parsed from YAML) and apply overrides.
+
+    `origins` names where values already set in `data` came from ({path: "--grid KEY=V1,V2"}): errors
+    about them name it, as errors about `overrides` name their --set.
 
     Example:
         >>> validate_config({"training": {"epochs": 10}}).training.epochs
         10
     """
-    origin: dict = {}
+    origin: dict = dict(origins or {})
     for text in overrides:
         path, value = parse_override(text)
         shown = f"--set {text}" if text.isprintable() else f"--set {text!r}"

@@ -155,27 +155,17 @@ class SweepPlan:
 
     def config_for(self, params: dict[str, Any]) -> Config:
         """The config one trial trains: the base config with the setting and seed applied, no early stop."""
-        data = self.config.resolved()
+        data, origins = self.config.resolved(), {}
         for key, value in params.items():
             path, _ = parse_override(f"{key}=0")
-            apply_override(data, path, value, self.grid_options.get(key, f"--grid {key}"))
+            origin = self.grid_options.get(key, f"--grid {key}")
+            apply_override(data, path, value, origin)
+            if key != "seed":
+                origins[path] = origin
         data["training"]["target_loss"] = None
         data["training"]["restarts"] = 0
         data["training"]["tensorboard"] = None
-        source = self.config.source or "<sweep>"
-        try:
-            return validate_config(data, source)
-        except InputError as exc:
-            raise self._named_by_grid(exc, source, params) from None
-
-    def _named_by_grid(self, exc: InputError, source: str, params: dict[str, Any]) -> InputError:
-        """An error about a grid key names the --grid option, as --set errors name theirs."""
-        text = exc.message.removeprefix(f"{source}: ")
-        dotted = text.split()[2] if text.startswith("unknown key ") else text.split(":")[0]
-        for key in params:
-            if key != "seed" and (key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + ".")):
-                return InputError(f"{self.grid_options.get(key, f'--grid {key}')}: {text}", exc.hint)
-        return exc
+        return validate_config(data, self.config.source or "<sweep>", origins=origins)
 
     @functools.cached_property
     def trials(self) -> list[PlannedTrial]:
