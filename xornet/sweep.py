@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from xornet.config import Config, apply_override, parse_override, validate_config
+from xornet.config import Config, apply_override, parse_override, parse_yaml, validate_config
 from xornet.errors import InputError, XornetError
 
 MAX_RUNS = 100_000  # settings x seeds in one sweep command
@@ -72,20 +72,19 @@ def parse_grid(options: list[str]) -> dict[str, list[Any]]:
         parts = raw.split(",")
         if len(parts) > MAX_RUNS:
             raise InputError(f"--grid {key.strip()}: expected at most {MAX_RUNS:,} values, received {len(parts):,}")
-        grid[key.strip()] = [_grid_value(option, key, part) for part in parts]
+        grid[key.strip()] = _grid_values(option, key, parts)
     return grid
 
 
-def _grid_value(option: str, key: str, part: str) -> Any:
-    """One value of a --grid option, parsed as --set parses its value; errors name the --grid option."""
+def _grid_values(option: str, key: str, parts: list[str]) -> list[Any]:
+    """The values of a --grid option, each parsed as --set parses its value; errors name the --grid option."""
     try:
-        return parse_override(f"{key}={part}")[1]
-    except InputError as exc:
-        where = exc.message.find(": the value")
-        if where < 0:  # the key itself is malformed
-            raise InputError(f"--grid {option}: expected KEY=V1,V2,... with a dotted KEY, for example "
-                             "training.learning_rate=0.05,0.1") from None
-        raise InputError(f"--grid {option}: the value {part!r}{exc.message[where + len(': the value'):]}") from None
+        path, _ = parse_override(f"{key}=0")
+    except InputError:
+        raise InputError(f"--grid {option}: expected KEY=V1,V2,... with a dotted KEY, for example "
+                         "training.learning_rate=0.05,0.1") from None
+    return [parse_yaml(part, f"--grid {option}: the value {part!r}", path)[0] if part.strip() else None
+            for part in parts]
 
 
 def counted(count: int, noun: str) -> str:
