@@ -228,6 +228,9 @@ def test_multiclass_predict_and_evaluate_name_the_classes(workdir, xornet):
     assert "class  precision  recall      f1  support\nhigh      1.0000  1.0000  1.0000        4\n" in table
     assert table.endswith("            pred high   pred low   pred mid\ntrue high           4          0          0\n"
                           "true low            0         12          0\ntrue mid            0          0         20\n")
+    assert error(xornet, "evaluate", "-m", "out_kinds/basic_model.json", "--data", "kinds.csv", "--label", "kinds") == (
+        "error: --label kinds: kinds.csv: no column named 'kinds' (did you mean 'kind'?); the file has columns: "
+        "a, b, kind")  # named from the header: reading the body first failed on the text column 'kind'
 
 
 def test_regression_prints_values_and_mae_rmse_r2(workdir, xornet):

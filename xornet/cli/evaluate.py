@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -64,14 +62,16 @@ def evaluate(
         cfg = _load_config(data, [])
         dataset, loss = load_data(cfg), cfg.training.loss
     else:
-        with label_flag_named(label):
-            if "inputs" in recorded:  # a file run: encode the file as its training rows were
-                dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}))
-            else:
-                features = recorded.get("features")
-                is_npy = data.suffix.lower() == ".npy"
-                dataset = load_file(str(data), features if features and not is_npy else None,
-                                    label if label is not None else recorded.get("label") if not is_npy else None)
+        label_flag = None if label is None else f"--label {label}"
+        if "inputs" in recorded:  # a file run: encode the file as its training rows were
+            dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}),
+                                         label_flag=label_flag)
+        else:
+            features = recorded.get("features")
+            is_npy = data.suffix.lower() == ".npy"
+            dataset = load_file(str(data), features if features and not is_npy else None,
+                                label if label is not None else recorded.get("label") if not is_npy else None,
+                                label_flag)
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
@@ -83,25 +83,6 @@ def evaluate(
     else:
         typer.echo(f"{model} on {rows_are}{shown_path(dataset.source)} ({scores['rows']} rows, loss {loss})")
         typer.echo(format_evaluation(scores))
-
-
-@contextlib.contextmanager
-def label_flag_named(label: str | None):
-    """An error about the label column names `--label COLUMN` when the user gave one.
-
-    The data readers say where the label came from in a config (`data.label`) or
-    in the run record (`--data`); here it came from the flag.
-    """
-    try:
-        yield
-    except InputError as exc:
-        if label is not None:
-            for role in ("data.label", "--data"):
-                for problem in (f"no column named {label!r}", f"column {label} is out of range"):
-                    found = re.match(rf"(.*): {re.escape(role)}: ({re.escape(problem)}.*)", exc.message)
-                    if found:
-                        exc.message = f"--label {label}: {found.group(1)}: {found.group(2)}"
-        raise
 
 
 @app.command(short_help="Draw a saved model's training curves.")

@@ -98,22 +98,25 @@ def truth_table(gate: str, inputs: int = 2) -> Dataset:
     return Dataset(x, y, names, "y", f"truth table {gate}")
 
 
-def pick_columns(names: list[str], features, label, source: str) -> tuple[list[str], str]:
+def pick_columns(names: list[str], features, label, source: str, label_flag: str | None = None) -> tuple[list[str], str]:
     """(feature names, label name) of a file's columns, from data.features and data.label (names or indices).
+
+    An error about the label names `label_flag` (e.g. "--label z") when the label came from it.
 
     Example:
         >>> pick_columns(["a", "b", "y"], None, None, "f.csv")
         (['a', 'b'], 'y')
     """
     def name_of(column, role: str) -> str:
+        where = f"{label_flag}: {source}" if role == "label" and label_flag else f"{source}: data.{role}"
         if isinstance(column, int) and str(column) not in names:
             if 0 <= column < len(names):
                 return names[column]
-            raise InputError(f"{source}: data.{role}: column {column} is out of range, the file has {len(names)} columns")
+            raise InputError(f"{where}: column {column} is out of range, the file has {len(names)} columns")
         if str(column) in names:
             return str(column)
         raise InputError(
-            f"{source}: data.{role}: no column named {column!r}{did_you_mean(column, names)}; "
+            f"{where}: no column named {column!r}{did_you_mean(column, names)}; "
             f"the file has columns: {', '.join(names)}"
         )
 
@@ -129,7 +132,8 @@ def pick_columns(names: list[str], features, label, source: str) -> tuple[list[s
     return feature_names, label_name
 
 
-def _read(path: str, config: Config | None = None, features=None, label=None, categorical=()) -> tuple[Table, list, str]:
+def _read(path: str, config: Config | None = None, features=None, label=None, categorical=(),
+          label_flag: str | None = None) -> tuple[Table, list, str]:
     file = Path(path)
     if not file.exists():
         raise InputError(f"{path}: data file not found (data.path)")
@@ -140,9 +144,9 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     header = column_names(file)
     label_column = set()
     if header is not None:
-        label_column = {pick_columns(header, features, label, str(path))[1]}
+        label_column = {pick_columns(header, features, label, str(path), label_flag)[1]}
     table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=label_column)
-    feature_names, label_name = pick_columns(table.names, features, label, str(path))
+    feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
     for name in categorical:
         if str(name) not in feature_names:
             raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "
@@ -170,14 +174,16 @@ def column_names(file: Path) -> list[str] | None:
     return csv_header(file)[0] if suffix in (".csv", ".txt") else None
 
 
-def load_file(path: str, features=None, label=None) -> Dataset:
+def load_file(path: str, features=None, label=None, label_flag: str | None = None) -> Dataset:
     """Load a CSV, Parquet or .npy file of numbers, picking feature and label columns by name or index.
+
+    Errors about the label name `label_flag` (e.g. "--label y") when the label came from it.
 
     Example:
         >>> load_file("data/breast_cancer.csv", label="diagnosis").x.shape
         (569, 30)
     """
-    table, feature_names, label_name = _read(path, features=features, label=label)
+    table, feature_names, label_name = _read(path, features=features, label=label, label_flag=label_flag)
     encoding = {"features": feature_names, "label": label_name}
     rows = np.arange(table.rows)
     x, y = encode_table(table, encoding, rows)
@@ -245,8 +251,11 @@ def _dataset(table: Table, encoding: dict, rows: np.ndarray) -> Dataset:
                    first_line=table.first_line)
 
 
-def load_labelled_file(path: str, encoding: dict, role: str = "--data") -> Dataset:
+def load_labelled_file(path: str, encoding: dict, role: str = "--data", label_flag: str | None = None) -> Dataset:
     """Rows with labels from another file, encoded as a run's training rows were (its record's "data").
+
+    The columns are checked against the file's header before its body is read; an error about the label
+    names `label_flag` (e.g. "--label y") when the label came from it.
 
     Example:
         >>> load_labelled_file("data/iris.csv", record["data"]).classes
@@ -254,11 +263,18 @@ def load_labelled_file(path: str, encoding: dict, role: str = "--data") -> Datas
     """
     if not Path(path).exists():
         raise InputError(f"{path}: file not found ({role})")
+    def check(names: list[str]) -> None:
+        for name in [*encoding["features"], encoding["label"]]:
+            if name not in names:
+                where = f"{label_flag}: {path}" if label_flag and name == encoding["label"] else f"{path}: {role}"
+                raise InputError(f"{where}: no column named {name!r}{did_you_mean(name, names)}; "
+                                 f"the file has columns: {', '.join(names)}")
+
+    header = column_names(Path(path))
+    if header is not None:
+        check(header)
     table = read_table(Path(path), text_columns=set(encoding.get("categorical", {})), infer_columns={encoding["label"]})
-    for name in [*encoding["features"], encoding["label"]]:
-        if name not in table.columns:
-            raise InputError(f"{path}: {role}: no column named {name!r}{did_you_mean(name, table.names)}; "
-                             f"the file has columns: {', '.join(table.names)}")
+    check(table.names)
     kept, _ = drop_missing(table, encoding["features"], encoding["label"], encoding.get("missing", {}).get("policy", "error"))
     return _dataset(table, encoding, kept)
 
