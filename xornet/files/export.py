@@ -78,6 +78,7 @@ def export_model(loaded: LoadedModel, to: str, directory: Path, force: bool = Fa
 
     if to not in EXPORT_FORMATS:
         raise InputError(f"--to: expected one of {', '.join(EXPORT_FORMATS)}, received {to!r}")
+    check_export(loaded.model_path, to, directory, force)
     paths = export_paths(loaded.model_path, to, directory)
     model = loaded.model
     if to == "keras2":
@@ -90,9 +91,6 @@ def export_model(loaded: LoadedModel, to: str, directory: Path, force: bool = Fa
     else:
         writers = [lambda temp: _save_with_suffix(temp, ".keras", model.save)]
     files = dict(zip(paths, writers))
-    existing = [str(path) for path in files if path.exists()]
-    if existing and not force:
-        raise InputError(f"{existing[0]} already exists; refusing to overwrite it", hint="pass --force to replace it")
     for path, write in files.items():
         atomic_write(path, write)
     return list(files)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from xornet.errors import InputError, XornetError
 from xornet.files.load import LoadedModel
-from xornet.files.names import stem_of
+from xornet.files.export import check_export, export_paths
 from xornet.files.safe_write import atomic_write
 
 SERVING_FORMATS = ("savedmodel", "tflite", "onnx")
@@ -38,13 +38,10 @@ def export_for_serving(loaded: LoadedModel, to: str, directory: Path, force: boo
         >>> export_for_serving(load_model("models/basic_model.json"), "tflite", Path("out"))
         [PosixPath('out/basic.tflite')]
     """
-    stem = stem_of(loaded.model_path.name)
-    targets = {"savedmodel": f"{stem}_savedmodel", "tflite": f"{stem}.tflite", "onnx": f"{stem}.onnx"}
-    if to not in targets:
+    if to not in SERVING_FORMATS:
         raise InputError(f"--to: expected one of {', '.join(SERVING_FORMATS)}, received {to!r}")
-    target = Path(directory) / targets[to]
-    if target.exists() and not force:
-        raise InputError(f"{target} already exists; refusing to overwrite it", hint="pass --force to replace it")
+    check_export(loaded.model_path, to, directory, force)
+    (target,) = export_paths(loaded.model_path, to, directory)
     model = loaded.model
     if to == "savedmodel":
         _replace_directory(target, lambda temp: write_savedmodel(model, temp))
