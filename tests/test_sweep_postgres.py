@@ -119,3 +119,28 @@ def test_a_killed_workers_trial_runs_again_after_its_heartbeats_stop(postgres, w
     assert [states[t.number] for t in held] == [TrialState.FAIL, TrialState.FAIL]
     assert sorted(complete_by_fingerprint(postgres, "killed").values()) == [1, 1]
     assert {t.user_attrs["fingerprint"] for t in held} == set(complete_by_fingerprint(postgres, "killed"))
+
+
+def test_a_worker_killed_right_after_claiming_a_trial_leaves_a_heartbeat_to_go_stale(postgres, workdir, monkeypatch):
+    """Killed between claiming a trial (RUNNING) and its first beat, a worker would leave a trial no other
+    worker could ever find dead: the heartbeat is recorded before the claim."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from xornet import sweep
+    from xornet.config import load_config
+
+    plan = sweep.plan_sweep(load_config(workdir / "configs/seed.yaml", ["training.epochs=5"]), range(1), {})
+    study = sweep.open_study(postgres, "claimed", grace=2)
+    sweep.enqueue(plan, study)
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # the worker dies right after the trial turned RUNNING
+
+    monkeypatch.setattr(study.storage, "set_trial_user_attr", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sweep._take(study, plan, share=1)
+    assert [t.state for t in study.optuna.get_trials()] == [TrialState.RUNNING]
+    time.sleep(3)  # past the grace period
+    optuna.storages.fail_stale_trials(study.optuna)
+    assert [t.state for t in study.optuna.get_trials()] == [TrialState.FAIL]

@@ -381,10 +381,12 @@ def _take(study: Study, plan: SweepPlan, share: int) -> list:
     taken = []
     for trial in mine:
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if study.heartbeat_seconds:
+                # Before the claim: a worker killed just after claiming must leave a heartbeat to go stale.
+                # (fail_stale_trials never fails a running trial that has none: it would wait forever.)
+                study.storage.record_heartbeat(trial._trial_id)
             if study.storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
                 study.storage.set_trial_user_attr(trial._trial_id, "worker", _worker_id())
-                if study.heartbeat_seconds:
-                    study.storage.record_heartbeat(trial._trial_id)
                 taken.append(trial)
         if len(taken) == limit:
             break
