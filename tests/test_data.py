@@ -365,3 +365,46 @@ def test_a_misspelt_label_is_named_before_text_columns_are_read_and_parquet_labe
     result = xornet("train", "names.yaml", "-q")
     assert result.exit_code == 0, result.stderr
     assert json.loads((workdir / "out_names/basic_run.json").read_text())["data"]["classes"] == ["big", "small"]
+
+
+def test_a_csv_cut_into_many_chunks_reads_as_pyarrow_reads_it_whole(workdir, xornet, monkeypatch):
+    """The reader cuts the file at line ends every CHUNK_BYTES and parses the chunks side by side: with chunks of
+    a few lines, CRLF line ends, blank lines, quoted text, missing cells and no last line end, the columns equal
+    pyarrow's whole-file read, and a bad cell far down is named by its line."""
+    import pyarrow.csv as pacsv
+
+    from xornet.data import parallel_csv, read_table
+    from xornet.data.readers import NULL_VALUES
+
+    rng = np.random.default_rng(3)
+    lines = ["a,b,color,y"]
+    for index, (a, b) in enumerate(rng.normal(size=(300, 2)).round(3)):
+        color = ['"red, dark"', "green", ""][index % 3]
+        lines.append(f"{'' if index % 13 == 5 else a},{b},{color},{int(a + b > 0)}" + ("\r\n" if index % 7 else "\r\n\r\n"))
+    write("cut.csv", "".join(lines[:1]) + "\n" + "".join(lines[1:]).rstrip("\r\n"))
+    whole = pacsv.read_csv(workdir / "cut.csv", convert_options=pacsv.ConvertOptions(
+        null_values=NULL_VALUES, strings_can_be_null=True, column_types={"color": "string"}))
+    assert len(parallel_csv._chunks(workdir / "cut.csv", 12)) == 1
+    monkeypatch.setattr(parallel_csv, "CHUNK_BYTES", 32)
+    assert len(parallel_csv._chunks(workdir / "cut.csv", 12)) > 100  # many chunks of a line or two
+    table = read_table(workdir / "cut.csv", text_columns={"color"})
+    assert table.rows == 300 and np.isnan(table.columns["a"]).sum() == 23
+    for name in ("a", "b", "y"):
+        np.testing.assert_array_equal(table.columns[name], whole.column(name).to_numpy().astype("float32"))
+    assert table.columns["color"].tolist() == whole.column("color").to_pylist()
+
+    write("late_bad.csv", "a,b,y\n" + "0,1,1\n" * 500 + "1,zero,0\n" + "0,1,1\n" * 20)
+    config("late_bad", "  path: late_bad.csv\n", model="")
+    assert error(xornet, "train", "late_bad.yaml") == (
+        f"error: {workdir / 'late_bad.csv'}, line 502, column 'b': expected a number, received 'zero'")
+
+
+def test_old_mac_line_ends_are_named_by_train_and_predict(workdir, xornet):
+    write("mac.csv", "a,b,y\r0,1,1\r1,0,1\r1,1,0\r0,0,0\r")
+    config("mac", "  path: mac.csv\n", model="", training="training:\n  epochs: 1\n")
+    message = ("line 1: the line ends in a carriage return alone (old Mac line ends), expected \\n or \\r\\n "
+               "(hint: convert the file with: tr '\\r' '\\n' < OLD > NEW)")
+    assert error(xornet, "train", "mac.yaml") == f"error: {workdir / 'mac.csv'}, {message}"
+    assert xornet("train", "configs/xor.yaml", "-q").exit_code == 0
+    write("mac_in.csv", "0,1\r1,1\r")
+    assert error(xornet, "predict", "-m", "models/basic_model.json", "-i", "mac_in.csv") == f"error: mac_in.csv, {message}"

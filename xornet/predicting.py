@@ -18,6 +18,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from xornet.data.readers import carriage_return_error
 from xornet.errors import InputError
 from xornet.text import is_number
 
@@ -248,6 +249,8 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
         line_number += 1
         if not first:
             raise InputError(f"{source}: no input rows, expected CSV rows of {width} numbers")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise carriage_return_error(source, line_number)
     if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
         first = first[3:]
     columns, header = None, None

@@ -97,11 +97,20 @@ def _first_row(path: Path) -> tuple[list[str], int]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             for index, line in enumerate(handle):
+                if line.endswith("\r"):
+                    raise carriage_return_error(str(path), index + 1)
                 if line.strip():
                     return next(csv.reader([line])), index
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text CSV file (not UTF-8 at byte {exc.start})") from exc
     raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
+
+
+def carriage_return_error(source: str, line: int) -> InputError:
+    """The error for a CSV file whose lines end in a carriage return alone (old Mac line ends): the readers cut
+    lines at "\\n" only, as pyarrow's parallel reader does."""
+    return InputError(f"{source}, line {line}: the line ends in a carriage return alone (old Mac line ends), "
+                      "expected \\n or \\r\\n", hint="convert the file with: tr '\\r' '\\n' < OLD > NEW")
 
 
 def csv_header(path: Path) -> tuple[list[str], int, bool]:
