@@ -75,6 +75,13 @@ def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, x
                             "checkpoint [[1150, 4], [1150, 1], [350, 4], [350, 1]], now [[1071, 4], [1071, 1], "
                             "[429, 4], [429, 1]]) (hint: train without --resume to start over)\n")
 
+    write("memory.yaml", CONFIG.replace("stream: true", "stream: false"))  # the same rows, split another way
+    memory = xornet("train", "memory.yaml", "--resume")
+    assert memory.exit_code == 2
+    assert memory.stderr == ("error: models/.basic_checkpoint.npz: the checkpoint is of a different run (data.stream "
+                             "differs: checkpoint 'streamed', now 'in memory') (hint: train without --resume to start "
+                             "over)\n")
+
     (cache,) = temp.glob("xornet_stream_*")  # the killed run's CSV cache: deleted by the next streamed run
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     resumed = xornet("train", "long.yaml", "--resume", "--epochs", total)

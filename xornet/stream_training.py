@@ -160,8 +160,8 @@ def _fingerprint(model, stream: Stream, training: TrainingConfig, seed: int, val
     counts, width = stream.counts, len(stream.features)
     shapes = [[counts["train"], width], [counts["train"], 1]]
     shapes += [[counts["validation"], width], [counts["validation"], 1]] if validation else []
-    return {"training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)), "seed": seed,
-            "data": shapes, "weights": [list(v.shape) for v in model.variables],
+    return {"data.stream": "streamed", "training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)),
+            "seed": seed, "data": shapes, "weights": [list(v.shape) for v in model.variables],
             "stream": stream.hashes["train"]}
 
 

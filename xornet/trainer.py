@@ -252,6 +252,7 @@ class _FastRun:
         self.history: dict[str, list[float]] = {name: [] for name in self.columns}
         self.epoch, self.stop = 0, None
         self.fingerprint = {
+            "data.stream": "in memory",  # a streamed run's rows and split are others: never resumed here
             "training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)), "seed": seed,
             "data": [list(x.shape), list(y.shape)] + ([list(a.shape) for a in validation] if validation else []),
             "weights": [list(v.shape) for v in model.variables],
