@@ -72,7 +72,7 @@ def rows_from_json(body: bytes, width: int) -> np.ndarray:
         raise InputError(f"{SOURCE}: \"inputs\" must be a non-empty list of rows like [[0, 1]], "
                          f"received {_describe(rows)}")
     for number, row in enumerate(rows, start=1):
-        where = f"{SOURCE}: inputs row {number}"
+        where = f"{SOURCE}, row {number}"
         if not isinstance(row, list):
             raise InputError(f"{where}: expected a list of {width} numbers, received {_describe(row)}")
         if len(row) != width:
@@ -80,8 +80,10 @@ def rows_from_json(body: bytes, width: int) -> np.ndarray:
         for column, value in enumerate(row, start=1):
             if type(value) not in (int, float):
                 raise InputError(f"{where}, column {column}: expected a number, received {_describe(value)}")
-    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused by check_finite_inputs
-        return np.array(rows, dtype="float32")
+    with np.errstate(over="ignore"):  # too large for float32 becomes inf
+        values = np.array(rows, dtype="float32")
+    check_finite_inputs(values, SOURCE, received=lambda row, column: _describe(rows[row][column]))  # 1e39, not inf
+    return values
 
 
 def rows_from_csv(body: bytes, width: int, features: list[str] | None) -> np.ndarray:
