@@ -408,3 +408,16 @@ def test_old_mac_line_ends_are_named_by_train_and_predict(workdir, xornet):
     assert xornet("train", "configs/xor.yaml", "-q").exit_code == 0
     write("mac_in.csv", "0,1\r1,1\r")
     assert error(xornet, "predict", "-m", "models/basic_model.json", "-i", "mac_in.csv") == f"error: mac_in.csv, {message}"
+
+
+def test_without_a_model_section_the_reference_network_takes_the_data_files_width(workdir, xornet):
+    write("three.csv", "a,b,c,y\n" + "0,0,1,1\n0,1,1,0\n1,0,0,0\n1,1,0,1\n" * 3)
+    write("three.yaml", "seed: 1\ndata:\n  path: three.csv\n  label: y\ntraining:\n  epochs: 2\n")
+    summary = xornet("summary", "three.yaml")
+    assert summary.exit_code == 0, summary.stderr
+    assert "│ dense (Dense)                 │ (None, 10)            │           40 │" in summary.stdout
+    assert " Total params: 51 (204.00 B)\n" in summary.stdout
+    result = xornet("train", "three.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    write("gone.yaml", "seed: 1\ndata:\n  path: gone.csv\n  label: y\n")
+    assert error(xornet, "summary", "gone.yaml") == f"error: {workdir / 'gone.csv'}: data file not found (data.path)"

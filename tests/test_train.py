@@ -188,7 +188,8 @@ def test_bad_inputs_to_train(workdir, xornet):
     assert error("typo.yaml").startswith("error: typo.yaml, line 3: unknown key training.epoch (did you mean 'epochs'?)")
     assert error("configs/xor.yaml", "--epochs", "-3") == (
         "error: --epochs -3: training.epochs: expected a value greater than or equal to 1, received -3")
-    write("wide.yaml", "data:\n  table: xor\n  inputs: 3\n")
+    write("wide.yaml", "data:\n  table: xor\n  inputs: 3\nmodel:\n  layers:\n    - {type: Dense, units: 10, input_dim: 2}\n"
+                       "    - {type: Dense, units: 1, activation: sigmoid}\n")
     assert error("wide.yaml") == (
         "error: wide.yaml: model.layers.0.input_dim is 2, but the data (truth table xor) has 3 feature columns "
         "(hint: make them agree, or leave input_dim out to take the width from the data)")

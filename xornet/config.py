@@ -124,7 +124,7 @@ LAYER_TYPES = tuple(LAYER_CLASSES)
 def reference_layers() -> list:
     """The classic XOR network: Dense(10), tanh, Dense(1), sigmoid."""
     return [
-        DenseLayer(type="Dense", units=10, input_dim=2),
+        DenseLayer(type="Dense", units=10),  # its width from the data: the truth table's 2 inputs, or a file's columns
         ActivationLayer(type="Activation", activation="tanh"),
         DenseLayer(type="Dense", units=1),
         ActivationLayer(type="Activation", activation="sigmoid"),
@@ -792,7 +792,7 @@ model:
                                 #   bias_initializer), Activation (activation), Dropout (rate),
                                 #   BatchNormalization (momentum, epsilon, center, scale),
                                 #   LeakyReLU (negative_slope), Flatten; any layer may have a name
-    - {type: Dense, units: 10, input_dim: 2}
+    - {type: Dense, units: 10}   # input_dim: the data's width (2 for the xor table) unless given
     - {type: Activation, activation: tanh}
     - {type: Dense, units: 1}
     - {type: Activation, activation: sigmoid}
