@@ -262,3 +262,22 @@ def test_progress_bar_line_fits_the_terminal(width):
     assert "loss 0.1235" in line
     if width >= 120:
         assert "mean_squared_error 0.2500  " in line and "epochs/s" in line
+
+
+def test_a_reader_that_leaves_early_costs_no_model_and_no_error(workdir):
+    """`xornet train CONFIG | head -1`: once the pipe closes, train carries on to save its model, without an
+    error; predict stops writing. Both exit 0 with nothing on stderr."""
+    train = subprocess.Popen([sys.executable, "-m", "xornet", "train", "configs/xor.yaml"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert train.stdout.readline() == b"Experiment xor (configs/xor.yaml), seed 42\n"
+    train.stdout.close()  # the rest is written after the reader has gone
+    assert (train.wait(), train.stderr.read()) == (0, b"")
+    assert sorted(p.name for p in (workdir / "models").glob("basic*")) == [
+        "basic_history.csv", "basic_model.json", "basic_run.json", "basic_weights.h5"]
+
+    (workdir / "many.csv").write_text("0,1\n1,1\n" * 100_000)  # more than a pipe holds
+    predict = subprocess.Popen([sys.executable, "-m", "xornet", "predict", "-m", "models/basic_model.json",
+                                "-i", "many.csv", "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert predict.stdout.readline() == b"x1,x2,probability,class\n"
+    predict.stdout.close()
+    assert (predict.wait(), predict.stderr.read()) == (0, b"")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import tempfile
 import traceback
 from enum import Enum
@@ -193,4 +194,40 @@ def main() -> None:
     """Entry point of the `xornet` console script."""
     import xornet.cli  # noqa: F401  (registers the commands)
 
+    sys.stdout = ReaderMayLeave(sys.stdout)
     app(prog_name="xornet")
+
+
+class ReaderMayLeave:
+    """Standard output for a reader that may leave early (`xornet train CONFIG | head -1`): once the pipe is
+    closed, output goes to /dev/null and the command carries on, so a training run still saves its model.
+
+    Example:
+        >>> sys.stdout = ReaderMayLeave(sys.stdout)
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            reader_left()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def reader_left() -> None:
+    """Send the rest of standard output to /dev/null (also what Python flushes at exit), after a broken pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+    os.close(devnull)

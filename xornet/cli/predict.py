@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from xornet.cli.app import WEIGHTS_HELP, Format, app, check_input_file, check_model_options, friendly_errors, open_binary
+from xornet.cli.app import (WEIGHTS_HELP, Format, app, check_input_file, check_model_options, friendly_errors,
+                            open_binary, reader_left)
 from xornet.errors import InputError
 
 
@@ -99,7 +100,15 @@ def _shown(path: str) -> str:
 
 def _write_predictions(chunks, run, threshold: float, output_format: Format, width: int, features,
                        labels: dict) -> None:
-    """Predict each chunk of inputs and write it to stdout in the chosen format."""
+    """Predict each chunk of inputs and write it to stdout in the chosen format; stop when the reader has left
+    (`xornet predict ... | head`)."""
+    try:
+        _write_all(chunks, run, threshold, output_format, width, features, labels)
+    except BrokenPipeError:
+        reader_left()
+
+
+def _write_all(chunks, run, threshold: float, output_format: Format, width: int, features, labels: dict) -> None:
     import numpy as np
 
     from xornet.predicting import csv_header, format_csv_chunk, format_json_chunk, format_table, predict_finite, to_classes
