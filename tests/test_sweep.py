@@ -178,3 +178,25 @@ def test_two_workers_run_every_trial_exactly_once_and_a_sweep_resumes(workdir, x
     assert "1 run (1 setting x 1 seed), 1 to run" in resumed.stderr
     redone = [t for t in study.trials if t.user_attrs.get("fingerprint") == planned.fingerprint]
     assert [t.state for t in redone] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_a_study_has_the_same_default_name_wherever_the_project_is(workdir, xornet):
+    """Machines sharing a study have their checkouts in different folders: the default study names of sweep and
+    tune come from the config with its data paths relative to the config's folder, not from absolute paths."""
+    from xornet.config import load_config
+    from xornet.tune import default_study_name
+
+    rows = "a,b,y\n" + "0,0,0\n0,1,1\n1,0,1\n1,1,0\n" * 4
+    config = ("name: gate\nseed: 1\ndata:\n  path: ../data/gate.csv\n  validation_path: ../data/gate.csv\n"
+              "training:\n  epochs: 2\n")
+    firsts = []
+    for project in ("one", "elsewhere/two"):
+        write(f"{project}/data/gate.csv", rows)
+        write(f"{project}/configs/gate.yaml", config)
+        result = xornet("sweep", f"{project}/configs/gate.yaml", "--seeds", "1", "--out", f"{project}/sweeps")
+        assert result.exit_code == 0, result.stderr
+        firsts.append(result.stderr.splitlines()[0].split(":")[0])
+    assert firsts[0] == firsts[1] and firsts[0].startswith("Sweep gate-")
+    names = {default_study_name(load_config(workdir / project / "configs/gate.yaml"), ["seed=int(1,9)"], "loss")
+             for project in ("one", "elsewhere/two")}
+    assert len(names) == 1

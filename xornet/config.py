@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -119,6 +120,7 @@ Layer = Annotated[Union[DenseLayer, ActivationLayer, DropoutLayer, BatchNormaliz
 LAYER_CLASSES = {"Dense": DenseLayer, "Activation": ActivationLayer, "Dropout": DropoutLayer,
                  "BatchNormalization": BatchNormalizationLayer, "LeakyReLU": LeakyReLULayer, "Flatten": FlattenLayer}
 LAYER_TYPES = tuple(LAYER_CLASSES)
+DATA_PATH_KEYS = ("path", "validation_path", "test_path")  # relative to the config file
 
 
 def reference_layers() -> list:
@@ -741,11 +743,32 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
         raise InputError(message) from None
     config._source = source
     config._overrides = list(overrides)
-    for key in ("path", "validation_path", "test_path"):
+    for key in DATA_PATH_KEYS:
         if getattr(config.data, key) is not None and not source.startswith("<"):
             # Relative to the config file; an absolute path stays as it is.
             setattr(config.data, key, str((Path(source).parent / getattr(config.data, key)).resolve()))
     return config
+
+
+def relative_data_paths(resolved: dict, folder: Path) -> dict:
+    """`resolved` (a `Config.resolved()`) with its data files' paths relative to `folder`, as a config in that
+    folder would write them: the same on every machine that keeps the files where the config expects them.
+
+    Example:
+        >>> relative_data_paths(load_config("configs/iris.yaml").resolved(), Path("configs"))["data"]["path"]
+        '../data/iris.csv'
+    """
+    data = dict(resolved["data"])
+    for key in DATA_PATH_KEYS:
+        if data.get(key):
+            data[key] = os.path.relpath(data[key], Path(folder).resolve())
+    return {**resolved, "data": data}
+
+
+def config_folder(config: Config) -> Path:
+    """The folder of the file `config` was read from (the working directory for a config made in code)."""
+    source = config.source
+    return Path(source).parent if source and not source.startswith("<") else Path.cwd()
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

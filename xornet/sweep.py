@@ -47,7 +47,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from xornet.config import Config, apply_override, parse_override, parse_yaml, validate_config
+from xornet.config import (Config, apply_override, config_folder, parse_override, parse_yaml, relative_data_paths,
+                           validate_config)
 from xornet.errors import InputError, XornetError
 
 MAX_RUNS = 100_000  # settings x seeds in one sweep command
@@ -125,9 +126,11 @@ def fingerprint(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _trained(resolved: dict, data_sha256: str) -> dict:
-    """What a run trains: its resolved config (less `output`: sweeps save no model files) and its data."""
-    return {"config": {k: v for k, v in resolved.items() if k != "output"}, "data_sha256": data_sha256}
+def _trained(resolved: dict, folder: Path, data_sha256: str) -> dict:
+    """What a run trains: its resolved config (less `output`: sweeps save no model files; data paths relative to
+    the config's `folder`, so that every machine names the same study) and its data."""
+    return {"config": {k: v for k, v in relative_data_paths(resolved, folder).items() if k != "output"},
+            "data_sha256": data_sha256}
 
 
 @dataclass
@@ -172,16 +175,20 @@ class SweepPlan:
         planned = []
         for setting in self.settings():
             resolved = self.config_for({**setting, "seed": self.seeds[0]}).resolved()
-            group = fingerprint(_trained({**resolved, "seed": None}, self.data_sha256))
+            group = fingerprint(_trained({**resolved, "seed": None}, self.folder, self.data_sha256))
             for seed in self.seeds:
-                mark = fingerprint(_trained({**resolved, "seed": seed}, self.data_sha256))
+                mark = fingerprint(_trained({**resolved, "seed": seed}, self.folder, self.data_sha256))
                 planned.append(PlannedTrial({**setting, "seed": seed}, mark, group))
         return planned
 
     @property
     def config_fingerprint(self) -> str:
         """The fingerprint of the base config (after --set) and data, before the grid and seeds."""
-        return fingerprint(_trained(self.config.resolved(), self.data_sha256))
+        return fingerprint(_trained(self.config.resolved(), self.folder, self.data_sha256))
+
+    @property
+    def folder(self) -> Path:
+        return config_folder(self.config)
 
     @property
     def default_study_name(self) -> str:

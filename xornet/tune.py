@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from xornet.config import Config, apply_override, parse_override, validate_config
+from xornet.config import (Config, apply_override, config_folder, parse_override, relative_data_paths,
+                           validate_config)
 from xornet.errors import InputError, TrainingError
 
 KINDS = ("loguniform", "uniform", "int", "choice")
@@ -231,6 +232,21 @@ def best_config(study, config: Config) -> Config:
     return config_with(config, study.best_trial.user_attrs["params"])
 
 
+def default_study_name(config: Config, searches: list[str], metric: str) -> str:
+    """`<experiment>-tune-<8 hex digits>` of the config, the --search options and the metric: another search,
+    another study; the same on every machine (data paths relative to the config's folder).
+
+    Example:
+        >>> default_study_name(load_config("configs/breast_cancer.yaml"), ["training.learning_rate=loguniform(1e-3,1)"],
+        ...                    "val_loss")
+        'breast_cancer-tune-14ecfa07'
+    """
+    from xornet.sweep import fingerprint
+
+    portable = relative_data_paths(config.resolved(), config_folder(config))
+    return f"{config.name}-tune-{fingerprint([portable, searches, metric])[:8]}"
+
+
 BEST_HEADER = "# xornet tune: the best trial of study "
 
 
@@ -243,14 +259,9 @@ def best_yaml(best: Config, directory: Path, study_name: str) -> str:
         >>> yaml.safe_load(best_yaml(best, Path("tunes/breast_cancer"), "breast_cancer-tune-1"))["output"]["dir"]
         'tunes/breast_cancer/model'
     """
-    import os
-
     import yaml
 
-    resolved = best.resolved()
-    for key in ("path", "validation_path", "test_path"):
-        if resolved["data"].get(key):
-            resolved["data"][key] = os.path.relpath(resolved["data"][key], directory.resolve())
+    resolved = relative_data_paths(best.resolved(), directory)
     resolved["output"]["dir"] = str(directory / "model")
     return f"{BEST_HEADER}{study_name}\n" + yaml.safe_dump(resolved, sort_keys=False)
 

@@ -32,9 +32,9 @@ def tune(
     import subprocess
 
     from xornet.files.safe_write import atomic_write_text
-    from xornet.sweep import Progress, fingerprint, shown_storage
+    from xornet.sweep import Progress, shown_storage
     from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_space,
-                             diverged, finished_trials, format_table, open_tune_study, parse_search, plot_trials,
+                             default_study_name, diverged, finished_trials, format_table, open_tune_study, parse_search, plot_trials,
                              search, trials_csv)
 
     if trials > MAX_TRIALS:
@@ -48,7 +48,7 @@ def tune(
         raise InputError(f"--out {directory}: expected a directory, found a file")
     directory.mkdir(parents=True, exist_ok=True)
     url = storage or str(directory / "study.log")
-    name = study_name or f"{cfg.name}-tune-{fingerprint([cfg.resolved(), searches, metric])[:8]}"
+    name = study_name or default_study_name(cfg, searches, metric)
     if not worker and not force:
         check_results_of(directory, name)
     # Workers sample from their own random streams: a shared seed would make them propose the same values.
