@@ -202,6 +202,18 @@ def test_config_validate_refuses_a_missing_data_file(workdir, xornet):
         "data file\n")
 
 
+def test_config_validate_takes_debug_as_every_command_does(workdir, xornet):
+    write("configs/missing.yaml", "data:\n  path: nothere.csv\n")
+    result = xornet("config", "validate", "configs/missing.yaml", "--debug")
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.endswith("error: configs/missing.yaml: data.path: file not found: configs/nothere.csv "
+                                  "(hint: a path in a config is relative to the config's folder)\n")
+    one_error(xornet("config", "show", "configs/xor.yaml", "--bogus"),
+              "--bogus: xornet config show has no such option, expected one of --set, --debug, received '--bogus' "
+              "(hint: usage: xornet config show [OPTIONS] CONFIG; see xornet config show --help)")
+
+
 # --- 4. export refuses before TensorFlow loads -----------------------------------------------
 
 

@@ -420,4 +420,5 @@ def test_without_a_model_section_the_reference_network_takes_the_data_files_widt
     result = xornet("train", "three.yaml", "-q")
     assert result.exit_code == 0, result.stderr
     write("gone.yaml", "seed: 1\ndata:\n  path: gone.csv\n  label: y\n")
-    assert error(xornet, "summary", "gone.yaml") == f"error: {workdir / 'gone.csv'}: data file not found (data.path)"
+    assert error(xornet, "summary", "gone.yaml") == ("error: gone.yaml: data.path: file not found: gone.csv (hint: a "
+                                                     "path in a config is relative to the config's folder)")

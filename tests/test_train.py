@@ -204,7 +204,8 @@ def test_bad_inputs_to_train(workdir, xornet):
     assert error("cols.yaml") == (
         f"error: {workdir / 'labels.csv'}: data.label: no column named 'lbl'; the file has columns: a, b, y")
     write("nodata.yaml", "data:\n  path: none.csv\n")
-    assert error("nodata.yaml") == f"error: {workdir / 'none.csv'}: data file not found (data.path)"
+    assert error("nodata.yaml") == ("error: nodata.yaml: data.path: file not found: none.csv (hint: a path in a config "
+                                    "is relative to the config's folder)")  # as config validate and summary say
 
 
 def test_debug_shows_the_traceback(workdir, xornet):

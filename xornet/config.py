@@ -35,7 +35,7 @@ from pydantic import (
 
 from xornet.errors import InputError
 from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS
-from xornet.text import dotted_key
+from xornet.text import dotted_key, shown_path
 
 TRUTH_TABLES = ("xor", "and", "or", "nand", "nor", "xnor")
 
@@ -771,6 +771,24 @@ def config_folder(config: Config) -> Path:
     return Path(source).parent if source and not source.startswith("<") else Path.cwd()
 
 
+def check_data_files(config: Config) -> None:
+    """Refuse a config whose data.path, data.validation_path or data.test_path names no file.
+
+    Example:
+        >>> check_data_files(load_config("configs/missing.yaml"))
+        Traceback (most recent call last):
+        xornet.errors.InputError: configs/missing.yaml: data.path: file not found: configs/nothere.csv ...
+    """
+    for key in DATA_PATH_KEYS:
+        file = getattr(config.data, key)
+        if file is not None and not Path(file).exists():
+            raise InputError(f"{config.source}: data.{key}: file not found: {shown_path(file)}",
+                             hint="a path in a config is relative to the config's folder")
+        if file is not None and Path(file).is_dir():
+            raise InputError(f"{config.source}: data.{key}: {shown_path(file)} is a directory, "
+                             "expected a .csv, .parquet or .npy data file")
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read, check and return the experiment config at `path`.
 
@@ -785,11 +803,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 STARTER = """\
 # xornet experiment config: the classic Keras XOR network.
-# Every key is optional; what is left out takes the value shown here.
+# Every key is optional; what is left out takes its default: the value shown
+# here, unless its comment names another ("default ...").
 # Check it with `xornet config validate FILE`, see it resolved with
 # `xornet config show FILE`, train it with `xornet train FILE`.
 name: <name>                    # names the run (default xor); letters, digits, _ . -
-seed: 42                        # initial weights; null = a fresh random start each run
+seed: 42                        # initial weights; null = a fresh random start each run (default null)
 
 data:
   table: xor                    # xor, and, or, nand, nor, xnor
@@ -827,11 +846,11 @@ training:
   nesterov: false               # sgd only
   loss: binary_crossentropy
   metrics: [accuracy]
-  epochs: 3000
+  epochs: 3000                  # default 1000
   batch_size: null              # null = full batch; 1 = stochastic; N = mini-batch
   shuffle: true                 # reshuffle mini-batches every epoch
-  target_loss: 0.05             # stop as soon as the loss is below this (null = never)
-  restarts: 3                   # not converged? start again from a new seed, up to this many times
+  target_loss: 0.05             # stop as soon as the loss is below this (default null = never)
+  restarts: 3                   # not converged? start again from a new seed, up to this many times (default 0)
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
   devices: 1                    # train data-parallel on N devices (GPUs, else CPU devices), or auto (every GPU, else 1)

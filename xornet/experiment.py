@@ -22,7 +22,7 @@ import numpy as np
 
 from xornet import __version__
 from xornet.files.save import check_can_write, save_run
-from xornet.config import Config
+from xornet.config import Config, check_data_files
 from xornet.data import Dataset, Splits, load_splits
 from xornet.data.stream import StreamSplits, stream_splits, wants_stream
 from xornet.errors import InputError
@@ -132,6 +132,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
                          hint="set training.checkpoint_every: N and train without --resume first")
     first_seed = config.seed if config.seed is not None else (
         _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
+    check_data_files(config)  # before the stream-or-memory choice, which sizes the file
     splits = stream_splits(config, first_seed) if wants_stream(config) else load_splits(config, first_seed)
     check_monitors(config.training, has_validation=bool(config.data.validation or config.data.validation_path))
     if save:

@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 
 def is_number(text: str) -> bool:
     """True when `text` parses as a float."""
@@ -28,3 +30,16 @@ def dotted_key(path: tuple) -> str:
     """
     shown = (str(p) if str(p).isprintable() and str(p) and "." not in str(p) else repr(p) for p in path)
     return ".".join(shown) or "(top level)"
+
+
+def shown_path(path: str) -> str:
+    """A path as a person at this directory would type it: relative when it is below here.
+
+    Example:
+        >>> shown_path(str(Path.cwd() / "data" / "iris.csv"))
+        'data/iris.csv'
+    """
+    if not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -20,6 +20,7 @@ import typer
 from xornet import __version__
 from xornet.cli.usage_errors import OneLineErrorsGroup
 from xornet.errors import InputError, XornetError
+from xornet.text import shown_path  # noqa: F401  (the commands' import)
 
 app = typer.Typer(
     name="xornet",
@@ -41,6 +42,11 @@ def _err(text: str = "") -> None:
 
 DEBUG_HELP = "Show tracebacks and TensorFlow's own log lines."
 _DEBUG_FROM_ENVIRONMENT = os.environ.get("XORNET_DEBUG")  # set by the user before xornet started
+
+
+def debugging() -> bool:
+    """Was --debug given (before or after the command), or XORNET_DEBUG set?"""
+    return _state["debug"]
 
 
 def _set_debug(debug: bool) -> None:
@@ -168,19 +174,6 @@ def _check_folder(folder: Path, where: str) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".xornet-probe-", dir=existing))
     except OSError as exc:
         raise InputError(f"{where}: cannot write into {existing} ({exc.strerror or exc})") from None
-
-
-def shown_path(path: str) -> str:
-    """A path as a person at this directory would type it: relative when it is below here.
-
-    Example:
-        >>> shown_path(str(Path.cwd() / "data" / "iris.csv"))
-        'data/iris.csv'
-    """
-    if not os.path.isabs(path):
-        return path
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def _load_config(path: Path, overrides: list[str]):

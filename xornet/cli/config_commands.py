@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import traceback
 from pathlib import Path
 from typing import List
 
 import typer
 
-from xornet.cli.app import _err, _load_config, app, friendly_errors, shown_path
+from xornet.cli.app import _err, _load_config, app, debugging, friendly_errors
 from xornet.cli.usage_errors import OneLineErrorsGroup
+from xornet.config import check_data_files
 from xornet.errors import InputError, XornetError
 
 
@@ -66,7 +68,9 @@ def experiment_name(path: Path) -> str:
 
 
 @config_app.command("validate")
-def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG...", help="Config files to check.")):
+@friendly_errors
+def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG", show_default=False,
+                                                          help="Config files to check.")):
     """Check configs without training: exit 0 when all are valid, 2 otherwise."""
     failed = 0
     for path in configs:
@@ -74,26 +78,10 @@ def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG...
             check_data_files(_load_config(path, []))
         except XornetError as exc:
             failed += 1
+            if debugging():
+                traceback.print_exc()
             _err(f"error: {exc}")
         else:
             typer.echo(f"ok: {path}")
     if failed:
         raise typer.Exit(2)
-
-
-def check_data_files(config) -> None:
-    """Refuse a config whose data.path, data.validation_path or data.test_path names no file.
-
-    Example:
-        >>> check_data_files(load_config("configs/missing.yaml"))
-        Traceback (most recent call last):
-        xornet.errors.InputError: configs/missing.yaml: data.path: file not found: configs/nothere.csv ...
-    """
-    for key in ("path", "validation_path", "test_path"):
-        file = getattr(config.data, key)
-        if file is not None and not Path(file).exists():
-            raise InputError(f"{config.source}: data.{key}: file not found: {shown_path(file)}",
-                             hint="a path in a config is relative to the config's folder")
-        if file is not None and Path(file).is_dir():
-            raise InputError(f"{config.source}: data.{key}: {shown_path(file)} is a directory, "
-                             "expected a .csv, .parquet or .npy data file")

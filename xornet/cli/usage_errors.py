@@ -88,8 +88,8 @@ def usage_message(exc: click_errors.UsageError, ctx, argv: list[str]) -> str:
                    if opt.startswith("-") and not getattr(param, "hidden", False)]
         close = difflib.get_close_matches(exc.option_name, options, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]}? {see}" if close else f"usage: {_usage(ctx)}; {see}"
-        return (f"{exc.option_name}: {command} has no such option, expected one of {', '.join(options)}, "
-                f"received {exc.option_name!r} (hint: {hint})")
+        expected = f"expected one of {', '.join(options)}" if options else "it takes only --help"
+        return f"{exc.option_name}: {command} has no such option, {expected}, received {exc.option_name!r} (hint: {hint})"
     if isinstance(exc, click_errors.BadOptionUsage) and exc.message.endswith("requires an argument."):
         param = _param_of_option(ctx, exc.option_name)
         expected = _expected(param) if param is not None else "a value"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config, DenseLayer, did_you_mean
+from xornet.config import Config, DenseLayer, check_data_files, did_you_mean
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
 from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows
@@ -214,6 +214,7 @@ def load_splits(config: Config, seed: int) -> Splits:
         check_fits_model(dataset, config)
         return Splits(dataset, encoding={"source": dataset.source, "rows": len(dataset.x),
                                          "features": dataset.feature_names, "label": dataset.label_name})
+    check_data_files(config)
     table, feature_names, label_name = _read(data.path, config, data.features, data.label, data.categorical)
     kept, missing = drop_missing(table, feature_names, label_name, data.missing)
     encoding = {"features": feature_names, "label": label_name} | label_encoding(table, kept, label_name, config)
