@@ -266,3 +266,8 @@ def test_picture_formats_are_ones_matplotlib_writes():
     from xornet.plotting import PICTURE_FORMATS
 
     assert set(PICTURE_FORMATS) <= set(FigureCanvasBase.get_supported_filetypes())
+
+
+def test_evaluate_names_the_model_file_it_found(trained, xornet):
+    one_error(xornet("evaluate"), "models/basic_model.json: the run has no test split to score (data.test or "
+              "data.test_path in its config) (hint: pass --data FILE (and --label COLUMN) to score a file)")

@@ -94,7 +94,7 @@ def test_missing_values_error_by_default_or_drop_mean_zero_with_counts(workdir, 
         "(hint: fill it in, or set data.missing: drop, mean or zero)")
     result = xornet("train", "gaps.yaml", "--set", "data.missing=mean", "--epochs", "2")
     assert result.exit_code == 0, result.stderr
-    assert "Missing values (data.missing: mean): 1 rows dropped, 2 cells filled\n" in result.stdout
+    assert "Missing values (data.missing: mean): 1 row dropped, 2 cells filled\n" in result.stdout
     record = json.loads((workdir / "out_gaps/basic_run.json").read_text())["data"]
     assert record["missing"] == {"policy": "mean", "rows_dropped": 1, "cells_filled": 2}
     assert record["fill"] == {"a": pytest.approx((1 + 3 + 4) / 3), "b": pytest.approx((2 + 5 + 6) / 3)}

@@ -29,6 +29,7 @@ class Predictor:
     input_width: int
     record: dict | None
     engine: str
+    path: Path  # the architecture file found (a bare name is looked for in models/ too)
 
 
 def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
@@ -45,9 +46,9 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     layers = read_weights_h5(weights, layer_classes(config))
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:
-        return Predictor(network, network.input_width, record, "numpy")
+        return Predictor(network, network.input_width, record, "numpy", Path(path))
     from xornet.predicting import predict
 
     model = read_architecture(path, config)
     set_weights_from(model, layers, weights)
-    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras")
+    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras", Path(path))

@@ -50,6 +50,7 @@ import numpy as np
 from xornet.config import (Config, apply_override, config_folder, parse_override, parse_yaml, relative_data_paths,
                            validate_config)
 from xornet.errors import InputError, XornetError
+from xornet.text import counted
 
 MAX_RUNS = 100_000  # settings x seeds in one sweep command
 GRACE_SECONDS = 60  # an RDB worker silent this long is taken as dead and its trials run again
@@ -86,16 +87,6 @@ def _grid_values(option: str, key: str, parts: list[str]) -> list[Any]:
                          "training.learning_rate=0.05,0.1") from None
     return [parse_yaml(part, f"--grid {option}: the value {part!r}", path)[0] if part.strip() else None
             for part in parts]
-
-
-def counted(count: int, noun: str) -> str:
-    """A count and its noun, singular for one.
-
-    Example:
-        >>> counted(1, "seed"), counted(2_000, "run")
-        ('1 seed', '2,000 runs')
-    """
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def check_sweep_size(seeds: int, grid: dict[str, list[Any]]) -> None:

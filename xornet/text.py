@@ -43,3 +43,13 @@ def shown_path(path: str) -> str:
         return path
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+def counted(count: int, noun: str) -> str:
+    """A count and its noun, singular for one.
+
+    Example:
+        >>> counted(1, "seed"), counted(2_000, "run")
+        ('1 seed', '2,000 runs')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -57,7 +57,7 @@ def evaluate(
     loss = record.get("config", {}).get("training", {}).get("loss", "binary_crossentropy")
     rows_are = ""
     if data is None:
-        dataset, rows_are = test_split_of_record(record, str(model)), "the test rows of "
+        dataset, rows_are = test_split_of_record(record, shown_path(str(predictor.path))), "the test rows of "
     elif data.suffix.lower() in (".yaml", ".yml"):
         cfg = _load_config(data, [])
         dataset, loss = load_data(cfg), cfg.training.loss

@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from xornet.cli.app import _err, _load_config, app, friendly_errors, shown_path
+from xornet.text import counted
 from xornet.errors import InputError, Interrupted
 
 
@@ -133,8 +134,9 @@ def train(
         say(f"Data: {shown_path(dataset.source)}, {len(dataset.x)} {'training ' if held_out else ''}rows"
             f"{f' ({held_out})' if held_out else ''}, {dataset.width} inputs")
         if dataset.missing.get("rows_dropped") or dataset.missing.get("cells_filled"):
-            say(f"Missing values (data.missing: {dataset.missing['policy']}): {dataset.missing['rows_dropped']} "
-                f"rows dropped, {dataset.missing['cells_filled']} cells filled")
+            say(f"Missing values (data.missing: {dataset.missing['policy']}): "
+                f"{counted(dataset.missing['rows_dropped'], 'row')} dropped, "
+                f"{counted(dataset.missing['cells_filled'], 'cell')} filled")
         rows = len(dataset.x)
         batch = "full batch" if t.batch_size is None or t.batch_size >= rows else (
             "stochastic (batch size 1)" if t.batch_size == 1 else f"mini-batch (batch size {t.batch_size})")
