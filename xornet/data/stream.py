@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config
+from xornet.config import Config, check_streamable
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, task_of
 from xornet.data.readers import NULL_VALUES, csv_header, location
@@ -68,6 +68,19 @@ def wants_stream(config: Config) -> bool:
         available = memory_available()
         return available > 0 and path.stat().st_size > data.stream_memory_share * available
     return True
+
+
+def stream_reason(config: Config) -> str:
+    """Why `config`'s data is streamed, as refusals say it.
+
+    Example:
+        >>> stream_reason(load_config("big.yaml"))
+        'data.stream: auto, and the file is larger than data.stream_memory_share 0.25 of the available memory'
+    """
+    if config.data.stream is True:
+        return "data.stream: true"
+    return (f"data.stream: auto, and the file is larger than data.stream_memory_share "
+            f"{config.data.stream_memory_share:g} of the available memory")
 
 
 def split_codes(rows: np.ndarray, validation: float | None, test: float | None, seed: int) -> np.ndarray:
@@ -369,15 +382,7 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
         raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
                          hint="data.stream: false to read it into memory")
-    unsupported = [key for key in ("validation_path", "test_path") if getattr(data, key) is not None]
-    unsupported += ["categorical"] if data.categorical else []
-    unsupported += [f"missing: {data.missing}"] if data.missing in ("mean", "zero") else []
-    if unsupported:
-        raise InputError(f"{config.source}: data.{unsupported[0]} is not supported with streamed data (data.stream)",
-                         hint="data.stream: false to read the file into memory")
-    if config.training.batch_size is None:
-        raise InputError(f"{config.source}: streamed data (data.stream) trains in mini-batches, "
-                         "received training.batch_size null (full batch)", hint="set training.batch_size, e.g. 256")
+    check_streamable(config, why=stream_reason(config))
     features, label = pick_columns(column_names(path), data.features, data.label, source)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
     if scan:
