@@ -224,6 +224,34 @@ def test_set_refusals_name_the_set_and_come_before_any_training_output(workdir, 
                                  f"(hint: {hint})\n")
 
 
+LABEL_HINT = ("(hint: streamed data (data.stream) takes class numbers 0, 1, ... as labels, not class names; "
+              "data.stream: false reads class names)")
+
+
+def test_a_bad_streamed_cell_is_named_by_line_column_and_value(workdir, xornet):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write("txt.csv", "f0,label\n1,cat\n2,dog\n")
+    config("txt", "txt.csv", "  stream: true\n")
+    result = xornet("train", "txt.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"error: {workdir / 'txt.csv'}, line 2, column 'label': expected a number, received 'cat' {LABEL_HINT}\n"
+    write("cell.csv", "f0,label\n1,0\n2,1\n3 x,1\n")
+    config("cell", "cell.csv", "  stream: true\n")
+    result = xornet("train", "cell.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {workdir / 'cell.csv'}, line 4, column 'f0': expected a number, received '3 x' "
+                             "(hint: streamed data (data.stream) reads every cell as a number; data.stream: false "
+                             "reads text columns)\n")
+    pq.write_table(pa.table({"f0": [1.0, 2.0], "label": ["cat", "dog"]}), "txt.parquet")
+    config("pq", "txt.parquet", "  stream: true\n")
+    result = xornet("train", "pq.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {workdir / 'txt.parquet'}: column 'label': expected numbers, received Parquet "
+                             f"type string {LABEL_HINT}\n")
+
+
 def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xornet):
     x, y = make_rows(600)
     write_data("rows.csv", x, y)
