@@ -175,8 +175,81 @@ def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet)
                              "every cell as a number) (hint: data.missing: drop skips such rows when streaming)\n")
     config("cat", "gaps.csv", "  stream: true\n  categorical: [a]\n")
     result = xornet("train", "cat.yaml")
-    assert result.exit_code == 2
-    assert "data.categorical is not supported with streamed data (data.stream)" in result.stderr
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("error: cat.yaml, line 7: data.categorical is not supported with streamed data "
+                             "(data.stream: true) (hint: data.stream: false to read the file into memory)\n")
+
+
+STREAMED = "error: {where}: {what} is not supported with streamed data (data.stream: true) (hint: {hint})\n"
+
+
+@pytest.mark.parametrize("extra, where, what, hint", [
+    ("  validation_path: rows.csv\n", "line 7", "data.validation_path",
+     "data.validation (a fraction) holds out rows of the streamed file, or data.stream: false"),
+    ("  test_path: rows.csv\n", "line 7", "data.test_path",
+     "data.test (a fraction) holds out rows of the streamed file, or data.stream: false"),
+    ("  missing: zero\n", "line 7", "data.missing 'zero'",
+     "data.missing: drop skips rows with missing cells when streaming, or data.stream: false"),
+    ("training:\n  engine: keras\n", "line 12", "training.engine 'keras'",
+     "training.engine: auto (the compiled engine streams), or data.stream: false"),
+])
+def test_config_validate_refuses_what_streaming_does_not_support(workdir, xornet, extra, where, what, hint):
+    write("rows.csv", "f0,label\n1,0\n")
+    text = config("big", "rows.csv", "  stream: true\n" + extra).read_text()
+    if extra.startswith("training:"):  # one training section: the key goes into the config's own
+        write("big.yaml", text.replace(extra, "").replace("training:\n", extra))
+    result = xornet("config", "validate", "big.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == STREAMED.format(where=f"big.yaml, {where}", what=what, hint=hint)
+
+
+@pytest.mark.parametrize("stream, why", [
+    ("true", "data.stream: true"),
+    ("auto\n  stream_memory_share: 1.0e-9", "data.stream: auto, and the file is larger than "
+     "data.stream_memory_share 1e-09 of the available memory"),
+])
+def test_set_refusals_name_the_set_and_come_before_any_training_output(workdir, xornet, stream, why):
+    x, y = make_rows(50)
+    write_data("rows.csv", x, y)
+    config("big", "rows.csv", f"  stream: {stream}\n")
+    cases = {"training.engine=keras": ("training.engine 'keras'",
+                                       "training.engine: auto (the compiled engine streams), or data.stream: false"),
+             "data.categorical=[f0]": ("data.categorical", "data.stream: false to read the file into memory"),
+             "training.batch_size=null": ("training.batch_size null (full batch)",
+                                          "streamed data trains in mini-batches: set training.batch_size, e.g. 256")}
+    for override, (what, hint) in cases.items():
+        result = xornet("train", "big.yaml", "--set", override)
+        assert result.exit_code == 2 and result.stdout == "", override
+        assert result.stderr == (f"error: --set {override}: {what} is not supported with streamed data ({why}) "
+                                 f"(hint: {hint})\n")
+
+
+LABEL_HINT = ("(hint: streamed data (data.stream) takes class numbers 0, 1, ... as labels, not class names; "
+              "data.stream: false reads class names)")
+
+
+def test_a_bad_streamed_cell_is_named_by_line_column_and_value(workdir, xornet):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write("txt.csv", "f0,label\n1,cat\n2,dog\n")
+    config("txt", "txt.csv", "  stream: true\n")
+    result = xornet("train", "txt.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"error: {workdir / 'txt.csv'}, line 2, column 'label': expected a number, received 'cat' {LABEL_HINT}\n"
+    write("cell.csv", "f0,label\n1,0\n2,1\n3 x,1\n")
+    config("cell", "cell.csv", "  stream: true\n")
+    result = xornet("train", "cell.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {workdir / 'cell.csv'}, line 4, column 'f0': expected a number, received '3 x' "
+                             "(hint: streamed data (data.stream) reads every cell as a number; data.stream: false "
+                             "reads text columns)\n")
+    pq.write_table(pa.table({"f0": [1.0, 2.0], "label": ["cat", "dog"]}), "txt.parquet")
+    config("pq", "txt.parquet", "  stream: true\n")
+    result = xornet("train", "pq.yaml")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {workdir / 'txt.parquet'}: column 'label': expected numbers, received Parquet "
+                             f"type string {LABEL_HINT}\n")
 
 
 def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xornet):

@@ -392,6 +392,8 @@ class Config(_Section):
 
     _source: str | None = PrivateAttr(default=None)
     _overrides: list[str] = PrivateAttr(default_factory=list)
+    _origins: dict[tuple, str] = PrivateAttr(default_factory=dict)  # key path -> "--set KEY=VALUE" (or --grid)
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)  # key path -> its line in the file
 
     @field_validator("model")
     @classmethod
@@ -421,6 +423,47 @@ class Config(_Section):
     def resolved(self) -> dict:
         """The fully resolved config as plain data (what a run record stores)."""
         return self.model_dump(mode="json", exclude_none=False)
+
+    def place_of(self, key: str) -> str:
+        """Where `key` (dotted) was set, for an error to start with: its --set, else the file and line.
+
+        Example:
+            >>> load_config("big.yaml", ["data.categorical=[f0]"]).place_of("data.categorical")
+            '--set data.categorical=[f0]'
+        """
+        return _where(tuple(key.split(".")), self._lines, self._source or "<config>", self._origins)
+
+
+STREAM_HINTS = {  # what streamed data (data.stream) does not support -> the hint of its refusal
+    "training.engine": "training.engine: auto (the compiled engine streams), or data.stream: false",
+    "data.validation_path": "data.validation (a fraction) holds out rows of the streamed file, or data.stream: false",
+    "data.test_path": "data.test (a fraction) holds out rows of the streamed file, or data.stream: false",
+    "data.categorical": "data.stream: false to read the file into memory",
+    "data.missing": "data.missing: drop skips rows with missing cells when streaming, or data.stream: false",
+    "training.batch_size": "streamed data trains in mini-batches: set training.batch_size, e.g. 256",
+}
+
+
+def check_streamable(config: Config, why: str = "data.stream: true") -> None:
+    """Refuse, in one line naming where it was set, a key streamed data does not support; `why` says why the
+    data is streamed.
+
+    Example:
+        >>> check_streamable(load_config("big.yaml", ["training.engine=keras"]))
+        Traceback (most recent call last):
+        xornet.errors.InputError: --set training.engine=keras: training.engine 'keras' is not supported with ...
+    """
+    data, training = config.data, config.training
+    refused = {"training.engine": f"training.engine {training.engine!r}" if training.engine == "keras" else None,
+               "data.validation_path": "data.validation_path" if data.validation_path is not None else None,
+               "data.test_path": "data.test_path" if data.test_path is not None else None,
+               "data.categorical": "data.categorical" if data.categorical else None,
+               "data.missing": f"data.missing {data.missing!r}" if data.missing in ("mean", "zero") else None,
+               "training.batch_size": "training.batch_size null (full batch)" if training.batch_size is None else None}
+    for key, what in refused.items():
+        if what is not None:
+            raise InputError(f"{config.place_of(key)}: {what} is not supported with streamed data ({why})",
+                             hint=STREAM_HINTS[key])
 
 
 # --- reading YAML with line numbers ---------------------------------------------------
@@ -672,11 +715,9 @@ def _describe(value: Any) -> str:
     return "null" if value is None else repr(value)
 
 
-def _format_error(err: dict, data: dict, lines: dict, source: str, override_origin: dict) -> str:
-    loc = tuple(err["loc"])
-    # Tagged unions put the tag into the location: model.layers.0.Dense.units.
-    loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
-    dotted = dotted_key(loc)
+def _where(loc: tuple, lines: dict, source: str, override_origin: dict) -> str:
+    """Where the value at `loc` was set: "--set KEY=VALUE" (or "--grid ...") when an override set it, else
+    "file, line L" (the line of the nearest key the file has), else the file."""
     where = override_origin.get(loc)
     if where is None:  # an error about a whole section, or inside a value an override set, names that override
         where = next((origin for path, origin in reversed(override_origin.items())
@@ -686,6 +727,15 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
         while probe and probe not in lines:
             probe = probe[:-1]
         where = f"{source}, line {lines[probe]}" if probe in lines else source
+    return where
+
+
+def _format_error(err: dict, data: dict, lines: dict, source: str, override_origin: dict) -> str:
+    loc = tuple(err["loc"])
+    # Tagged unions put the tag into the location: model.layers.0.Dense.units.
+    loc = tuple(p for i, p in enumerate(loc) if not (p in LAYER_TYPES and i > 0 and isinstance(loc[i - 1], int)))
+    dotted = dotted_key(loc)
+    where = _where(loc, lines, source, override_origin)
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1], data)
@@ -743,10 +793,13 @@ def validate_config(data: dict, source: str = "<config>", lines: dict | None = N
         raise InputError(message) from None
     config._source = source
     config._overrides = list(overrides)
+    config._origins, config._lines = origin, dict(lines or {})
     for key in DATA_PATH_KEYS:
         if getattr(config.data, key) is not None and not source.startswith("<"):
             # Relative to the config file; an absolute path stays as it is.
             setattr(config.data, key, str((Path(source).parent / getattr(config.data, key)).resolve()))
+    if config.data.stream is True and config.data.path is not None:
+        check_streamable(config)
     return config
 
 

@@ -25,7 +25,6 @@ from xornet.backend import import_keras
 from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
-from xornet.errors import InputError
 from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
                             _keras_callbacks, balanced_class_weight, check_monitors, resolve_class_weight,
                             restore_checkpoint, snapshot)
@@ -76,9 +75,6 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
     """
     import tensorflow as tf
 
-    if training.engine == "keras":
-        raise InputError("training.engine 'keras' does not take streamed data (data.stream)",
-                         hint="training.engine: auto (the compiled engine streams), or data.stream: false")
     check_monitors(training, validation)
     started = time.perf_counter()
     keras = import_keras()

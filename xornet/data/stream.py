@@ -26,16 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config
+from xornet.config import Config, check_streamable
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, task_of
-from xornet.data.readers import NULL_VALUES, csv_header, location
+from xornet.data.readers import NULL_VALUES, _explain_csv_error, csv_header, location
 from xornet.errors import InputError
 
 PARTS = ("train", "validation", "test")
 READ_ROWS = 65536  # rows per record batch read from the file
 SHUFFLE_ROWS = 262144  # rows the shuffle buffer holds (about 9 MB for 8 features + label)
 PREVIEW_ROWS = 16
+TEXT_LABEL_HINT = ("streamed data (data.stream) takes class numbers 0, 1, ... as labels, not class names; "
+                   "data.stream: false reads class names")
+TEXT_CELL_HINT = "streamed data (data.stream) reads every cell as a number; data.stream: false reads text columns"
 
 
 def memory_available() -> int:
@@ -68,6 +71,19 @@ def wants_stream(config: Config) -> bool:
         available = memory_available()
         return available > 0 and path.stat().st_size > data.stream_memory_share * available
     return True
+
+
+def stream_reason(config: Config) -> str:
+    """Why `config`'s data is streamed, as refusals say it.
+
+    Example:
+        >>> stream_reason(load_config("big.yaml"))
+        'data.stream: auto, and the file is larger than data.stream_memory_share 0.25 of the available memory'
+    """
+    if config.data.stream is True:
+        return "data.stream: true"
+    return (f"data.stream: auto, and the file is larger than data.stream_memory_share "
+            f"{config.data.stream_memory_share:g} of the available memory")
 
 
 def split_codes(rows: np.ndarray, validation: float | None, test: float | None, seed: int) -> np.ndarray:
@@ -349,9 +365,31 @@ def _record_batches(path: Path, columns: list[str]):
     try:
         with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
             yield from reader
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: {str(exc).splitlines()[0]} (data.stream reads every cell as a number)",
-                         hint="check the cell, or data.stream: false to read the file whole with line numbers") from None
+    except pa.ArrowInvalid as exc:  # named as the in-memory reader names it: file, line, column, value
+        error = _explain_csv_error(path, names, read, str(exc), skip + 1)
+        text_label = f", column {columns[-1]!r}: expected a number" in error.message  # the label: the last column
+        text_cell = ": expected a number, received" in error.message
+        raise InputError(error.message, hint=TEXT_LABEL_HINT if text_label else TEXT_CELL_HINT if text_cell else None
+                         ) from None
+
+
+def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
+    """Refuse a Parquet column of text (class names, categories), from the file's schema, before reading rows."""
+    import pyarrow as pa
+
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    for name in columns:
+        kind = schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_null(kind)):
+            raise InputError(f"{path}: column {name!r}: expected numbers, received Parquet type {kind}",
+                             hint=TEXT_LABEL_HINT if name == label else TEXT_CELL_HINT)
 
 
 def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
@@ -369,16 +407,9 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
         raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
                          hint="data.stream: false to read it into memory")
-    unsupported = [key for key in ("validation_path", "test_path") if getattr(data, key) is not None]
-    unsupported += ["categorical"] if data.categorical else []
-    unsupported += [f"missing: {data.missing}"] if data.missing in ("mean", "zero") else []
-    if unsupported:
-        raise InputError(f"{config.source}: data.{unsupported[0]} is not supported with streamed data (data.stream)",
-                         hint="data.stream: false to read the file into memory")
-    if config.training.batch_size is None:
-        raise InputError(f"{config.source}: streamed data (data.stream) trains in mini-batches, "
-                         "received training.batch_size null (full batch)", hint="set training.batch_size, e.g. 256")
+    check_streamable(config, why=stream_reason(config))
     features, label = pick_columns(column_names(path), data.features, data.label, source)
+    _check_numeric_schema(path, [*features, label], label)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
     if scan:
         stream.cache_csv()
