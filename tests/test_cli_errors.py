@@ -271,3 +271,11 @@ def test_picture_formats_are_ones_matplotlib_writes():
 def test_evaluate_names_the_model_file_it_found(trained, xornet):
     one_error(xornet("evaluate"), "models/basic_model.json: the run has no test split to score (data.test or "
               "data.test_path in its config) (hint: pass --data FILE (and --label COLUMN) to score a file)")
+
+
+def test_config_validate_reads_a_streamed_files_header(workdir, xornet):
+    write("configs/s.csv", "a,b,y\n1,2,0\n")
+    write("configs/s.yaml", "data:\n  path: s.csv\n  label: yy\n  stream: true\ntraining:\n  batch_size: 2\n")
+    one_error(xornet("config", "validate", "configs/s.yaml"),
+              f"{workdir / 'configs/s.csv'}: data.label: no column named 'yy' (did you mean 'y'?); the file has "
+              "columns: a, b, y")

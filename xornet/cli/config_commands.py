@@ -75,7 +75,12 @@ def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG", 
     failed = 0
     for path in configs:
         try:
-            check_data_files(_load_config(path, []))
+            config = _load_config(path, [])
+            check_data_files(config)
+            if config.data.stream is True:  # its header or Parquet schema: no rows, no TensorFlow
+                from xornet.data.stream import open_stream
+
+                open_stream(config, seed=0, scan=False)
         except XornetError as exc:
             failed += 1
             if debugging():
