@@ -422,3 +422,13 @@ def test_without_a_model_section_the_reference_network_takes_the_data_files_widt
     write("gone.yaml", "seed: 1\ndata:\n  path: gone.csv\n  label: y\n")
     assert error(xornet, "summary", "gone.yaml") == ("error: gone.yaml: data.path: file not found: gone.csv (hint: a "
                                                      "path in a config is relative to the config's folder)")
+
+
+def test_errors_count_the_empty_lines_the_readers_skip(workdir, xornet):
+    write("gaps.csv", "a,b,y\n\n0,1,1\n\r\n1,0,1\n\n\n1,x,0\n")
+    config("gaps", "  path: gaps.csv\n", model="")
+    assert error(xornet, "train", "gaps.yaml") == (
+        f"error: {workdir / 'gaps.csv'}, line 8, column 'b': expected a number, received 'x'")
+    write("holes.csv", "a,b,y\n0,1,1\n\n1,0,1\n\n,1,0\n")
+    config("holes", "  path: holes.csv\n", model="")
+    assert error(xornet, "train", "holes.yaml").startswith(f"error: {workdir / 'holes.csv'}, line 6, column 'a': missing value")

@@ -132,7 +132,7 @@ CASES = [
      "--model: expected a model .json file, received an empty path"),
     # train: data.path that is not data, flags named as typed
     ("train-data-directory", {"d.csv": directory, BINARY: config_for("../d.csv")}, f"train {BINARY}",
-     "{case}/d.csv: is a directory, expected a .csv, .parquet or .npy data file (data.path)"),
+     f"{BINARY}: data.path: d.csv is a directory, expected a .csv, .parquet or .npy data file"),
     ("train-data-header-only", {"d.csv": text("a,b,y\n"), BINARY: config_for("../d.csv")}, f"train {BINARY}",
      "{case}/d.csv: the CSV file has a header but no data rows"),
     ("train-data-zero-rows", {"d.npy": npy(np.zeros((0, 3))), BINARY: config_for("../d.npy")}, f"train {BINARY}",

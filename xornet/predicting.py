@@ -193,8 +193,10 @@ def _as_written(path: Path, row: int, column: int, first_line: int | None = None
     import csv
     import itertools
 
+    from xornet.data.readers import line_of_row
+
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        line = next(itertools.islice(handle, first_line + row - 1, None), "")
+        line = next(itertools.islice(handle, line_of_row(str(path), first_line, row) - 1, None), "")
     cells = next(csv.reader([line]), [])
     return repr(cells[column].strip()) if column < len(cells) else "nothing"
 

@@ -70,7 +70,27 @@ def location(source: str, first_line: int | None, row: int) -> str:
     """
     if first_line is None:
         return f"{source}, row {row + 1}"
-    return f"{source}, line {first_line + row}"
+    return f"{source}, line {line_of_row(source, first_line, row)}"
+
+
+def line_of_row(path: str, first_line: int, row: int) -> int:
+    """The file line of 0-based data row `row`, counting the empty lines that the readers skip (for errors only:
+    it reads the file up to that row). Without a readable file: first_line + row.
+
+    Example:
+        >>> line_of_row("d.csv", 2, 0)
+        2
+    """
+    try:
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number >= first_line and line.rstrip(b"\r\n"):
+                    if row == 0:
+                        return number
+                    row -= 1
+    except OSError:
+        pass
+    return first_line + row
 
 
 def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:
@@ -282,7 +302,8 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
         text = pacsv.read_csv(path, read_options=read, convert_options=convert).column(name)
         row, cell = _first_non_number(column_to_numpy(text))
         if row is not None:
-            return InputError(f"{path}, line {first_line + row}, column {name!r}: expected a number, received {cell!r}")
+            return InputError(f"{location(str(path), first_line, row)}, column {name!r}: expected a number, "
+                              f"received {cell!r}")
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if match:
         line = _line_with_columns(path, len(names), first_line)
