@@ -71,6 +71,12 @@ def matches_record(directory: Path, stem: str = "basic") -> bool:
 # --- the overwrite guard ---------------------------------------------------------------------
 
 
+def test_devices_and_checkpoints_do_not_make_another_experiment(models, xornet):
+    result = xornet("train", "configs/xor.yaml", "-q", "--set", "training.devices=1", "--set",
+                    "training.checkpoint_every=100", "--set", "training.engine=fast", "--epochs", "5")
+    assert result.exit_code == 0, result.stderr
+
+
 def test_a_different_architecture_is_refused_and_force_replaces_it(models, xornet):
     before = snapshot(models)
     result = xornet("train", "configs/xor.yaml", "--set", "model.layers.0.units=3")

@@ -28,9 +28,9 @@ from xornet.files.writable import check_writable
 
 # Config keys a re-run of the same experiment may change without making it another experiment:
 # the seed (initial weights), the training budget (epochs, target_loss, restarts), where TensorBoard
-# scalars go, the engine (the fast one is proven to give Keras' numbers) and where the files go.
+# scalars go, the engine and the devices (proven to give the same numbers), checkpoints, and where the files go.
 RERUN_KEYS = ("seed", "training.epochs", "training.target_loss", "training.restarts", "training.tensorboard",
-              "training.engine", "output.dir")
+              "training.engine", "training.devices", "training.checkpoint_every", "output.dir")
 
 
 def model_paths(directory: Path, model_file: str, weights_file: str) -> dict[str, Path]:
@@ -51,7 +51,8 @@ def check_can_write(directory: Path, model_file: str, weights_file: str, config:
     The rule: existing files (model or weights) may be replaced when the
     `config` in their run record equals the new one, key by key, except
     `seed`, `training.epochs`, `training.target_loss`, `training.restarts`,
-    `training.tensorboard`, `training.engine` and `output.dir` (`RERUN_KEYS`:
+    `training.tensorboard`, `training.engine`, `training.devices`, `training.checkpoint_every` and
+    `output.dir` (`RERUN_KEYS`:
     what a re-run of the same experiment changes). A recorded config from an
     older xornet is completed with today's defaults first. Otherwise an
     `InputError` names up to three differing keys ("key: old -> new"); files
