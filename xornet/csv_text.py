@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from xornet.errors import InputError
+
 
 def read_lines(data: bytes):
     """The non-blank lines of `data` (UTF-8), whitespace trimmed, as an Arrow string array.
@@ -207,3 +209,10 @@ def _replace(texts, rows: np.ndarray, replacements):
     index = np.arange(len(texts), dtype=np.int64)
     index[rows] = len(texts) + np.arange(len(rows))
     return pa.concat_arrays([texts, replacements]).take(_array(index))
+
+
+def carriage_return_error(source: str, line: int) -> InputError:
+    """The error for a CSV file whose lines end in a carriage return alone (old Mac line ends): the readers cut
+    lines at "\\n" only, as pyarrow's parallel reader does."""
+    return InputError(f"{source}, line {line}: the line ends in a carriage return alone (old Mac line ends), "
+                      "expected \\n or \\r\\n", hint="convert the file with: tr '\\r' '\\n' < OLD > NEW")

@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from xornet.data.readers import carriage_return_error
+from xornet.csv_text import carriage_return_error
 from xornet.errors import InputError
 from xornet.text import is_number
 

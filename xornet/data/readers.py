@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.csv_text import column_to_numpy
+from xornet.csv_text import carriage_return_error, column_to_numpy
 from xornet.errors import InputError
 from xornet.text import is_number
 
@@ -124,13 +124,6 @@ def _first_row(path: Path) -> tuple[list[str], int]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text CSV file (not UTF-8 at byte {exc.start})") from exc
     raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
-
-
-def carriage_return_error(source: str, line: int) -> InputError:
-    """The error for a CSV file whose lines end in a carriage return alone (old Mac line ends): the readers cut
-    lines at "\\n" only, as pyarrow's parallel reader does."""
-    return InputError(f"{source}, line {line}: the line ends in a carriage return alone (old Mac line ends), "
-                      "expected \\n or \\r\\n", hint="convert the file with: tr '\\r' '\\n' < OLD > NEW")
 
 
 def csv_header(path: Path) -> tuple[list[str], int, bool]:
