@@ -279,3 +279,13 @@ def test_config_validate_reads_a_streamed_files_header(workdir, xornet):
     one_error(xornet("config", "validate", "configs/s.yaml"),
               f"{workdir / 'configs/s.csv'}: data.label: no column named 'yy' (did you mean 'y'?); the file has "
               "columns: a, b, y")
+
+
+def test_a_misspelt_label_set_on_the_command_line_names_the_set(workdir, xornet):
+    write("configs/rows.csv", "a,b,y\n0,1,1\n1,0,1\n")
+    write("configs/rows.yaml", "data:\n  path: rows.csv\n")
+    for stream in ("false", "true"):
+        one_error(xornet("train", "configs/rows.yaml", "--set", "data.label=yy", "--set", f"data.stream={stream}",
+                         "--set", "training.batch_size=2"),
+                  f"--set data.label=yy: {workdir / 'configs/rows.csv'}: no column named 'yy' (did you mean 'y'?); "
+                  "the file has columns: a, b, y")

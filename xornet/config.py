@@ -433,6 +433,16 @@ class Config(_Section):
         """
         return _where(tuple(key.split(".")), self._lines, self._source or "<config>", self._origins)
 
+    def override_of(self, key: str) -> str | None:
+        """The --set that gave `key` (dotted) its value, if one did.
+
+        Example:
+            >>> load_config("configs/iris.yaml", ["data.label=kind"]).override_of("data.label")
+            '--set data.label=kind'
+        """
+        place = self.place_of(key)
+        return place if place.startswith("--set ") else None
+
 
 STREAM_HINTS = {  # what streamed data (data.stream) does not support -> the hint of its refusal
     "training.engine": "training.engine: auto (the compiled engine streams), or data.stream: false",

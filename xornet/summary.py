@@ -137,7 +137,8 @@ def input_width(config: Config) -> int:
         return load_data(config).width  # its errors name a missing file or an unknown suffix
     from xornet.data import column_names, pick_columns
 
-    return len(pick_columns(column_names(path), data.features, data.label, str(data.path))[0])
+    return len(pick_columns(column_names(path), data.features, data.label, str(data.path),
+                            config.override_of("data.label"))[0])
 
 
 def saved_model_summary(model_path: Path, weights_path: Path | None = None) -> str:

@@ -215,7 +215,8 @@ def load_splits(config: Config, seed: int) -> Splits:
         return Splits(dataset, encoding={"source": dataset.source, "rows": len(dataset.x),
                                          "features": dataset.feature_names, "label": dataset.label_name})
     check_data_files(config)
-    table, feature_names, label_name = _read(data.path, config, data.features, data.label, data.categorical)
+    table, feature_names, label_name = _read(data.path, config, data.features, data.label, data.categorical,
+                                             config.override_of("data.label"))
     kept, missing = drop_missing(table, feature_names, label_name, data.missing)
     encoding = {"features": feature_names, "label": label_name} | label_encoding(table, kept, label_name, config)
     strata = None  # classification: split each class in the same proportions

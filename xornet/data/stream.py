@@ -408,7 +408,7 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
         raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
                          hint="data.stream: false to read it into memory")
     check_streamable(config, why=stream_reason(config))
-    features, label = pick_columns(column_names(path), data.features, data.label, source)
+    features, label = pick_columns(column_names(path), data.features, data.label, source, config.override_of("data.label"))
     _check_numeric_schema(path, [*features, label], label)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
     if scan:
