@@ -8,7 +8,8 @@ xornet's own objective (`xornet.tune.objective`), so the only difference
 between candidates is how trials are sampled and pruned. `random` is
 Optuna's RandomSampler without pruning: random search at equal trials and
 epochs. `tune` is whatever `open_tune_study` builds now; the other
-candidates are settings under study. Use seeds that bench/tune_speed.py does
+candidates are settings under study (`tune_quarter`: tune's before TPE's
+startup became half of a small budget). Use seeds that bench/tune_speed.py does
 not report, so that settings are not fitted to its table.
 
 One JSON line per seed goes to --out: the best complete trial's val_loss
@@ -52,11 +53,14 @@ def candidate_study(name: str, seed: int, trials: int, epochs: int, patience: in
         optuna.pruners.MedianPruner(n_startup_trials=quarter, n_warmup_steps=max(1, epochs // 5)),
         patience=max(1, epochs // 10))
     candidates = {
-        # the current TPE without pruning: what pruning costs
+        # tune's settings before TPE's startup became half of a small budget
+        "tune_quarter": lambda: (optuna.samplers.TPESampler(n_startup_trials=quarter, **tpe), current_pruner),
+        # TPE without pruning: what pruning costs
         "tpe_quarter_nopruning": lambda: (optuna.samplers.TPESampler(n_startup_trials=quarter, **tpe), nop),
         "tpe_half_nopruning": lambda: (optuna.samplers.TPESampler(n_startup_trials=half, **tpe), nop),
         "tpe_half": lambda: (optuna.samplers.TPESampler(n_startup_trials=half, **tpe), current_pruner),
         # prune only after early stopping's patience could have acted, and only a trial as stale as half of it
+        # (at 50 epochs and patience 10 that is tune's pruner: warm-up 10, patience 5)
         "tpe_quarter_late": lambda: (optuna.samplers.TPESampler(n_startup_trials=quarter, **tpe),
                                      _late_pruner(quarter, epochs, patience)),
         "tpe_half_late": lambda: (optuna.samplers.TPESampler(n_startup_trials=half, **tpe),

@@ -3,10 +3,14 @@
 Each trial trains the config with the sampled values through the fast
 trainer, which reports the metric between chunks of epochs; the pruner stops
 a trial whose metric is worse than the median of earlier trials at the same
-epoch and has stopped improving (`open_tune_study`). The study lives in a
-storage like a sweep's (a journal file by default, PostgreSQL across
-machines), so a search resumes where it stopped and several workers share
-it; `--trials` is the total over all of them.
+epoch and has stopped improving (`open_tune_study`). Every trial trains from
+the config's seed (with `seed: null`, each its own): the same split and, for
+the same width, the same initial weights, so trials differ by their values
+rather than by a luckier draw, and `xornet train best.yaml` gives the best
+trial's model again. The study lives in a storage like a sweep's (a journal
+file by default, PostgreSQL across machines), so a search resumes where it
+stopped and several workers share it; `--trials` is the total over all of
+them.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
@@ -175,8 +179,9 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
     Multivariate, it models learning rate and width together.
     A trial is pruned when its score is worse than the median of earlier trials
     at the same epoch AND has not improved for a tenth of the epochs, never in
-    its first fifth: slow starters (a small learning rate) are often the good
-    ones, and a pruned trial still counts against --trials.
+    its first fifth, nor before as many trials as TPE's random start have
+    finished: slow starters (a small learning rate) are often the good ones,
+    and a pruned trial still counts against --trials.
     """
     import optuna
 
