@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -134,3 +135,23 @@ def test_diverging_trials_count_against_trials_and_are_summed_up_without_a_trace
         1, "error: no trial completed: 3 diverged (the loss became NaN or inf) "
            "(hint: narrow the search (a lower learning rate) or run more --trials)")
     assert "Traceback" not in every.stderr
+
+
+def test_tpe_samples_half_of_a_small_budget_at_random_before_it_models_the_good_trials(tmp_path):
+    import optuna
+
+    from xornet.tune import open_tune_study, parse_search, suggest
+
+    space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
+
+    def params(study, trials):
+        def score(trial):
+            values = suggest(trial, space)
+            return abs(math.log10(values["training.learning_rate"]) + 2) + values["model.layers.0.units"] / 64
+        study.optimize(score, n_trials=trials)
+        return [t.params for t in study.trials]
+
+    for trials, startup in ((10, 5), (50, 10)):
+        tuned = params(open_tune_study(str(tmp_path / f"{trials}.log"), "s", 7, trials, 20), startup + 1)
+        random = params(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)), startup + 1)
+        assert tuned[:startup] == random[:startup] and tuned[startup] != random[startup]

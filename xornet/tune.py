@@ -3,10 +3,14 @@
 Each trial trains the config with the sampled values through the fast
 trainer, which reports the metric between chunks of epochs; the pruner stops
 a trial whose metric is worse than the median of earlier trials at the same
-epoch and has stopped improving (`open_tune_study`). The study lives in a
-storage like a sweep's (a journal file by default, PostgreSQL across
-machines), so a search resumes where it stopped and several workers share
-it; `--trials` is the total over all of them.
+epoch and has stopped improving (`open_tune_study`). Every trial trains from
+the config's seed (with `seed: null`, each its own): the same split and, for
+the same width, the same initial weights, so trials differ by their values
+rather than by a luckier draw, and `xornet train best.yaml` gives the best
+trial's model again. The study lives in a storage like a sweep's (a journal
+file by default, PostgreSQL across machines), so a search resumes where it
+stopped and several workers share it; `--trials` is the total over all of
+them.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
@@ -170,25 +174,37 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
 def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100):
     """The search study: multivariate TPE sampler (seeded from the config), patient median pruner.
 
-    TPE samples at random for its first trials: a quarter of the budget (2 to
-    10, Optuna's default being 10), so that small searches still get to use
-    what it learns; multivariate, it models learning rate and width together.
+    TPE samples at random for its first trials (`startup_trials`): half of a
+    small budget, 10 (Optuna's default) from 20 trials on. Started sooner, its
+    model of the good values rests on the one best of two or three trials.
+    Multivariate, it models learning rate and width together.
     A trial is pruned when its score is worse than the median of earlier trials
     at the same epoch AND has not improved for a tenth of the epochs, never in
-    its first fifth: slow starters (a small learning rate) are often the good
-    ones, and a pruned trial still counts against --trials.
+    its first fifth, nor before as many trials as TPE's random start have
+    finished: slow starters (a small learning rate) are often the good ones,
+    and a pruned trial still counts against --trials.
     """
     import optuna
 
     from xornet.sweep import open_study
 
-    startup = min(10, max(2, trials // 4))
+    startup = startup_trials(trials)
     study = open_study(storage, name).optuna
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                                constant_liar=True)
     median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
     study.pruner = optuna.pruners.PatientPruner(median, patience=max(1, epochs // 10))
     return study
+
+
+def startup_trials(trials: int) -> int:
+    """The trials TPE samples at random before it models the good ones: half of `trials`, 2 to 10.
+
+    Example:
+        >>> [startup_trials(n) for n in (3, 10, 50)]
+        [2, 5, 10]
+    """
+    return min(10, max(2, trials // 2))
 
 
 def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,
