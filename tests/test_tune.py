@@ -69,6 +69,10 @@ def test_tune_errors_are_one_clear_line(workdir, xornet):
         2, "error: --metric val_loss: the config has no validation split (data.validation or data.validation_path) "
            "(hint: use --metric loss)\n")
     assert not (workdir / "t").exists()
+    no_seed = xornet(*SEARCH, "--trials", "1", "--set", "seed=null")
+    assert (no_seed.exit_code, no_seed.stderr) == (
+        2, "error: configs/seed.yaml: seed is null, so every trial would draw its own split and initial weights and "
+           "trials would not be compared on the same rows (hint: set seed: 42 in the config, or --set seed=42)\n")
     no_metric = xornet(*SEARCH, "--trials", "1", "--metric", "auc")
     assert (no_metric.exit_code, no_metric.stderr.splitlines()[-1]) == (
         2, "error: --metric auc: the training history has no auc (it has loss, accuracy) (hint: use --metric loss)")

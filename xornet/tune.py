@@ -113,6 +113,15 @@ def check_space(config: Config, space: dict[str, Dimension]) -> None:
             config_with(config, {key: value})
 
 
+def check_seed(config: Config, space: dict[str, Dimension]) -> None:
+    """Trials are compared on the same rows from the same start: a config without a seed would give each trial
+    its own split and initial weights, so refuse it (unless the seed is itself searched)."""
+    if config.seed is None and "seed" not in space:
+        raise InputError(f"{config.source}: seed is null, so every trial would draw its own split and initial "
+                         "weights and trials would not be compared on the same rows",
+                         hint="set seed: 42 in the config, or --set seed=42")
+
+
 def check_metric(config: Config, metric: str) -> None:
     """A validation metric needs a validation split: say so before any trial trains."""
     data = config.data

@@ -33,15 +33,16 @@ def tune(
 
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import Progress, shown_storage
-    from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_space,
-                             default_study_name, diverged, finished_trials, format_table, open_tune_study, parse_search, plot_trials,
-                             search, trials_csv)
+    from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_seed,
+                             check_space, default_study_name, diverged, finished_trials, format_table,
+                             open_tune_study, parse_search, plot_trials, search, trials_csv)
 
     if trials > MAX_TRIALS:
         raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
     space = parse_search(searches)
     cfg = _load_config(config, overrides)
     check_space(cfg, space)
+    check_seed(cfg, space)
     check_metric(cfg, metric)
     directory = out or Path("tunes") / cfg.name
     if directory.exists() and not directory.is_dir():
