@@ -432,3 +432,48 @@ def test_errors_count_the_empty_lines_the_readers_skip(workdir, xornet):
     write("holes.csv", "a,b,y\n0,1,1\n\n1,0,1\n\n,1,0\n")
     config("holes", "  path: holes.csv\n", model="")
     assert error(xornet, "train", "holes.yaml").startswith(f"error: {workdir / 'holes.csv'}, line 6, column 'a': missing value")
+
+
+def test_messy_files_a_user_brings(workdir, xornet):
+    """Files a data scientist brings: each is trained right or refused in one line that says what to do."""
+    # A comma at the end of every line: the label is an empty last column; no missing-value policy can save it.
+    write("trailing.csv", "a,b,y,\n1,2,0,\n2,3,1,\n3,4,0,\n")
+    for policy in ("drop", "zero", "mean"):
+        config("trailing", f"  path: trailing.csv\n  missing: {policy}\n", model="")
+        assert error(xornet, "train", "trailing.yaml") == (
+            f"error: {workdir / 'trailing.csv'}: no rows left with data.missing: {policy}: column '' is empty in every "
+            "row (hint: check data.label (now ''): a comma at the end of every line makes an empty last column)")
+    # A value whose square overflows float32 cannot be normalized: refused, not saved as a model nothing loads.
+    write("huge.csv", "a,b,y\n" + "0.5,1,1\n-0.5,2,0\n" * 5 + "0.5,1e30,1\n")
+    config("huge", "  path: huge.csv\n  normalize: true\n", model="")
+    assert error(xornet, "train", "huge.yaml") == (
+        f"error: {workdir / 'huge.csv'}, line 12, column 'b': 1e+30 is too large to normalize (the column's variance "
+        "overflows float32) (hint: rescale the column, or set data.normalize: false)")
+    # Columns left out of data.features are never parsed as numbers.
+    write("people.csv", 'id,name,a,b,answer\n0,"Smith, John",0.1,-66,no\n1,"Doe, J",0.5,3,yes\n2,X,1.5,3,yes\n')
+    config("people", "  path: people.csv\n  features: [a, b]\n  label: answer\n", model="",
+           training="training:\n  epochs: 2\n")
+    assert xornet("train", "people.yaml", "-q").exit_code == 0
+    # Labels that differ only in spaces or capitals are shown quoted, with a hint.
+    write("yes.csv", "a,b,y\n1,2,Yes\n2,3,yes \n3,4,No\n")
+    config("lookalike", "  path: yes.csv\n", model="")
+    assert error(xornet, "train", "lookalike.yaml") == (
+        f"error: {workdir / 'yes.csv'}: the label 'y' has 3 classes ('No', 'Yes', 'yes '), but the model ends in 1 "
+        "sigmoid unit with loss binary_crossentropy (hint: some classes differ only in spaces or capitals: clean the "
+        "label column, or end the model with Dense(3, activation softmax) and use loss sparse_categorical_crossentropy)")
+    # A semicolon-separated file is named as such.
+    write("euro.csv", "a;b;y\n1,5;2;0\n")
+    config("euro", "  path: euro.csv\n", model="")
+    assert error(xornet, "train", "euro.yaml") == (
+        f"error: {workdir / 'euro.csv'}, line 1: the header 'a;b;y' is one column: the file looks semicolon-separated, "
+        "expected comma-separated CSV (hint: convert it, e.g. pandas.read_csv(FILE, sep=';', decimal=',')"
+        ".to_csv(NEW, index=False))")
+
+
+def test_the_python_predict_refuses_what_the_command_line_refuses(trained):
+    import xornet
+
+    model = xornet.load(trained / "models/basic_model.json").model
+    assert xornet.predict(model, [[0, 1]]).shape == (1, 1)
+    with pytest.raises(xornet.InputError, match=r"^inputs, row 2, column 1: expected a finite number, received nan "):
+        xornet.predict(model, [[0, 1], [float("nan"), 1]])

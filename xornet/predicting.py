@@ -27,7 +27,8 @@ CHUNK_BYTES = 1 << 23  # CSV input is read 8 MiB at a time
 
 
 def predict(model, x, batch_size: int = CHUNK_ROWS) -> np.ndarray:
-    """Probabilities for the rows of `x` (rows x outputs), in large batches.
+    """Probabilities for the rows of `x` (rows x outputs), in large batches; nan, inf and numbers too large for
+    float32 are refused (an `InputError` naming the row and column), as the command line refuses them.
 
     Example:
         >>> predict(model, [[0, 1]]).shape
@@ -35,7 +36,9 @@ def predict(model, x, batch_size: int = CHUNK_ROWS) -> np.ndarray:
     """
     import tensorflow as tf
 
-    x = np.asarray(x, dtype="float32")
+    with np.errstate(over="ignore"):
+        x = np.asarray(x, dtype="float32")
+    check_finite_inputs(x, "inputs")
     call = getattr(model, "_xornet_predict", None)
     if call is None:
         # One compiled call per model, for any number of rows.

@@ -22,6 +22,7 @@ from xornet.data.encoding import aligned_copy, drop_missing, encode_table, featu
 from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows
 from xornet.errors import InputError
+from xornet.preprocessing import too_large_to_normalize
 
 __all__ = ["Dataset", "Splits", "all_binary_inputs", "truth_table", "load_file", "load_data", "load_splits",
            "check_fits_model", "dataset_of_record", "is_number", "load_npy", "read_csv_table", "read_table",
@@ -107,6 +108,14 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
         >>> pick_columns(["a", "b", "y"], None, None, "f.csv")
         (['a', 'b'], 'y')
     """
+    separator = next(((name, sign) for name, sign in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|"))
+                      if len(names) == 1 and sign in names[0]), None)
+    if separator:
+        decimal = ", decimal=','" if separator[1] == ";" else ""  # where ; separates, a comma is the decimal point
+        raise InputError(f"{source}, line 1: the header {names[0]!r} is one column: the file looks {separator[0]}-"
+                         "separated, expected comma-separated CSV", hint=f"convert it, e.g. pandas.read_csv(FILE, "
+                         f"sep={separator[1]!r}{decimal}).to_csv(NEW, index=False)")
+
     def name_of(column, role: str) -> str:
         where = f"{label_flag}: {source}" if role == "label" and label_flag else f"{source}: data.{role}"
         if isinstance(column, int) and str(column) not in names:
@@ -142,10 +151,13 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     # The label may be text only where the config lets it be a class name: its column is read as inferred
     # (numbers or text). A misspelt column is named before the body is read, not as a text cell elsewhere.
     header = column_names(file)
-    label_column = set()
+    label_column, unused = set(), set()
     if header is not None:
-        label_column = {pick_columns(header, features, label, str(path), label_flag)[1]}
-    table = read_table(file, text_columns=set(map(str, categorical)), infer_columns=label_column)
+        picked, label_name = pick_columns(header, features, label, str(path), label_flag)
+        label_column = {label_name}
+        if features is not None:  # columns left out are read as text: never an error, whatever they hold
+            unused = set(header) - set(picked) - label_column - set(map(str, categorical))
+    table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
     for name in categorical:
         if str(name) not in feature_names:
@@ -230,6 +242,12 @@ def load_splits(config: Config, seed: int) -> Splits:
     encoding["missing"] = {"policy": data.missing, **missing}
     datasets = {name: _dataset(table, encoding, rows) for name, rows in parts.items() if len(rows) or name == "train"}
     train = datasets["train"]
+    column = too_large_to_normalize(train.x) if data.normalize else None
+    if column is not None:
+        at = int(np.abs(train.x[:, column]).argmax())
+        raise InputError(f"{table.where(int(train.rows[at]))}, column {encoding['inputs'][column]!r}: "
+                         f"{float(train.x[at, column]):g} is too large to normalize (the column's variance "
+                         "overflows float32)", hint="rescale the column, or set data.normalize: false")
     if not train.x.flags.c_contiguous:  # a view of the file's block: a copy TensorFlow can share (xornet.trainer)
         train.x, train.y = aligned_copy(train.x), aligned_copy(train.y)
     for name, path in (("validation", data.validation_path), ("test", data.test_path)):

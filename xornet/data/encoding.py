@@ -78,6 +78,12 @@ def drop_missing(table: Table, features: list[str], label: str, policy: str) -> 
         raise InputError(f"{table.where(row)}, column {name!r}: missing value "
                          f"({cells} missing cell{'s' if cells > 1 else ''} in the file)",
                          hint="fill it in, or set data.missing: drop, mean or zero")
+    if dropped.all():
+        empty = [name for name, count in counts.items() if count == table.rows]
+        raise InputError(f"{table.source}: no rows left with data.missing: {policy}: "
+                         + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
+                         hint=f"check data.label (now {label!r}): a comma at the end of every line makes an empty "
+                              "last column" if label in empty else "fill in the missing cells, or data.missing: mean")
     kept = np.flatnonzero(~dropped) if dropped.any() else np.arange(table.rows)
     filled = 0 if policy == "drop" else sum(int(_is_missing(table.columns[n])[kept].sum()) for n in features if n in counts)
     return kept, {"rows_dropped": int(dropped.sum()), "cells_filled": filled}
@@ -110,10 +116,13 @@ def label_encoding(table: Table, rows: np.ndarray, label: str, config: Config) -
             classes = [str(i) for i in range(units or 0)]
         expected = 2 if task == "binary" else units
         if classes is not None and (len(classes) > expected if task == "binary" else len(classes) != units):
-            shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
+            lookalike = len({name.strip().lower() for name in classes}) < len(classes)  # 'yes', ' yes', 'Yes'
+            shown = ", ".join(map(repr, classes[:6]) if lookalike else classes[:6]) + (", ..." if len(classes) > 6 else "")
             hint = (f"end the model with Dense({len(classes)}, activation softmax) and use loss "
                     "sparse_categorical_crossentropy" if len(classes) > 2 else
                     "end the model with Dense(1, activation sigmoid) and use loss binary_crossentropy")
+            if lookalike:
+                hint = f"some classes differ only in spaces or capitals: clean the label column, or {hint}"
             raise InputError(f"{source}: the label {label!r} has {len(classes)} classes ({shown}), but the model "
                              f"ends in {units} {activation} unit{'s' if units != 1 else ''} with loss "
                              f"{config.training.loss}", hint=hint)
