@@ -454,6 +454,15 @@ def test_messy_files_a_user_brings(workdir, xornet):
     config("people", "  path: people.csv\n  features: [a, b]\n  label: answer\n", model="",
            training="training:\n  epochs: 2\n")
     assert xornet("train", "people.yaml", "-q").exit_code == 0
+    # ... nor by predict and evaluate, and quoted commas do not shift the cells predict echoes.
+    predicted = xornet("predict", "-m", "out_people/basic_model.json", "-i", "people.csv", "--format", "csv")
+    assert predicted.exit_code == 0, predicted.stderr
+    assert [line.split(",")[:2] for line in predicted.stdout.splitlines()] == [
+        ["a", "b"], ["0.1", "-66"], ["0.5", "3"], ["1.5", "3"]]
+    assert xornet("evaluate", "-m", "out_people/basic_model.json", "--data", "people.csv").exit_code == 0
+    write("quoted.csv", 'a,b\n"1,5",2\n')
+    assert error(xornet, "predict", "-m", "out_people/basic_model.json", "-i", "quoted.csv") == (
+        "error: quoted.csv, line 2, column 'a': expected a number, received '1,5'")
     # Labels that differ only in spaces or capitals are shown quoted, with a hint.
     write("yes.csv", "a,b,y\n1,2,Yes\n2,3,yes \n3,4,No\n")
     config("lookalike", "  path: yes.csv\n", model="")
@@ -477,3 +486,10 @@ def test_the_python_predict_refuses_what_the_command_line_refuses(trained):
     assert xornet.predict(model, [[0, 1]]).shape == (1, 1)
     with pytest.raises(xornet.InputError, match=r"^inputs, row 2, column 1: expected a finite number, received nan "):
         xornet.predict(model, [[0, 1], [float("nan"), 1]])
+
+
+def test_predict_echoes_the_inputs_of_lines_with_quoted_commas(trained, xornet):
+    write("notes.csv", 'x1,note,x2\n0,"a, b",1\n1,"c",1\n')
+    result = xornet("predict", "-m", "models/basic_model.json", "-i", "notes.csv", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [line.rsplit(",", 2)[0] for line in result.stdout.splitlines()] == ["x1,x2", "0,1", "1,1"]

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -193,7 +194,6 @@ def _as_written(path: Path, row: int, column: int, first_line: int | None = None
 
         value = pq.read_table(path, columns=[column_names(path)[column]]).column(0)[row].as_py()
         return "null" if value is None else repr(value)
-    import csv
     import itertools
 
     from xornet.data.readers import line_of_row
@@ -209,10 +209,11 @@ def read_encoded_inputs(path: Path, recorded: dict) -> np.ndarray:
 
     `recorded` is the run record's "data" section (features, categorical vocabularies, fill values).
     """
-    from xornet.data import encode_inputs, read_table
+    from xornet.data import column_names, encode_inputs, read_table, unused_columns
 
     categorical = recorded.get("categorical", {})
-    table = read_table(path, text_columns=set(categorical), infer_columns={recorded.get("label")})
+    unused = unused_columns(column_names(path), recorded["features"], recorded.get("label"))
+    table = read_table(path, text_columns=set(categorical) | unused, infer_columns={recorded.get("label")})
     missing = [name for name in recorded["features"] if name not in table.columns]
     if missing:
         raise InputError(f"{path}: no column named {missing[0]!r}, expected the training features "
@@ -259,7 +260,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, feature_names: li
     if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
         first = first[3:]
     columns, header = None, None
-    cells = [c.strip() for c in first.decode("utf-8", errors="replace").split(",")]
+    cells = [c.strip() for c in next(csv.reader([first.decode("utf-8", errors="replace")]), [])]
     pending = first
     if not all(is_number(c) for c in cells):
         if feature_names and all(name in cells for name in feature_names):
@@ -297,13 +298,14 @@ def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, f
 
     from xornet.csv_text import chosen_cells, parse_numbers, read_lines
 
-    try:
-        values = parse_numbers(block, width, columns or list(range(width)))
-        lines = read_lines(block)
-        if len(lines) == len(values) and np.isfinite(values).all():
-            return values, lines if columns is None else chosen_cells(lines, width, columns)
-    except pa.ArrowInvalid:
-        pass
+    if b'"' not in block:  # quoted cells may hold commas: only the csv module cuts those lines right
+        try:
+            values = parse_numbers(block, width, columns or list(range(width)))
+            lines = read_lines(block)
+            if len(lines) == len(values) and np.isfinite(values).all():
+                return values, lines if columns is None else chosen_cells(lines, width, columns)
+        except pa.ArrowInvalid:
+            pass
     return _explain_rows(block.decode("utf-8", errors="replace").split("\n"), width, columns, source, first_line,
                          header)
 
@@ -313,7 +315,8 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
     """The first line with a wrong number of cells, a cell that is not a number, or one that is not finite, as an error.
 
     Columns are named by the header when the file has one, else counted from 1.
-    Only when the fast read fails; should every line be fine after all, the rows are read here instead.
+    Only when the fast read fails, or for lines with quoted cells (cut by the csv module); should every
+    line be fine, the rows are read here instead.
     """
     from xornet.csv_text import strings
 
@@ -323,7 +326,7 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
     for offset, line in enumerate(lines):
         if not line.strip():
             continue
-        cells = [c.strip() for c in line.strip().split(",")]
+        cells = [c.strip() for c in next(csv.reader([line.strip()]))]
         where = f"{source}, line {first_line + offset}"
         if len(cells) != width:
             raise InputError(f"{where}: expected {expected}, received {len(cells)}")
@@ -436,7 +439,7 @@ def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts=
     cells = [texts, *(float_texts(probabilities[:, k]) for k in range(probabilities.shape[1]))]
     if not regression:
         cells.append(class_texts(classes, class_names))
-    head = b"" if header is None else (",".join(header) + "\n").encode()
+    head = b"" if header is None else (",".join(map(_csv_cell, header)) + "\n").encode()
     return head + (join_rows(cells) if len(texts) else b"")
 
 
@@ -447,6 +450,11 @@ def _csv_number(value: float) -> str:
 def input_names(width: int, feature_names: list[str] | None) -> list[str]:
     """The training feature names when known, else x1, x2, ..."""
     return feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
+
+
+def _csv_cell(text: str) -> str:
+    """A CSV cell as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break."""
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\r\n') else text
 
 
 def csv_header(width: int, outputs: int, feature_names: list[str] | None, class_names: list[str] | None = None,

@@ -26,7 +26,7 @@ from xornet.preprocessing import too_large_to_normalize
 
 __all__ = ["Dataset", "Splits", "all_binary_inputs", "truth_table", "load_file", "load_data", "load_splits",
            "check_fits_model", "dataset_of_record", "is_number", "load_npy", "read_csv_table", "read_table",
-           "Table", "encode_inputs", "load_labelled_file", "test_split_of_record"]
+           "Table", "encode_inputs", "load_labelled_file", "test_split_of_record", "unused_columns"]
 
 _GATES = {
     "xor": lambda bits: sum(bits) % 2,
@@ -141,6 +141,17 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
     return feature_names, label_name
 
 
+def unused_columns(header: list[str] | None, features: list[str], label: str | None) -> set[str]:
+    """The columns of a file that are neither features nor the label: read as text, never an error whatever they
+    hold (an id, a name with commas, a date).
+
+    Example:
+        >>> unused_columns(["id", "a", "b", "y"], ["a", "b"], "y")
+        {'id'}
+    """
+    return set(header or []) - set(features) - {label}
+
+
 def _read(path: str, config: Config | None = None, features=None, label=None, categorical=(),
           label_flag: str | None = None) -> tuple[Table, list, str]:
     file = Path(path)
@@ -155,8 +166,8 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     if header is not None:
         picked, label_name = pick_columns(header, features, label, str(path), label_flag)
         label_column = {label_name}
-        if features is not None:  # columns left out are read as text: never an error, whatever they hold
-            unused = set(header) - set(picked) - label_column - set(map(str, categorical))
+        if features is not None:
+            unused = unused_columns(header, picked, label_name) - set(map(str, categorical))
     table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
     for name in categorical:
@@ -293,7 +304,8 @@ def load_labelled_file(path: str, encoding: dict, role: str = "--data", label_fl
     header = column_names(Path(path))
     if header is not None:
         check(header)
-    table = read_table(Path(path), text_columns=set(encoding.get("categorical", {})), infer_columns={encoding["label"]})
+    text = set(encoding.get("categorical", {})) | unused_columns(header, encoding["features"], encoding["label"])
+    table = read_table(Path(path), text_columns=text, infer_columns={encoding["label"]})
     check(table.names)
     kept, _ = drop_missing(table, encoding["features"], encoding["label"], encoding.get("missing", {}).get("policy", "error"))
     return _dataset(table, encoding, kept)
