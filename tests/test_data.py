@@ -443,6 +443,11 @@ def test_messy_files_a_user_brings(workdir, xornet):
         assert error(xornet, "train", "trailing.yaml") == (
             f"error: {workdir / 'trailing.csv'}: no rows left with data.missing: {policy}: column '' is empty in every "
             "row (hint: check data.label (now ''): a comma at the end of every line makes an empty last column)")
+    write("blank.csv", "a,b,y\n1,,0\n2,,1\n3,,0\n")
+    config("blank", "  path: blank.csv\n  missing: mean\n", model="")
+    assert error(xornet, "train", "blank.yaml") == (
+        f"error: {workdir / 'blank.csv'}: column 'b' is empty in every training row: it has no mean to fill its "
+        "missing cells with (data.missing: mean) (hint: leave it out with data.features, or fill it in)")
     # A value whose square overflows float32 cannot be normalized: refused, not saved as a model nothing loads.
     write("huge.csv", "a,b,y\n" + "0.5,1,1\n-0.5,2,0\n" * 5 + "0.5,1e30,1\n")
     config("huge", "  path: huge.csv\n  normalize: true\n", model="")

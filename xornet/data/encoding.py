@@ -147,9 +147,12 @@ def feature_encoding(table: Table, train_rows: np.ndarray, features: list[str], 
         if column.dtype == object:
             raise InputError(f"{table.source}: column {name!r} holds text, expected numbers",
                              hint="add it to data.categorical to one-hot encode it")
+        if data.missing == "mean" and np.isnan(column[train_rows]).all():
+            raise InputError(f"{table.source}: column {name!r} is empty in every training row: it has no mean to "
+                             "fill its missing cells with (data.missing: mean)",
+                             hint="leave it out with data.features, or fill it in")
         if data.missing in ("mean", "zero"):
-            mean = np.nanmean(column[train_rows]) if data.missing == "mean" else 0.0
-            fill[name] = float(0.0 if np.isnan(mean) else mean)
+            fill[name] = float(np.nanmean(column[train_rows])) if data.missing == "mean" else 0.0
         inputs.append(name)
     return {"categorical": vocabularies, "unknown": data.unknown, "fill": fill, "inputs": inputs}
 
