@@ -167,7 +167,7 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         picked, label_name = pick_columns(header, features, label, str(path), label_flag)
         label_column = {label_name}
         if features is not None:
-            unused = unused_columns(header, picked, label_name) - set(map(str, categorical))
+            unused = unused_columns(header, picked, label_name)
     table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
     for name in categorical:

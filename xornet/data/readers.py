@@ -81,13 +81,14 @@ def line_of_row(path: str, first_line: int, row: int) -> int:
         >>> line_of_row("d.csv", 2, 0)
         2
     """
+    rows_before = row
     try:
         with open(path, "rb") as handle:
             for number, line in enumerate(handle, start=1):
                 if number >= first_line and line.rstrip(b"\r\n"):
-                    if row == 0:
+                    if rows_before == 0:
                         return number
-                    row -= 1
+                    rows_before -= 1
     except OSError:
         pass
     return first_line + row
