@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -439,7 +440,11 @@ def format_csv_chunk(x, probabilities, classes, header: list[str] | None, texts=
     cells = [texts, *(float_texts(probabilities[:, k]) for k in range(probabilities.shape[1]))]
     if not regression:
         cells.append(class_texts(classes, class_names))
-    head = b"" if header is None else (",".join(map(_csv_cell, header)) + "\n").encode()
+    head = b""
+    if header is not None:  # the csv module quotes a name holding a comma, a quote, \r or \n (its line end's)
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\r\n").writerow(header)
+        head = (line.getvalue()[:-2] + "\n").encode()
     return head + (join_rows(cells) if len(texts) else b"")
 
 
@@ -450,11 +455,6 @@ def _csv_number(value: float) -> str:
 def input_names(width: int, feature_names: list[str] | None) -> list[str]:
     """The training feature names when known, else x1, x2, ..."""
     return feature_names if feature_names and len(feature_names) == width else [f"x{i + 1}" for i in range(width)]
-
-
-def _csv_cell(text: str) -> str:
-    """A CSV cell as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break."""
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\r\n') else text
 
 
 def csv_header(width: int, outputs: int, feature_names: list[str] | None, class_names: list[str] | None = None,

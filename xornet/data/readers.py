@@ -17,6 +17,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -235,13 +236,11 @@ def _columns(schema, batches, rows: int, names: list[str]) -> tuple[dict[str, np
 
     numeric, text = [], []
     for name in names:
-        kind = schema.field(name).type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
+        kind = value_type(schema.field(name).type)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             text.append(name)
-        elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
-            numeric.append(name)  # a column of only missing cells has type null: NaNs
+        elif is_numeric_type(kind):
+            numeric.append(name)
         else:
             raise InputError(f"column {name!r}: expected numbers or text, received {kind}")
     block = np.empty((rows, len(numeric)), "float32")
@@ -253,6 +252,21 @@ def _columns(schema, batches, rows: int, names: list[str]) -> tuple[dict[str, np
     columns = {name: block[:, index] for index, name in enumerate(numeric)}
     columns |= {name: np.array(cells, dtype=object) for name, cells in texts.items()}
     return {name: columns[name] for name in names}, Block(block, numeric)
+
+
+def value_type(kind):
+    """An Arrow column type, with a dictionary column's type of its values."""
+    import pyarrow as pa
+
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def is_numeric_type(kind) -> bool:
+    """Do cells of this Arrow type (after `value_type`) read as float32? A column of only missing cells has type
+    null: NaNs."""
+    import pyarrow as pa
+
+    return pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)
 
 
 def copy_batch(batch, numeric: list[str], block: np.ndarray, at: int, texts: dict[str, list]) -> None:
@@ -283,8 +297,10 @@ def _check_names(names: list[str], path: Path) -> None:
         seen.add(name)
 
 
-def _explain_csv_error(path: Path, names: list[str], read, message: str, first_line: int) -> InputError:
-    """Turn pyarrow's message into file, line, column, value (reading one column again as text)."""
+def _explain_csv_error(path: Path, names: list[str], read, message: str, first_line: int,
+                       cell_hint: Callable[[str], str | None] = lambda name: None) -> InputError:
+    """Turn pyarrow's message into file, line, column, value (reading one column again as text); a cell that is
+    not a number gets `cell_hint(column name)` as its hint."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -297,7 +313,7 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
         row, cell = _first_non_number(column_to_numpy(text))
         if row is not None:
             return InputError(f"{location(str(path), first_line, row)}, column {name!r}: expected a number, "
-                              f"received {cell!r}")
+                              f"received {cell!r}", hint=cell_hint(name))
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if match:
         line = _line_with_columns(path, len(names), first_line)

@@ -29,7 +29,8 @@ import numpy as np
 from xornet.config import Config, check_streamable
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, task_of
-from xornet.data.readers import NULL_VALUES, _explain_csv_error, csv_header, location
+from xornet.data.readers import (NULL_VALUES, _explain_csv_error, csv_header, is_numeric_type, location,
+                                 value_type)
 from xornet.errors import InputError
 
 PARTS = ("train", "validation", "test")
@@ -366,28 +367,20 @@ def _record_batches(path: Path, columns: list[str]):
         with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
             yield from reader
     except pa.ArrowInvalid as exc:  # named as the in-memory reader names it: file, line, column, value
-        error = _explain_csv_error(path, names, read, str(exc), skip + 1)
-        text_label = f", column {columns[-1]!r}: expected a number" in error.message  # the label: the last column
-        text_cell = ": expected a number, received" in error.message
-        raise InputError(error.message, hint=TEXT_LABEL_HINT if text_label else TEXT_CELL_HINT if text_cell else None
-                         ) from None
+        raise _explain_csv_error(path, names, read, str(exc), skip + 1, cell_hint=lambda name: TEXT_LABEL_HINT
+                                 if name == columns[-1] else TEXT_CELL_HINT) from None  # the label: the last column
 
 
 def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
     """Refuse a Parquet column of text (class names, categories), from the file's schema, before reading rows."""
-    import pyarrow as pa
-
     if path.suffix.lower() not in (".parquet", ".pq"):
         return
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
     for name in columns:
-        kind = schema.field(name).type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-                or pa.types.is_null(kind)):
+        kind = value_type(schema.field(name).type)
+        if not is_numeric_type(kind):
             raise InputError(f"{path}: column {name!r}: expected numbers, received Parquet type {kind}",
                              hint=TEXT_LABEL_HINT if name == label else TEXT_CELL_HINT)
 
