@@ -454,6 +454,27 @@ def test_messy_files_a_user_brings(workdir, xornet):
     assert error(xornet, "train", "huge.yaml") == (
         f"error: {workdir / 'huge.csv'}, line 12, column 'b': 1e+30 is too large to normalize (the column's variance "
         "overflows float32) (hint: rescale the column, or set data.normalize: false)")
+    # inf, and a number too large for float32, are refused as written, not trained into a NaN model.
+    write("inf.csv", "a,b,y\n" + "0.5,1,1\n-0.5,2,0\n" * 3 + "0.5,1e39,1\n-inf,2,0\n")
+    config("inf", "  path: inf.csv\n  normalize: true\n", model="")
+    hint = ("(hint: training takes finite float32 numbers (up to about 3.4e38): fix or rescale the column, or leave "
+            "it out with data.features)")
+    assert error(xornet, "train", "inf.yaml") == (
+        f"error: {workdir / 'inf.csv'}, line 8, column 'b': expected a finite number, received '1e39' (2 such values) "
+        + hint)
+    assert not (workdir / "out_inf").exists()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [0.5, float("inf")], "y": [1, 0]}), "inf.parquet")
+    config("infpq", "  path: inf.parquet\n", model="")
+    assert error(xornet, "train", "infpq.yaml") == (
+        f"error: {workdir / 'inf.parquet'}, row 2, column 'a': expected a finite number, received inf (1 such value) "
+        + hint)
+    write("fine.csv", "a,b,y\n" + "0.5,1,1\n-0.5,2,0\n" * 3)
+    config("infvalidation", "  path: fine.csv\n  validation_path: inf.csv\n", model="")
+    assert error(xornet, "train", "infvalidation.yaml").startswith(
+        f"error: {workdir / 'inf.csv'}, line 8, column 'b': expected a finite number, received '1e39'")
     # Columns left out of data.features are never parsed as numbers.
     write("people.csv", 'id,name,a,b,answer\n0,"Smith, John",0.1,-66,no\n1,"Doe, J",0.5,3,yes\n2,X,1.5,3,yes\n')
     config("people", "  path: people.csv\n  features: [a, b]\n  label: answer\n", model="",

@@ -173,6 +173,13 @@ def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet)
     assert result.exit_code == 2
     assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (data.stream reads "
                              "every cell as a number) (hint: data.missing: drop skips such rows when streaming)\n")
+    write("inf.csv", "a,b,label\n1,2,0\n3,1e39,1\n")
+    config("inf", "inf.csv", "  stream: true\n")
+    result = xornet("train", "inf.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {workdir / 'inf.csv'}, line 3, column 'b': expected a finite number, received "
+                             "'1e39' (hint: training takes finite float32 numbers (up to about 3.4e38): fix or rescale "
+                             "the column, or leave it out with data.features)\n")
     config("cat", "gaps.csv", "  stream: true\n  categorical: [a]\n")
     result = xornet("train", "cat.yaml")
     assert result.exit_code == 2 and result.stdout == ""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from xornet.config import ActivationLayer, Config, DenseLayer
-from xornet.data.readers import Table
+from xornet.data.readers import Table, cell_as_written
 from xornet.errors import InputError
 
 BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge")
@@ -54,12 +54,41 @@ def _is_missing(column: np.ndarray) -> np.ndarray:
     return np.isnan(column) if column.dtype != object else np.equal(column, None)
 
 
+def refuse_infinite(table: Table, names: list[str]) -> None:
+    """Refuse inf, and numbers too large for float32, in the numeric columns `names`, naming the first one's
+    line (CSV) or row and column as the file holds it. (A missing cell is NaN: `drop_missing`'s to handle.)
+
+    Example:
+        >>> refuse_infinite(read_table(Path("d.csv")), ["a"])
+        Traceback (most recent call last):
+        xornet.errors.InputError: d.csv, line 3, column 'a': expected a finite number, received '1e39' (1 such value)
+    """
+    firsts, count = [], 0
+    for name in names:
+        column = table.columns[name]
+        if column.dtype == object:
+            continue
+        infinite = np.flatnonzero(np.isinf(column))
+        if infinite.size:
+            firsts.append((int(infinite[0]), table.names.index(name)))
+            count += infinite.size
+    if firsts:
+        row, column = min(firsts)
+        cell = cell_as_written(table.source, row, column, table.first_line)
+        raise InputError(f"{table.where(row)}, column {table.names[column]!r}: expected a finite number, received "
+                         f"{cell} ({count} such value{'s' if count > 1 else ''})",
+                         hint="training takes finite float32 numbers (up to about 3.4e38): fix or rescale the column, or leave "
+                              "it out with data.features")
+
+
 def drop_missing(table: Table, features: list[str], label: str, policy: str) -> tuple[np.ndarray, dict]:
-    """Rows to keep and the counts; an error naming the first missing cell when `policy` is "error".
+    """Rows to keep and the counts; an error naming the first missing cell when `policy` is "error", or the
+    first infinite one.
 
     "drop" drops rows with any missing feature or label; "mean" and "zero" drop
     rows without a label and fill missing features later.
     """
+    refuse_infinite(table, [*features, label])
     first, counts, dropped = None, {}, np.zeros(table.rows, bool)
     for name in [*features, label]:
         missing = _is_missing(table.columns[name])

@@ -74,6 +74,34 @@ def location(source: str, first_line: int | None, row: int) -> str:
     return f"{source}, line {line_of_row(source, first_line, row)}"
 
 
+def cell_as_written(path: Path, row: int, column: int, first_line: int | None = None) -> str:
+    """One cell as the file holds it, quoted for an error message (reads the file again: only after an error).
+
+    `row` counts data rows from 0; `first_line` is a CSV file's line of its first data row.
+
+    Example:
+        >>> cell_as_written(Path("d.csv"), 0, 1, first_line=2)
+        "'1e39'"
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        value = array[array.dtype.names[column]][row] if array.dtype.names else array[row, column]
+        return repr(value.item())
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        value = pq.read_table(path, columns=[pq.read_schema(path).names[column]]).column(0)[row].as_py()
+        return "null" if value is None else repr(value)
+    import itertools
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        line = next(itertools.islice(handle, line_of_row(str(path), first_line, row) - 1, None), "")
+    cells = next(csv.reader([line]), [])
+    return repr(cells[column].strip()) if column < len(cells) else "nothing"
+
+
 def line_of_row(path: str, first_line: int, row: int) -> int:
     """The file line of 0-based data row `row`, counting the empty lines that the readers skip (for errors only:
     it reads the file up to that row). Without a readable file: first_line + row.

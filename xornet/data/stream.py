@@ -185,7 +185,11 @@ class Stream:
             x, y = values[:, :-1], values[:, -1:]
             rows = np.arange(start, start + len(values))
             start += len(values)
-            missing = np.isnan(values).any(axis=1) if np.isnan(values.sum()) else None  # a sum is faster
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf; a sum of large numbers
+                finite = np.isfinite(values.sum())  # a sum is faster than looking at every value
+            if not finite and np.isinf(values).any():
+                self._refuse_infinite(values, rows)
+            missing = None if finite else np.isnan(values).any(axis=1)
             if missing is not None and missing.any():
                 if not self.drop_missing:
                     row = int(np.flatnonzero(missing)[0])
@@ -196,10 +200,25 @@ class Stream:
                 x, y, rows = x[~missing], y[~missing], rows[~missing]
             yield rows, x, y
 
+    def _refuse_infinite(self, values: np.ndarray, rows: np.ndarray) -> None:
+        """The first infinite value of a batch (or one too large for float32) as an error, as the file holds it."""
+        from xornet.data import column_names
+        from xornet.data.readers import cell_as_written
+
+        at, column = (int(i) for i in np.argwhere(np.isinf(values))[0])
+        name = [*self.features, self.label][column]
+        cell = cell_as_written(self.path, int(rows[at]), column_names(self.path).index(name), self._first_line())
+        raise InputError(f"{self._where(int(rows[at]))}, column {name!r}: expected a finite number, received {cell}",
+                         hint="training takes finite float32 numbers (up to about 3.4e38): fix or rescale the "
+                              "column, or leave it out with data.features")
+
     def _where(self, row: int) -> str:
         """ "file, line L" for a CSV (as the in-memory reader says), "file, row R" for Parquet."""
-        first_line = None if self.path.suffix.lower() in (".parquet", ".pq") else csv_header(self.path)[1] + 1
-        return location(str(self.path), first_line, row)
+        return location(str(self.path), self._first_line(), row)
+
+    def _first_line(self) -> int | None:
+        """The line of a CSV file's first data row; None for Parquet."""
+        return None if self.path.suffix.lower() in (".parquet", ".pq") else csv_header(self.path)[1] + 1
 
     def part(self, name: str):
         """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
