@@ -187,6 +187,19 @@ def test_categorical_columns_one_hot_from_training_rows(workdir, xornet):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("a,b,color=blue,color=green,color=red,color=<other>,probability")
     assert result.stdout.splitlines()[2].startswith("-2,-1,0,0,0,1,")
+    # Normalized, the unseen-category column (0 in every training row) is centred, not scaled by Keras' 1e7.
+    config("catnorm", "  path: colors.csv\n  categorical: [color]\n  unknown: ignore\n  normalize: true\n",
+           training="training:\n  epochs: 2\n")
+    assert xornet("train", "catnorm.yaml", "-q").exit_code == 0
+    import keras
+
+    model = keras.models.model_from_json((workdir / "out_catnorm/basic_model.json").read_text())
+    model.load_weights(workdir / "out_catnorm/basic_weights.h5")
+    mean, variance = (np.ravel(weight) for weight in model.layers[0].get_weights()[:2])
+    assert (mean[-1], variance[-1]) == (0.0, 1.0) and 0 < variance[:-1].min() and variance[:-1].max() != 1.0
+    result = xornet("predict", "-m", "out_catnorm/basic_model.json", "-i", "odd.csv", "-f", "json")
+    unseen = np.array([[-2, -1, 0, 0, 0, 1]], "float32")
+    assert json.loads(result.stdout)[1]["probability"] == pytest.approx(float(np.asarray(model(unseen))[0, 0]), abs=1e-6)
     config("cattext", "  path: colors.csv\n", training="training:\n  epochs: 2\n")
     first_color = (workdir / "colors.csv").read_text().splitlines()[1].split(",")[2]
     assert error(xornet, "train", "cattext.yaml") == (

@@ -25,6 +25,7 @@ from xornet.backend import import_keras
 from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
+from xornet.preprocessing import set_moments
 from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
                             _keras_callbacks, balanced_class_weight, check_monitors, resolve_class_weight,
                             restore_checkpoint, snapshot)
@@ -42,7 +43,7 @@ def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: Pr
     preview = dataset.x.rows
     model = build_model(config, len(stream.features), seed, normalize_on=preview if config.data.normalize else None)
     if config.data.normalize:
-        set_normalization(model, stream.mean, stream.variance)
+        set_moments(model.get_layer("normalization"), stream.mean, stream.variance)  # as adapt would have
     compile_model(model, config.training)
     if on_start:
         on_start(dataset, model)
@@ -55,12 +56,6 @@ def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: Pr
     return Run(config, seed, dataset, model, result, final, probabilities, None, splits=splits, held_out=held_out)
 
 
-def set_normalization(model, mean: np.ndarray, variance: np.ndarray) -> None:
-    """Give the model's Normalization layer the streamed mean and variance, as `adapt` would have."""
-    layer = model.get_layer("normalization")
-    layer.adapt_mean.assign(np.asarray(mean, dtype="float32"))
-    layer.adapt_variance.assign(np.asarray(variance, dtype="float32"))
-    layer.finalize_state()
 
 
 def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0, progress: ProgressFn | None = None,
