@@ -532,3 +532,23 @@ def test_predict_echoes_the_inputs_of_lines_with_quoted_commas(trained, xornet):
     result = xornet("predict", "-m", "models/basic_model.json", "-i", "notes.csv", "--format", "csv")
     assert result.exit_code == 0, result.stderr
     assert [line.rsplit(",", 2)[0] for line in result.stdout.splitlines()] == ["x1,x2", "0,1", "1,1"]
+
+
+def test_a_headerless_file_with_text_classes_keeps_its_first_row(workdir, xornet):
+    """UCI-style files ("5.1,3.5,1.4,0.2,Iris-setosa") have no header: a first line shaped like the second is data."""
+    lines = [f"{i / 10:g},{(i * 7) % 5 / 10:g},{['red fox', 'blue jay', 'green frog'][i % 3]}" for i in range(30)]
+    write("uci.csv", "\n".join(lines) + "\n")
+    config("uci", "  path: uci.csv\n", model="model:\n  layers:\n    - {type: Dense, units: 3, activation: softmax}\n",
+           training="training:\n  loss: sparse_categorical_crossentropy\n  epochs: 2\n")
+    result = xornet("train", "uci.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "Data: uci.csv, 30 rows, 2 inputs" in result.stdout.replace(str(workdir) + "/", "")
+    record = json.loads((workdir / "out_uci/basic_run.json").read_text())["data"]
+    assert (record["features"], record["label"], record["classes"]) == (
+        ["0", "1"], "2", ["blue jay", "green frog", "red fox"])
+    # A header of names over such rows is still a header.
+    write("named.csv", "a,b,animal\n" + "\n".join(lines) + "\n")
+    config("named", "  path: named.csv\n", model="model:\n  layers:\n    - {type: Dense, units: 3, activation: softmax}\n",
+           training="training:\n  loss: sparse_categorical_crossentropy\n  epochs: 2\n")
+    assert xornet("train", "named.yaml", "-q").exit_code == 0
+    assert json.loads((workdir / "out_named/basic_run.json").read_text())["data"]["rows"] == 30

@@ -142,31 +142,42 @@ def read_table(path: Path, text_columns=(), infer_columns=()) -> Table:
     raise InputError(f"{path}: data.path: expected a .csv, .parquet or .npy file, received {suffix or 'no extension'!r}")
 
 
-def _first_row(path: Path) -> tuple[list[str], int]:
-    """The cells of the first non-empty line and its index (a UTF-8 BOM is dropped)."""
+def _first_rows(path: Path) -> tuple[list[list[str]], int]:
+    """The cells of the first two non-empty lines (one in a file of one line) and the first one's index
+    (a UTF-8 BOM is dropped)."""
+    rows, first = [], None
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             for index, line in enumerate(handle):
                 if line.endswith("\r"):
                     raise carriage_return_error(str(path), index + 1)
                 if line.strip():
-                    return next(csv.reader([line])), index
+                    rows.append(next(csv.reader([line])))
+                    first = index if first is None else first
+                    if len(rows) == 2:
+                        break
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text CSV file (not UTF-8 at byte {exc.start})") from exc
-    raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
+    if not rows:
+        raise InputError(f"{path}: the CSV file is empty, expected rows of numbers")
+    return rows, first
 
 
 def csv_header(path: Path) -> tuple[list[str], int, bool]:
     """(column names, lines before the data, whether the first line is a header) of a CSV file.
 
-    A first line of only numbers is data: its columns are then named "0", "1", ...
+    A first line shaped like the second (a number where it has a number, text where it has text, at least one
+    number) is data, as in headerless files with text classes ("5.1,3.5,1.4,0.2,Iris-setosa"): its columns are
+    then named "0", "1", ...
 
     Example:
         >>> csv_header(Path("data/iris.csv"))[:2]
         (['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'], 1)
     """
-    cells, index = _first_row(path)
-    if all(is_number(cell) for cell in cells):
+    rows, index = _first_rows(path)
+    cells = rows[0]
+    kinds = [[is_number(cell) for cell in row] for row in rows]
+    if all(kinds[0]) or (any(kinds[0]) and len(rows) == 2 and kinds[0] == kinds[1]):
         return [str(i) for i in range(len(cells))], index, False
     return [cell.strip() for cell in cells], index + 1, True
 
