@@ -484,6 +484,14 @@ def test_messy_files_a_user_brings(workdir, xornet):
     assert error(xornet, "train", "infpq.yaml") == (
         f"error: {workdir / 'inf.parquet'}, row 2, column 'a': expected a finite number, received inf (1 such value) "
         + hint)
+    # A Parquet date or time column the run does not use is read as text, as a CSV one is.
+    import datetime
+
+    days = [datetime.date(2020, 1, 1) + datetime.timedelta(days=i) for i in range(8)]
+    pq.write_table(pa.table({"when": days, "at": [datetime.datetime(2020, 1, 1, 5)] * 8, "a": [0.5, -0.5] * 4,
+                             "y": [1, 0] * 4}), "dated.parquet")
+    config("dated", "  path: dated.parquet\n  features: [a]\n", model="", training="training:\n  epochs: 2\n")
+    assert xornet("train", "dated.yaml", "-q").exit_code == 0
     write("fine.csv", "a,b,y\n" + "0.5,1,1\n-0.5,2,0\n" * 3)
     config("infvalidation", "  path: fine.csv\n  validation_path: inf.csv\n", model="")
     assert error(xornet, "train", "infvalidation.yaml").startswith(

@@ -413,8 +413,13 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
     except (pa.ArrowException, OSError) as exc:
         raise unreadable(exc) from None
     names = schema.names
+    # Columns read as text (categorical, and those the run does not use) may hold dates or times: their text.
+    dates = [name for name in names if name in text_columns and not _is_text_or_number(schema.field(name).type)]
+    for name in dates:
+        schema = schema.set(names.index(name), pa.field(name, pa.string()))
+    batches = (_with_text(batch, dates) for batch in parquet.iter_batches(batch_size=1 << 18))
     try:
-        columns, block = _columns(schema, parquet.iter_batches(batch_size=1 << 18), rows, names)
+        columns, block = _columns(schema, batches, rows, names)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}") from None
     except (pa.ArrowException, OSError) as exc:
@@ -428,6 +433,23 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
     if rows == 0:
         raise InputError(f"{path}: the Parquet file has no rows")
     return Table(names, columns, str(path), None, block=block)
+
+
+def _is_text_or_number(kind) -> bool:
+    import pyarrow as pa
+
+    kind = value_type(kind)
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or is_numeric_type(kind)
+
+
+def _with_text(batch, names: list[str]):
+    """`batch` with the columns `names` cast to text (a date as "2020-01-31")."""
+    import pyarrow as pa
+
+    for name in names:
+        index = batch.schema.get_field_index(name)
+        batch = batch.set_column(index, name, batch.column(index).cast(pa.string()))
+    return batch
 
 
 def load_npy(path: Path) -> tuple[list[str], np.ndarray]:
