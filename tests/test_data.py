@@ -484,6 +484,12 @@ def test_messy_files_a_user_brings(workdir, xornet):
     assert error(xornet, "train", "infpq.yaml") == (
         f"error: {workdir / 'inf.parquet'}, row 2, column 'a': expected a finite number, received inf (1 such value) "
         + hint)
+    # A line of only spaces is named (pyarrow reads it as a row of one cell).
+    write("spaces.csv", "a,b,y\n1,2,0\n   \n3,4,1\n")
+    config("spaces", "  path: spaces.csv\n", model="")
+    assert error(xornet, "train", "spaces.yaml") == (
+        f"error: {workdir / 'spaces.csv'}, line 3: the line holds only spaces, expected 3 columns (hint: delete the "
+        "line (empty lines are skipped))")
     # A Parquet date or time column the run does not use is read as text, as a CSV one is.
     import datetime
 

@@ -355,8 +355,11 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
                               f"received {cell!r}", hint=cell_hint(name))
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if match:
-        line = _line_with_columns(path, len(names), first_line)
+        line, cells = _line_with_columns(path, len(names), first_line) or (None, None)
         where = f"{path}, line {line}" if line else str(path)
+        if cells is not None and not any(cell.strip() for cell in cells):
+            return InputError(f"{where}: the line holds only spaces, expected {match.group(1)} columns",
+                              hint="delete the line (empty lines are skipped)")
         return InputError(f"{where}: expected {match.group(1)} columns, received {match.group(2)}")
     return InputError(f"{path}: cannot read the CSV file: {message.splitlines()[0]}")
 
@@ -390,12 +393,12 @@ def _first_non_number(cells: np.ndarray, block: int = 65536) -> tuple[int | None
     return None, None
 
 
-def _line_with_columns(path: Path, width: int, first_line: int) -> int | None:
-    """The first data line whose number of cells is not `width` (slow; only after an error)."""
+def _line_with_columns(path: Path, width: int, first_line: int) -> tuple[int, list[str]] | None:
+    """The first data line whose number of cells is not `width`, and its cells (slow; only after an error)."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         for number, row in enumerate(csv.reader(handle), start=1):
-            if number >= first_line and row and any(c.strip() for c in row) and len(row) != width:
-                return number
+            if number >= first_line and row and len(row) != width:
+                return number, row
     return None
 
 
