@@ -262,6 +262,13 @@ def test_regression_prints_values_and_mae_rmse_r2(workdir, xornet):
     lines = xornet("evaluate", "-m", "out_line/basic_model.json").stdout.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["loss", "MAE", "RMSE", "R²"]
     assert float(lines[-1].split()[1]) > 0.99
+    # Targets the last activation cannot reach are refused before training, not trained into "did not converge".
+    config("sigmoidline", "  path: line.csv\n", model="model:\n  layers:\n    - {type: Dense, units: 1, activation: "
+           "sigmoid}\n", training="training:\n  loss: mean_squared_error\n")
+    assert error(xornet, "train", "sigmoidline.yaml") == (
+        f"error: {workdir / 'line.csv'}: the label 't' runs from {min(3 * a - b + 10 for a, b in x):g} to "
+        f"{max(3 * a - b + 10 for a, b in x):g}, but the model ends in sigmoid, whose outputs are between 0 and 1 "
+        "(loss mean_squared_error) (hint: end the model with a linear Dense(1) for regression (no activation))")
 
 
 def test_normalize_layer_is_first_and_plain_keras_reproduces_predictions(workdir, xornet):

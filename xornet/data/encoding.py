@@ -155,7 +155,27 @@ def label_encoding(table: Table, rows: np.ndarray, label: str, config: Config) -
             raise InputError(f"{source}: the label {label!r} has {len(classes)} classes ({shown}), but the model "
                              f"ends in {units} {activation} unit{'s' if units != 1 else ''} with loss "
                              f"{config.training.loss}", hint=hint)
+    if task == "regression":
+        _check_output_range(column, label, activation, config.training.loss, source)
     return {"task": task, "classes": classes, "text_label": bool(column.dtype == object)}
+
+
+# What an output activation can reach: (lowest, highest, how to say it).
+OUTPUT_RANGES = {"sigmoid": (0, 1, "between 0 and 1"), "softmax": (0, 1, "between 0 and 1"),
+                 "tanh": (-1, 1, "between -1 and 1"), "softsign": (-1, 1, "between -1 and 1"),
+                 "relu": (0, np.inf, "0 or more"), "softplus": (0, np.inf, "0 or more")}
+
+
+def _check_output_range(column: np.ndarray, label: str, activation: str, loss: str, source: str) -> None:
+    """Refuse regression targets that the model's last activation cannot reach (a sigmoid for targets near 100)."""
+    if activation not in OUTPUT_RANGES or not len(column):
+        return
+    low, high, reach = OUTPUT_RANGES[activation]
+    smallest, largest = float(np.nanmin(column)), float(np.nanmax(column))
+    if smallest < low or largest > high:
+        raise InputError(f"{source}: the label {label!r} runs from {smallest:g} to {largest:g}, but the model ends in "
+                         f"{activation}, whose outputs are {reach} (loss {loss})",
+                         hint="end the model with a linear Dense(1) for regression (no activation)")
 
 
 def feature_encoding(table: Table, train_rows: np.ndarray, features: list[str], config: Config) -> dict:
