@@ -220,6 +220,12 @@ def test_task_and_last_layer_must_agree_before_training(workdir, xornet):
     assert error(xornet, "train", "reg.yaml") == (
         f"error: {workdir / 'three.csv'}, line 2, column 'kind': the label is text ('x'), expected numbers for loss "
         "mean_squared_error (hint: text labels are classes: use loss binary_crossentropy or sparse_categorical_crossentropy)")
+    config("onesoftmax", "  path: nums.csv\n", model="model:\n  layers:\n    - {type: Dense, units: 1, activation: softmax}\n",
+           training="training:\n  loss: sparse_categorical_crossentropy\n")
+    assert error(xornet, "train", "onesoftmax.yaml") == (
+        f"error: {workdir / 'nums.csv'}, line 3: label 'y' is 1, expected a class number from 0 to 0 for loss "
+        "sparse_categorical_crossentropy (2 such rows) (hint: the model ends in 1 unit, one per class: the label has 3 "
+        "class numbers, so end it with Dense(3, activation softmax))")
 
 
 def test_multiclass_predict_and_evaluate_name_the_classes(workdir, xornet):

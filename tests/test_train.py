@@ -196,7 +196,7 @@ def test_bad_inputs_to_train(workdir, xornet):
     write("labels.csv", "a,b,y\n0,0,0\n0,1,2\n")
     write("labels.yaml", "data:\n  path: labels.csv\n")
     assert error("labels.yaml") == (
-        f"error: {workdir / 'labels.csv'}: row 2: label 'y' is 2, expected 0 or 1 for loss binary_crossentropy (1 such row)")
+        f"error: {workdir / 'labels.csv'}, line 3: label 'y' is 2, expected 0 or 1 for loss binary_crossentropy (1 such row)")
     write("text.csv", "a,b,y\n0,x,0\n")
     write("text.yaml", "data:\n  path: text.csv\n")
     assert error("text.yaml") == f"error: {workdir / 'text.csv'}, line 2, column 'b': expected a number, received 'x'"

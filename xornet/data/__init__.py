@@ -333,22 +333,24 @@ def check_fits_model(dataset: Dataset, config: Config) -> None:
     loss = config.training.loss
     dense = [layer for layer in config.model.layers if isinstance(layer, DenseLayer)]
     units = dense[-1].units if dense else dataset.width
-    labels = dataset.y[:, 0]
+    labels, hint = dataset.y[:, 0], None
     if loss in ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"):
         bad = np.flatnonzero((labels != 0) & (labels != 1))
         allowed = "0 or 1"
     elif loss == "sparse_categorical_crossentropy":
         bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= units))
         allowed = f"a class number from 0 to {units - 1}"
+        found = np.unique(labels[(labels == np.round(labels)) & (labels >= 0)])
+        if len(found) > units:
+            hint = (f"the model ends in {units} unit{'s' if units > 1 else ''}, one per class: the label has "
+                    f"{len(found)} class numbers, so end it with Dense({int(found.max()) + 1}, activation softmax)")
     else:
         return
     if bad.size:
         row = int(bad[0])
-        where = dataset.rows[row] if dataset.rows is not None else row
         raise InputError(
-            f"{dataset.source}: row {where + 1}: label {dataset.label_name!r} is {labels[row]:g}, "
-            f"expected {allowed} for loss {loss} ({bad.size} such row{'s' if bad.size > 1 else ''})"
-        )
+            f"{dataset.where(row)}: label {dataset.label_name!r} is {labels[row]:g}, "
+            f"expected {allowed} for loss {loss} ({bad.size} such row{'s' if bad.size > 1 else ''})", hint=hint)
 
 
 def test_split_of_record(record: dict, source: str) -> Dataset:
