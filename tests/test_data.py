@@ -50,6 +50,9 @@ def test_reading_csv_and_parquet_with_clear_errors(workdir, xornet):
     write("short.csv", "a,b,y\n0,1,1\n1,0\n")
     config("short", "  path: short.csv\n", model="")
     assert error(xornet, "train", "short.yaml") == f"error: {workdir / 'short.csv'}, line 3: expected 3 columns, received 2"
+    assert error(xornet, "train", "bad.yaml", "--set", "data.label=3") == (
+        f"error: --set data.label=3: {workdir / 'bad.csv'}: column 3 is out of range: the file has 3 columns, numbered "
+        "from 0 to 2")
 
     pq.write_table(pa.table({"a": [0.0, 0.0, 1.0, 1.0], "b": [0, 1, 0, 1], "y": [0, 1, 1, 0]}), workdir / "gate.parquet")
     config("pq", "  path: gate.parquet\n", model="", training="training:\n  epochs: 3\n")

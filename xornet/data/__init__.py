@@ -121,7 +121,8 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
         if isinstance(column, int) and str(column) not in names:
             if 0 <= column < len(names):
                 return names[column]
-            raise InputError(f"{where}: column {column} is out of range, the file has {len(names)} columns")
+            raise InputError(f"{where}: column {column} is out of range: the file has {len(names)} columns, "
+                             f"numbered from 0 to {len(names) - 1}")
         if str(column) in names:
             return str(column)
         raise InputError(
