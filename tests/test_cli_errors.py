@@ -200,6 +200,10 @@ def test_config_validate_refuses_a_missing_data_file(workdir, xornet):
         f"error: configs/good.yaml: data.test_path: file not found: configs/held/out.csv {hint}\n"
         "error: configs/folder.yaml: data.path: configs/folder.csv is a directory, expected a .csv, .parquet or .npy "
         "data file\n")
+    result = xornet("train", "configs/good.yaml", "--set", "data.path=nothere.csv")
+    assert (result.exit_code, result.stderr) == (2, "error: --set data.path=nothere.csv: file not found: "
+                                                 "configs/nothere.csv (hint: a path given with --set is relative to "
+                                                 "the config's folder)\n")
 
 
 def test_config_validate_takes_debug_as_every_command_does(workdir, xornet):

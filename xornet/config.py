@@ -844,12 +844,14 @@ def check_data_files(config: Config) -> None:
     """
     for key in DATA_PATH_KEYS:
         file = getattr(config.data, key)
+        flag = config.override_of(f"data.{key}")
+        where = flag or f"{config.source}: data.{key}"
         if file is not None and not Path(file).exists():
-            raise InputError(f"{config.source}: data.{key}: file not found: {shown_path(file)}",
-                             hint="a path in a config is relative to the config's folder")
+            given = "given with --set" if flag else "in a config"
+            raise InputError(f"{where}: file not found: {shown_path(file)}",
+                             hint=f"a path {given} is relative to the config's folder")
         if file is not None and Path(file).is_dir():
-            raise InputError(f"{config.source}: data.{key}: {shown_path(file)} is a directory, "
-                             "expected a .csv, .parquet or .npy data file")
+            raise InputError(f"{where}: {shown_path(file)} is a directory, expected a .csv, .parquet or .npy data file")
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
