@@ -82,6 +82,8 @@ def test_shipped_configs_are_valid():
         ("model:\n  layers:\n    - {type: Dense, units: 2}\n    - {type: Dense, units: 1, input_dim: 2}\n",
          "c.yaml, line 1: model: input_dim is allowed on the first layer only, received it on model.layers.1"),
         ("seed: -1\n", "c.yaml, line 1: seed: expected a value greater than or equal to 0, received -1"),
+        ("name: my experiment\n", "c.yaml, line 1: name: expected letters, digits, '_', '.' or '-' (starting with a "
+         "letter or digit: it names files and studies), received 'my experiment'"),
     ],
 )
 def test_bad_config_messages(tmp_path, monkeypatch, text, message):

@@ -762,6 +762,9 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
         return f"{where}: {dotted}: expected a layer with a type ({', '.join(LAYER_TYPES)}), received no type key"
     if kind == "missing":
         return f"{where}: {dotted}: required key is missing"
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
+        return (f"{where}: {dotted}: expected letters, digits, '_', '.' or '-' (starting with a letter or digit: it "
+                f"names files and studies), received {_describe(err.get('input'))}")
     message = err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
