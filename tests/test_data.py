@@ -138,6 +138,15 @@ def test_held_out_splits_are_recorded_reported_and_evaluated(workdir, xornet):
                               "--label", "y", "-f", "json").stdout)
     assert whole["rows"] == 100
 
+    original = (workdir / "points.csv").read_text()
+    lines = original.splitlines()  # the same labels, so the same split, but other inputs
+    write("points.csv", "\n".join([lines[0]] + [f"{float(a) + 1:g},{b},{y}" for a, b, y in
+                                                (line.split(",") for line in lines[1:])]) + "\n")
+    assert error(xornet, "evaluate", "-m", "out_split/basic_model.json") == (
+        "error: out_split/basic_model.json: the test rows of points.csv hold other values than when the run scored "
+        "them (the file changed since training) (hint: pass --data FILE to score the file as it is now)")
+    write("points.csv", original)
+    assert xornet("evaluate", "-m", "out_split/basic_model.json").exit_code == 0
     rows_csv("points.csv", rows=100, seed=1, color=False, header="a,b,y")  # the data changed since training
     assert error(xornet, "evaluate", "-m", "out_split/basic_model.json").startswith(
         "error: out_split/basic_model.json: the test split re-derived from the run record is not the one the run used")

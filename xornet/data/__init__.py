@@ -20,7 +20,7 @@ import numpy as np
 from xornet.config import Config, DenseLayer, check_data_files, did_you_mean
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
 from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
-from xornet.data.splits import rows_hash, split_rows
+from xornet.data.splits import rows_hash, split_rows, values_hash
 from xornet.errors import InputError
 from xornet.preprocessing import too_large_to_normalize
 
@@ -267,7 +267,8 @@ def load_splits(config: Config, seed: int) -> Splits:
             datasets[name] = load_labelled_file(path, encoding, role=f"data.{name}_path")
     encoding["splits"] = {"seed": seed} | {
         name: {"rows": len(ds.x), "source": ds.source,
-               **({"sha256": rows_hash(ds.rows)} if ds.source == table.source else {})}
+               **({"sha256": rows_hash(ds.rows)} if ds.source == table.source else {}),
+               **({"values_sha256": values_hash(ds.x, ds.y)} if name == "test" else {})}
         for name, ds in datasets.items()}
     encoding = {"source": table.source, "rows": table.rows} | encoding
     splits = Splits(train, datasets.get("validation"), datasets.get("test"), encoding)
@@ -362,6 +363,7 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
         ['setosa', 'versicolor', 'virginica']
     """
     from xornet.config import validate_config
+    from xornet.text import shown_path
 
     recorded = (record or {}).get("data", {}).get("splits", {})
     if "test" not in recorded or not isinstance(record.get("config"), dict):
@@ -374,10 +376,13 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
         test = stream_part(config, recorded["seed"], "test")
     else:
         test = load_splits(config, recorded["seed"]).test
-    expected = recorded["test"].get("sha256")
+    expected, values = recorded["test"].get("sha256"), recorded["test"].get("values_sha256")
     if test is None or (expected is not None and rows_hash(test.rows) != expected):
         raise InputError(f"{source}: the test split re-derived from the run record is not the one the run used "
                          f"(the data file {config.data.path} changed since training?)")
+    if values is not None and values_hash(test.x, test.y) != values:
+        raise InputError(f"{source}: the test rows of {shown_path(test.source)} hold other values than when the run scored them "
+                         "(the file changed since training)", hint="pass --data FILE to score the file as it is now")
     return test
 
 

@@ -1,4 +1,4 @@
-"""Held-out splits: seeded, stratified for classification, recorded by a hash of their rows.
+"""Held-out splits: seeded, stratified for classification, recorded by a hash of their rows (and values).
 
 Example:
     >>> parts = split_rows(10, validation=0.2, test=0.1, seed=1)
@@ -44,3 +44,16 @@ def rows_hash(rows: np.ndarray) -> str:
         '9d34149fbd1f'
     """
     return hashlib.sha256(np.asarray(rows, dtype="<i8").tobytes()).hexdigest()
+
+
+def values_hash(x: np.ndarray, y: np.ndarray) -> str:
+    """SHA-256 of a split's inputs and labels (as little-endian float32), to check a file did not change since.
+
+    Example:
+        >>> values_hash(np.zeros((1, 2)), np.ones((1, 1)))[:12]
+        'caccb9a8fbd2'
+    """
+    digest = hashlib.sha256()
+    for array in (x, y):
+        digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+    return digest.hexdigest()
