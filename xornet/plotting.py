@@ -99,6 +99,7 @@ def _decision_surface(axis, predictor: Predictor, dataset: Dataset | None) -> No
     if dataset is not None:
         axis.scatter(dataset.x[:, 0], dataset.x[:, 1], c=dataset.y[:, 0], cmap="RdBu_r", edgecolors="black",
                      s=80, vmin=0, vmax=max(1, float(dataset.y.max())))
-    axis.set_xlabel("x1")
-    axis.set_ylabel("x2")
+    names = dataset.feature_names if dataset is not None else ["x1", "x2"]
+    axis.set_xlabel(names[0])
+    axis.set_ylabel(names[1])
     axis.set_title("decision surface")
