@@ -35,7 +35,7 @@ def export(
 
     check_model_options(model, weights, "MODEL")
     check_output_dir(directory, str(directory))
-    check_export(model, to.value, directory, force)  # before TensorFlow is imported: seconds sooner
+    check_export(model, to.value, directory, force, weights)  # before TensorFlow is imported: seconds sooner
 
     from xornet.files.export import export_model
     from xornet.files.load import load_model
