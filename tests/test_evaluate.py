@@ -62,6 +62,14 @@ def test_a_config_with_other_columns_than_the_models_is_refused(models, xornet):
                "FILE with the model's columns)\n")
 
 
+def test_a_config_whose_labels_are_not_the_models_classes_is_refused(models, xornet):
+    write("three.csv", BIN_CSV.replace(",1\n", ",2\n"))
+    write("three.yaml", "data:\n  path: three.csv\n  label: y\n")
+    assert error(xornet("evaluate", "--model", "models/bin/basic_model.json", "--data", "three.yaml")) == (
+        2, "", f"error: {workdir_path('three.csv')}, line 5: expected a label of 0 or 1 (the model has one output), "
+               "received 2 (18 such rows)\n")
+
+
 def test_a_truth_table_config_must_have_the_models_inputs(trained, xornet):
     write("xor3.yaml", "data:\n  table: xor\n  inputs: 3\n")
     assert error(xornet("evaluate", "--data", "xor3.yaml")) == (

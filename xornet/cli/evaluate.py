@@ -24,7 +24,8 @@ def evaluate(
     model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                               help="The architecture JSON (a bare name is also looked for in models/)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", metavar="<path>",
-                                        help="A config (.yaml: its data) or a CSV / Parquet / .npy file with labels. "
+                                        help="A config (.yaml: every row of its data file or truth table; its features and "
+                                             "label must be the model's) or a CSV / Parquet / .npy file with labels. "
                                              "Default: the test split of the run's own config."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     label: Optional[str] = typer.Option(None, "--label", "-l", metavar="<column>",
