@@ -184,7 +184,7 @@ def file_rows(path: Path, recorded: dict, label: str | None = None, role: str = 
     label_flag = None if label is None else f"--label {label}"
     features = recorded.get("features")
     header = column_names(path) if path.exists() and not path.is_dir() else None
-    if header is not None and len(header) == 1:  # a model takes features and a label: a file of one column cannot do
+    if header is not None and len(header) == 1:  # never the model's columns: training's words for why
         pick_columns(header, None, None, str(path))
     if label is not None and features and label in features:
         pick_columns(features, features, label, str(path), label_flag)

@@ -75,29 +75,29 @@ def check_export(model_file: str | Path, to: str, directory: Path, force: bool =
 
 
 def model_files(model_path: Path, weights: str | Path | None = None) -> list[Path]:
-    """The files of a saved model that are there: its JSON, weights (`weights`, the run record's or the ones
-    predict would find), run record, history and save bookkeeping.
+    """The files of a saved model that are there: its JSON, weights (`weights` and the ones predict would
+    find), run record and the files it names, history and save bookkeeping.
 
     Example:
         >>> model_files(Path("models/basic_model.json"))
         [PosixPath('models/basic_model.json'), PosixPath('models/basic_run.json'), ...]
     """
+    from xornet.files.load import find_weights_file
     from xornet.files.record import read_record
 
-    stem = stem_of(model_path.name)
     candidates = [model_path, record_path(model_path), history_path(model_path), journal_path(model_path),
-                  lock_path(model_path), checkpoint_path(model_path), model_path.with_name(f"{stem}_weights.h5"),
-                  model_path.with_name(f"{stem}.weights.h5"), model_path.with_suffix(".h5")]
+                  lock_path(model_path), checkpoint_path(model_path)]
     if weights is not None:
         candidates.append(Path(weights))
-    try:
-        files = (read_record(model_path) or {}).get("files", {})
-    except InputError:  # a damaged record: loading the model reports it
-        files = {}
-    for entry in files.values():
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name:
-            candidates.append(model_path.with_name(name))
+    try:  # a damaged record or no weights: loading the model reports it
+        record = read_record(model_path)
+        for entry in (record or {}).get("files", {}).values():
+            name = entry.get("name") if isinstance(entry, dict) else entry
+            if isinstance(name, str) and name:
+                candidates.append(model_path.with_name(name))
+        candidates.append(find_weights_file(model_path, record))
+    except InputError:
+        pass
     return [path for path in dict.fromkeys(candidates) if path.exists()]
 
 
