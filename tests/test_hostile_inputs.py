@@ -123,7 +123,7 @@ CASES = [
     ("evaluate-header-only", {"d.csv": text(BOM + "x1,x2,y\n")}, "evaluate -d d.csv",
      "d.csv: the CSV file has a header but no data rows"),
     ("evaluate-data-directory", {"d.csv": directory}, "evaluate -d d.csv",
-     "d.csv: is a directory, expected a .csv, .parquet or .npy data file (data.path)"),
+     "--data d.csv: is a directory, expected a config (.yaml) or a CSV, Parquet or .npy file"),
     ("evaluate-label-unknown", {"d.csv": text("x1,x2,target\n0,1,1\n")}, "evaluate -d d.csv --label targte",
      "--label targte: d.csv: no column named 'targte' (did you mean 'target'?); the file has columns: x1, x2, target"),
     ("evaluate-label-on-config", {}, "evaluate -d configs/xor.yaml --label y",
@@ -157,8 +157,9 @@ CASES = [
     ("export-model-empty", {}, "export '' out --to keras2", "MODEL: expected a model .json file, received an empty path"),
     ("plot-model-empty", {}, "plot ''", "MODEL: expected a model .json file, received an empty path"),
     ("plot-model-directory", {"m.json": directory}, "plot m.json", "MODEL m.json: is a directory, expected a model .json file"),
-    ("evaluate-data-empty", {}, "evaluate -d ''", ".: is a directory, expected a .csv, .parquet or .npy data file (data.path)"),
-    ("summary-directory", {"net.yaml": directory}, "summary net.yaml", "net.yaml: is a directory, expected a YAML config file"),
+    ("evaluate-data-empty", {}, "evaluate -d ''", "--data .: is a directory, expected a config (.yaml) or a CSV, Parquet or .npy file"),
+    ("summary-directory", {"net.yaml": directory}, "summary net.yaml",
+     "TARGET net.yaml: is a directory; summary takes a config (.yaml) or a saved model (.json)"),
     ("export-model-directory", {"m": directory}, "export m out --to keras", "MODEL m: is a directory, expected a model .json file"),
 ]
 

@@ -198,3 +198,12 @@ def test_summary_of_a_saved_model_does_not_import_tensorflow(trained):
             "print(result.exit_code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=trained, check=True)
     assert done.stdout == "0 False False\n"
+
+
+def test_a_directory_is_named_as_one_with_what_summary_takes(trained, xornet):
+    assert refused(xornet("summary", "models")) == (
+        2, "", "error: TARGET models: is a directory; summary takes a config (.yaml) or a saved model (.json) "
+               "(hint: xornet summary models/basic_model.json)\n")
+    assert refused(xornet("summary", "configs")) == (
+        2, "", "error: TARGET configs: is a directory; summary takes a config (.yaml) or a saved model (.json) "
+               "(hint: xornet summary configs/and.yaml)\n")

@@ -8,12 +8,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from xornet.errors import InputError
 from xornet.predicting import to_classes
+
+if TYPE_CHECKING:
+    from xornet.config import Config
+    from xornet.data import Dataset
 
 EPSILON = 1e-7  # keras.backend.epsilon(), the clipping Keras' cross-entropies use
 
@@ -151,3 +156,71 @@ def score(outputs: np.ndarray, labels: np.ndarray, loss: str, task: str, thresho
     if task == "regression":
         return evaluate_regression(outputs, labels, loss)
     return evaluate_predictions(outputs, labels, loss, threshold, class_names, where)
+
+
+def model_loss(record: dict | None, default: str = "binary_crossentropy") -> str:
+    """The loss a model was trained with, from its run record; `default` without one.
+
+    Example:
+        >>> model_loss({"config": {"training": {"loss": "mean_squared_error"}}})
+        'mean_squared_error'
+    """
+    return (record or {}).get("config", {}).get("training", {}).get("loss", default)
+
+
+def file_rows(path: Path, recorded: dict, label: str | None = None, role: str = "--data") -> Dataset:
+    """Every labelled row of a CSV, Parquet or .npy file, encoded as the model's training rows were.
+
+    `recorded` is the run record's "data" (the model's columns and encoding); `label` (--label) replaces its
+    label. The file must have the model's columns; a label that is one of the model's features is refused, and a
+    file of one column gets training's hint when it looks semicolon-, tab- or pipe-separated (`pick_columns`).
+
+    Example:
+        >>> file_rows(Path("data/iris.csv"), record["data"]).x.shape
+        (150, 4)
+    """
+    from xornet.data import column_names, load_file, load_labelled_file, pick_columns
+
+    label_flag = None if label is None else f"--label {label}"
+    features = recorded.get("features")
+    header = column_names(path) if path.exists() and not path.is_dir() else None
+    if header is not None and len(header) == 1:  # never the model's columns: training's words for why
+        pick_columns(header, None, None, str(path))
+    if label is not None and features and label in features:
+        pick_columns(features, features, label, str(path), label_flag)
+    if "inputs" in recorded:  # a file run: encode the file as its training rows were
+        return load_labelled_file(str(path), recorded | ({"label": label} if label else {}), role=role,
+                                  label_flag=label_flag)
+    is_npy = path.suffix.lower() == ".npy"
+    return load_file(str(path), features if features and not is_npy else None,
+                     label if label is not None else recorded.get("label") if not is_npy else None, label_flag)
+
+
+def config_rows(config: Config, recorded: dict) -> Dataset:
+    """Every row of a config's data (its data.path file or truth table), encoded as the model's training rows
+    were; refused unless the config picks the model's features and label (`recorded`: its run record's "data").
+
+    Example:
+        >>> config_rows(load_config("configs/xor.yaml"), record["data"]).x.shape
+        (4, 2)
+    """
+    from xornet.data import column_names, load_file, pick_columns, truth_table
+
+    data = config.data
+    if data.path is None:
+        table = truth_table(data.table, data.inputs)
+        columns = (table.feature_names, table.label_name)
+    else:
+        header = column_names(Path(data.path)) if Path(data.path).is_file() else None
+        columns = pick_columns(header, data.features, data.label, data.path) if header is not None else None
+    if recorded.get("features") and columns is not None and (
+            list(columns[0]), columns[1]) != (list(recorded["features"]), recorded.get("label")):
+        raise InputError(f"{config.source}: the config's data has features {', '.join(columns[0])} and label "
+                         f"{columns[1]!r}, the model was trained on features {', '.join(recorded['features'])} and "
+                         f"label {recorded.get('label')!r}",
+                         hint="pass the config the model was trained from, or --data FILE with the model's columns")
+    if data.path is None:
+        return table
+    if recorded.get("features"):
+        return file_rows(Path(data.path), recorded, role=f"data.path of {config.source}")
+    return load_file(data.path, data.features, data.label)

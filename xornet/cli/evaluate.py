@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from xornet.cli.app import (WEIGHTS_HELP, _load_config, app, check_model_options, check_output_file, friendly_errors,
+from xornet.cli.app import (WEIGHTS_HELP, app, check_model_options, check_output_file, friendly_errors,
                             shown_path)
 from xornet.errors import InputError
 
@@ -24,7 +24,8 @@ def evaluate(
     model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
                               help="The architecture JSON (a bare name is also looked for in models/)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", metavar="<path>",
-                                        help="A config (.yaml: its data) or a CSV / Parquet / .npy file with labels. "
+                                        help="A config (.yaml: every row of its data file or truth table; its features and "
+                                             "label must be the model's) or a CSV / Parquet / .npy file with labels. "
                                              "Default: the test split of the run's own config."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     label: Optional[str] = typer.Option(None, "--label", "-l", metavar="<column>",
@@ -41,37 +42,32 @@ def evaluate(
     """
     import json
 
-    from xornet.data import load_data, load_file, load_labelled_file, test_split_of_record
+    from xornet.config import load_config
+    from xornet.data import test_split_of_record
     from xornet.data.encoding import task_of
-    from xornet.evaluation import format_evaluation, score
+    from xornet.evaluation import config_rows, file_rows, format_evaluation, model_loss, score
     from xornet.predicting import check_finite_inputs, predict_finite
     from xornet.predictor import load_predictor
 
     check_model_options(model, weights)
-    if label is not None and (data is None or data.suffix.lower() in (".yaml", ".yml")):
+    is_config = data is not None and data.suffix.lower() in (".yaml", ".yml")
+    if data is not None and data.is_dir():
+        raise InputError(f"--data {data}: is a directory, expected a config (.yaml) or a CSV, Parquet or .npy file")
+    if label is not None and (data is None or is_config):
         raise InputError("--label goes with --data FILE (a CSV, Parquet or .npy file)",
                          hint="for a config, set data.label in it")
+    cfg = load_config(data) if is_config else None
     predictor = load_predictor(model, weights)
     record = predictor.record or {}
     recorded = record.get("data", {})
-    loss = record.get("config", {}).get("training", {}).get("loss", "binary_crossentropy")
+    loss = model_loss(record, cfg.training.loss if cfg else "binary_crossentropy")
     rows_are = ""
     if data is None:
         dataset, rows_are = test_split_of_record(record, shown_path(str(predictor.path))), "the test rows of "
-    elif data.suffix.lower() in (".yaml", ".yml"):
-        cfg = _load_config(data, [])
-        dataset, loss = load_data(cfg), cfg.training.loss
+    elif cfg is not None:
+        dataset = config_rows(cfg, recorded)
     else:
-        label_flag = None if label is None else f"--label {label}"
-        if "inputs" in recorded:  # a file run: encode the file as its training rows were
-            dataset = load_labelled_file(str(data), recorded | ({"label": label} if label else {}),
-                                         label_flag=label_flag)
-        else:
-            features = recorded.get("features")
-            is_npy = data.suffix.lower() == ".npy"
-            dataset = load_file(str(data), features if features and not is_npy else None,
-                                label if label is not None else recorded.get("label") if not is_npy else None,
-                                label_flag)
+        dataset = file_rows(data, recorded, label)
     if dataset.width != predictor.input_width:
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)

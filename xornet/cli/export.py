@@ -28,14 +28,14 @@ def export(
     to: ExportFormat = typer.Option(..., "--to", help="keras2: Keras 2 JSON + HDF5; keras3: to_json() + .weights.h5; keras: one .keras file; "
                                                  "savedmodel (TF Serving), tflite, onnx (needs tf2onnx)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
-    force: bool = typer.Option(False, "--force", help="Replace existing files."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files (never the model's own)."),
 ):
     """Write a saved model for another Keras (Keras 2, the Keras 3 pair, a .keras file) or a serving engine (SavedModel, TFLite, ONNX)."""
     from xornet.files.export import check_export
 
     check_model_options(model, weights, "MODEL")
     check_output_dir(directory, str(directory))
-    check_export(model, to.value, directory, force)  # before TensorFlow is imported: seconds sooner
+    check_export(model, to.value, directory, force, weights)  # before TensorFlow is imported: seconds sooner
 
     from xornet.files.export import export_model
     from xornet.files.load import load_model

@@ -29,6 +29,10 @@ def summary(
 
     if target is None and not overrides:
         target = _default_model()
+    if target is not None and target.is_dir():
+        inside = sorted(target.glob("*_model.json")) or sorted(target.glob("*.yaml"))
+        raise InputError(f"TARGET {target}: is a directory; summary takes a config (.yaml) or a saved model (.json)",
+                         hint=f"xornet summary {inside[0]}" if inside else None)
     if target is not None and target.suffix.lower() == ".json":
         if overrides:
             raise InputError("--set applies to configs, not to a saved model")

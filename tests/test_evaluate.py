@@ -1,0 +1,110 @@
+"""`xornet evaluate --data`: which rows it scores, with which loss, and the data it refuses."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write
+
+BIN_CSV = "a,b,big,y\n" + "".join(f"{i % 7 / 7:.3f},{i % 5 / 5:.3f},{i * 100},{int(i % 7 / 7 + i % 5 / 5 > 1)}\n"
+                                  for i in range(50))
+REG_CSV = "x1,x2,x3,target\n" + "".join(f"{i % 3},{i % 4},{i % 5},{i % 3 + 2 * (i % 4) + 3 * (i % 5)}\n"
+                                        for i in range(40))
+LAYERS = "model:\n  layers:\n    - {type: Dense, units: 4, activation: tanh}\n    - {type: Dense, units: 1%s}\n"
+
+
+def _config(path, label, loss, split="", activation=", activation: sigmoid"):
+    return (f"seed: 1\ndata:\n  path: {path}\n  label: {label}\n{split}" + LAYERS % activation +
+            f"training:\n  optimizer: adam\n  loss: {loss}\n  epochs: 2\noutput:\n  dir: models/{path[:3]}\n")
+
+
+@pytest.fixture
+def models(workdir, xornet):
+    """models/bin (binary: a, b, big -> y, trained on 30 of bin.csv's 50 rows) and models/reg (regression:
+    x1, x2, x3 -> target)."""
+    write("bin.csv", BIN_CSV)
+    write("reg.csv", REG_CSV)
+    write("bin.yaml", _config("bin.csv", "y", "binary_crossentropy", "  validation: 0.2\n  test: 0.2\n"))
+    write("reg.yaml", _config("reg.csv", "target", "mean_squared_error", activation=""))
+    for config in ("bin.yaml", "reg.yaml"):
+        assert xornet("train", config, "--quiet").exit_code == 0
+    return workdir
+
+
+def error(result):
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("model, config, file, first_line", [
+    ("bin", "bin.yaml", "bin.csv", "models/bin/basic_model.json on bin.csv (50 rows, loss binary_crossentropy)"),
+    # the config's loss is not the model's: the model's own loss scores it
+    ("reg", "other_loss.yaml", "reg.csv", "models/reg/basic_model.json on reg.csv (40 rows, loss mean_squared_error)"),
+])
+def test_a_config_is_scored_on_every_row_of_its_file_with_the_models_loss(models, xornet, model, config, file,
+                                                                          first_line):
+    write("other_loss.yaml", _config("reg.csv", "target", "binary_crossentropy"))
+    by_config = xornet("evaluate", "--model", f"models/{model}/basic_model.json", "--data", config)
+    by_file = xornet("evaluate", "--model", f"models/{model}/basic_model.json", "--data", file)
+    assert by_config.exit_code == 0, by_config.stderr
+    assert by_config.stdout.splitlines()[0] == first_line
+    assert by_config.stdout == by_file.stdout
+
+
+def test_a_config_with_other_columns_than_the_models_is_refused(models, xornet):
+    assert error(xornet("evaluate", "--model", "models/reg/basic_model.json", "--data", "bin.yaml")) == (
+        2, "", "error: bin.yaml: the config's data has features a, b, big and label 'y', the model was trained on "
+               "features x1, x2, x3 and label 'target' (hint: pass the config the model was trained from, or --data "
+               "FILE with the model's columns)\n")
+    write("fewer.yaml", "data:\n  path: bin.csv\n  features: [a, b]\n  label: y\n")
+    assert error(xornet("evaluate", "--model", "models/bin/basic_model.json", "--data", "fewer.yaml")) == (
+        2, "", "error: fewer.yaml: the config's data has features a, b and label 'y', the model was trained on "
+               "features a, b, big and label 'y' (hint: pass the config the model was trained from, or --data "
+               "FILE with the model's columns)\n")
+
+
+def test_a_config_whose_labels_are_not_the_models_classes_is_refused(models, xornet):
+    write("three.csv", BIN_CSV.replace(",1\n", ",2\n"))
+    write("three.yaml", "data:\n  path: three.csv\n  label: y\n")
+    assert error(xornet("evaluate", "--model", "models/bin/basic_model.json", "--data", "three.yaml")) == (
+        2, "", f"error: {workdir_path('three.csv')}, line 5: expected a label of 0 or 1 (the model has one output), "
+               "received 2 (18 such rows)\n")
+
+
+def test_a_truth_table_config_must_have_the_models_inputs(trained, xornet):
+    write("xor3.yaml", "data:\n  table: xor\n  inputs: 3\n")
+    assert error(xornet("evaluate", "--data", "xor3.yaml")) == (
+        2, "", "error: xor3.yaml: the config's data has features x1, x2, x3 and label 'y', the model was trained on "
+               "features x1, x2 and label 'y' (hint: pass the config the model was trained from, or --data FILE "
+               "with the model's columns)\n")
+    result = xornet("evaluate", "--data", "configs/xor.yaml")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "basic_model.json on truth table xor (4 rows, loss binary_crossentropy)"
+
+
+def test_data_that_is_a_directory_is_named_as_the_flag(models, xornet):
+    assert error(xornet("evaluate", "--model", "models/bin/basic_model.json", "--data", "models")) == (
+        2, "", "error: --data models: is a directory, expected a config (.yaml) or a CSV, Parquet or .npy file\n")
+
+
+def test_a_semicolon_separated_file_gets_the_hint_training_gives(models, xornet):
+    write("semi.csv", REG_CSV.replace(",", ";"))
+    hint = ("semi.csv, line 1: the header 'x1;x2;x3;target' is one column: the file looks semicolon-separated, "
+            "expected comma-separated CSV (hint: convert it, e.g. pandas.read_csv(FILE, sep=';', decimal=',')"
+            ".to_csv(NEW, index=False))\n")
+    assert error(xornet("evaluate", "--model", "models/reg/basic_model.json", "--data", "semi.csv")) == (
+        2, "", "error: " + hint)
+    write("semi.yaml", _config("semi.csv", "target", "mean_squared_error"))
+    assert error(xornet("train", "semi.yaml")) == (2, "", f"error: {workdir_path('semi.csv')}" + hint[len("semi.csv"):])
+
+
+def test_a_label_that_is_one_of_the_models_features_is_refused_as_training_refuses_it(models, xornet):
+    assert error(xornet("evaluate", "--model", "models/reg/basic_model.json", "--data", "reg.csv", "--label", "x2")) == (
+        2, "", "error: reg.csv: column 'x2' is both a feature and the label\n")
+    write("both.yaml", "data:\n  path: reg.csv\n  features: [x1, x2, x3]\n  label: x2\n")
+    assert error(xornet("train", "both.yaml")) == (2, "", f"error: {workdir_path('reg.csv')}: column 'x2' is both a "
+                                                          "feature and the label\n")
+
+
+def workdir_path(name):
+    """Training names a config's data file by its full path."""
+    return str(Path(name).resolve())
