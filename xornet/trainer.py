@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from xornet.backend import import_keras
-from xornet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from xornet.checkpoint import Checkpoint, check_same_run, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
 from xornet.data.encoding import ALIGNMENT
 from xornet.devices import check_fit_split, run_step
@@ -422,12 +422,7 @@ def restore_checkpoint(path: Path | None, model, callbacks: list, fingerprint: d
     if path is None:
         raise InputError("resuming needs a checkpoint path", hint="set training.checkpoint_every")
     saved = load_checkpoint(path)
-    for key, value in fingerprint.items():
-        if saved.fingerprint.get(key) != value:
-            raise InputError(
-                f"{path}: the checkpoint is of a different run ({key} differs: "
-                f"checkpoint {saved.fingerprint.get(key)!r}, now {value!r})",
-                hint="train without --resume to start over")
+    check_same_run(path, saved.fingerprint, fingerprint)
     for variable, value in zip(model.variables, saved.model):
         variable.assign(value)
     for variable, value in zip(model.optimizer.variables, saved.optimizer):
