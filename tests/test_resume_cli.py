@@ -20,18 +20,20 @@ training:
 """
 
 
-def kill_after_checkpoint(config: str, checkpoint, env=None) -> None:
-    """`xornet train config` in its own process, killed with SIGKILL once it has written `checkpoint`."""
+def kill_after_checkpoint(config: str, checkpoint, env=None, how=signal.SIGKILL, output=subprocess.DEVNULL):
+    """`xornet train config` in its own process, killed (SIGKILL, or `how`) once it has written `checkpoint`;
+    its (stdout, stderr) when `output` is subprocess.PIPE."""
     child = subprocess.Popen([sys.executable, "-m", "xornet", "train", config, "-q"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                             stdout=output, stderr=output, env=env, text=True)
     try:
         deadline = time.monotonic() + 300
         while not checkpoint.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert checkpoint.exists(), "no checkpoint was written"
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        os.kill(child.pid, how)
+        streams = child.communicate(timeout=60)
+    return child.returncode, *streams
 
 
 def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(workdir, xornet):
@@ -64,4 +66,44 @@ def test_resume_without_a_checkpoint_is_one_clear_error(workdir, xornet):
     result = xornet("train", "long.yaml", "--resume")
     assert result.exit_code == 2
     assert result.stderr == ("error: --resume: no checkpoint to resume from (models/.basic_checkpoint.npz) "
-                             "(hint: set training.checkpoint_every: N and train without --resume first)\n")
+                             "(hint: the run never started, or stopped before its first checkpoint (epoch 100): "
+                             "there is nothing to resume; train without --resume)\n")
+    unset = xornet("train", "configs/xor.yaml", "--resume")
+    assert (unset.exit_code, unset.stderr) == (
+        2, "error: --resume: no checkpoint to resume from (training.checkpoint_every is not set) "
+           "(hint: set training.checkpoint_every: N and train without --resume first)\n")
+
+
+def test_resume_after_a_finished_run_says_there_is_nothing_to_resume(workdir, xornet):
+    write("short.yaml", CONFIG.replace("1000000", "60").replace("100", "20"))
+    assert xornet("train", "short.yaml", "-q").exit_code == 0
+    result = xornet("train", "short.yaml", "--resume")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", "error: --resume: no checkpoint to resume from (models/.basic_checkpoint.npz) (hint: the run "
+               "finished and saved models/basic_model.json (its checkpoint is removed then): there is nothing to "
+               "resume; train without --resume)\n")
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_says_resume_continues_from_it(workdir, xornet):
+    """A real SIGINT to a real `xornet train` once it has written a checkpoint; then a resume with another
+    learning rate is refused, naming only what differs, and the same config resumes."""
+    from xornet.checkpoint import load_checkpoint
+
+    write("long.yaml", CONFIG)
+    checkpoint = workdir / "models" / ".basic_checkpoint.npz"
+    code, _, stderr = kill_after_checkpoint("long.yaml", checkpoint, how=signal.SIGINT, output=subprocess.PIPE)
+    epoch = load_checkpoint(checkpoint).epoch
+    assert (code, stderr) == (
+        130, "error: interrupted during training: the model files were not written (existing ones are untouched); "
+             f"the checkpoint models/.basic_checkpoint.npz is kept: train again with --resume to continue from "
+             f"epoch {epoch}\n")
+    assert epoch >= 100 and not (workdir / "models" / "basic_model.json").exists()
+
+    other = xornet("train", "long.yaml", "--resume", "--set", "training.learning_rate=0.05",
+                   "--set", "training.momentum=0.5")
+    assert (other.exit_code, other.stderr) == (
+        2, "error: models/.basic_checkpoint.npz: the checkpoint is of a different run (training.learning_rate: "
+           "0.1 -> 0.05; training.momentum: 0.0 -> 0.5) (hint: train without --resume to start over)\n")
+    resumed = xornet("train", "long.yaml", "--resume", "--epochs", epoch + 10)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert f"Trained {epoch + 10} epochs, resumed from the checkpoint of epoch {epoch} " in resumed.stdout

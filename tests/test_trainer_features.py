@@ -249,7 +249,7 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     training = TrainingConfig(epochs=4, checkpoint_every=2)
     train_model(fresh_model(training), X, Y, training, seed=1, checkpoint_path=tmp_path / "c.npz")
     other = TrainingConfig(epochs=4, checkpoint_every=2, learning_rate=0.5)
-    with pytest.raises(InputError, match=r"c.npz: the checkpoint is of a different run \(training differs"):
+    with pytest.raises(InputError, match=r"c.npz: the checkpoint is of a different run \(training.learning_rate: 0.1 -> 0.5\)"):
         train_model(fresh_model(other), X, Y, other, seed=1, checkpoint_path=tmp_path / "c.npz", resume=True)
     with pytest.raises(InputError, match=r"missing.npz: no checkpoint to resume from"):
         train_model(fresh_model(training), X, Y, training, checkpoint_path=tmp_path / "missing.npz", resume=True)

@@ -20,7 +20,7 @@ def test_tune_writes_the_best_config_a_table_and_a_plot_and_resumes(workdir, xor
     result = xornet(*SEARCH, "--trials", "3")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("Tune seed-tune-")
-    assert ": 3 trials, metric loss, 1 worker, storage t/study.log\n" in result.stderr
+    assert ": 3 trials, metric loss (minimised), 1 worker, storage t/study.log\n" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["trial", "training.learning_rate", "model.layers.0.units", "loss"]
     best_line = lines[1].split()
@@ -74,8 +74,9 @@ def test_tune_errors_are_one_clear_line(workdir, xornet):
         2, "error: configs/seed.yaml: seed is null, so every trial would draw its own split and initial weights and "
            "trials would not be compared on the same rows (hint: set seed: 42 in the config, or --set seed=42)\n")
     no_metric = xornet(*SEARCH, "--trials", "1", "--metric", "auc")
-    assert (no_metric.exit_code, no_metric.stderr.splitlines()[-1]) == (
-        2, "error: --metric auc: the training history has no auc (it has loss, accuracy) (hint: use --metric loss)")
+    assert (no_metric.exit_code, no_metric.stderr) == (  # refused before any trial
+        2, "error: --metric auc: the training history has no auc (it has loss, accuracy) (hint: use --metric loss)\n")
+    assert not (workdir / "t").exists()
 
 
 CANCER = ["tune", "configs/breast_cancer.yaml", "--metric", "val_loss", "--set", "training.epochs=20", "--out", "t"]
@@ -159,3 +160,47 @@ def test_tpe_samples_half_of_a_small_budget_at_random_before_it_models_the_good_
         tuned = params(open_tune_study(str(tmp_path / f"{trials}.log"), "s", 7, trials, 20), startup + 1)
         random = params(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)), startup + 1)
         assert tuned[:startup] == random[:startup] and tuned[startup] != random[startup]
+
+
+def test_tune_maximises_accuracy_like_metrics_as_keras_does_and_minimises_losses(workdir, xornet):
+    """Keras' mode="auto" rule: val_accuracy is maximised (its metric's direction is up), val_loss minimised;
+    the table, the best trial line, best.yaml and the study all follow it."""
+    from xornet.sweep import open_study
+    from xornet.tune import metric_direction
+
+    assert [metric_direction(m) for m in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "precision",
+                                          "recall", "mean_squared_error", "val_mean_absolute_error")] == [
+        "minimize", "minimize", "maximize", "maximize", "maximize", "maximize", "maximize", "minimize", "minimize"]
+    _cancer_workdir(workdir)
+    search = ["tune", "configs/breast_cancer.yaml", "--search", "training.learning_rate=loguniform(0.001,0.1)",
+              "--trials", "3", "--set", "training.epochs=10", "--metric", "val_accuracy"]
+    result = xornet(*search, "--out", "t")
+    assert result.exit_code == 0, result.stderr
+    assert ": 3 trials, metric val_accuracy (maximised), 1 worker, " in result.stderr
+    with open(workdir / "t/trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    scores = [float(row["val_accuracy"]) for row in rows]
+    assert max(scores) > min(scores)  # else the test could not tell the best from the worst
+    table = [line.split() for line in result.stdout.splitlines()[1:4]]
+    assert [float(line[-1]) for line in table] == sorted((round(v, 4) for v in scores), reverse=True)
+    best_row = rows[int(table[0][0])]
+    assert float(best_row["val_accuracy"]) == max(scores)
+    assert f"; best trial {best_row['trial']}: val_accuracy {max(scores):.4f}; wrote " in result.stdout
+    assert load_config(workdir / "t/best.yaml").training.learning_rate == float(best_row["training.learning_rate"])
+
+    (workdir / "old").mkdir()
+    open_study("old/study.log", "s")  # a study made to minimise (as xornet did for every metric) is not reused
+    reopened = xornet(*search, "--out", "old", "--study", "s")
+    assert (reopened.exit_code, reopened.stderr) == (
+        2, "error: --metric val_accuracy: study s in old/study.log was created to minimize its metric, but "
+           "val_accuracy is to maximize (Keras' rule for val_accuracy) (hint: pass --study NAME for a new study, "
+           "or --out DIR for a new search)\n")
+
+
+def test_tune_refuses_a_metric_the_history_does_not_have_before_any_trial(workdir, xornet):
+    _cancer_workdir(workdir)
+    result = xornet(*CANCER[:3], "nosuch", *CANCER[4:], *UNITS, "--trials", "1")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: --metric nosuch: the training history has no nosuch (it has loss, accuracy, val_loss, "
+           "val_accuracy) (hint: use --metric loss)\n")
+    assert not (workdir / "t").exists()

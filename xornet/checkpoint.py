@@ -62,6 +62,24 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     atomic_write(path, write)
 
 
+def check_same_run(path: Path, saved: dict, now: dict) -> None:
+    """Refuse a checkpoint whose fingerprint `saved` is not this run's (`now`), naming each key that differs
+    as the refusal to overwrite another experiment's model does ("training.learning_rate: 0.05 -> 0.001").
+
+    Example:
+        >>> check_same_run(path, {"seed": 3}, {"seed": 4})
+        Traceback (most recent call last):
+        InputError: ...: the checkpoint is of a different run (seed: 3 -> 4)
+    """
+    from xornet.files.save import config_differences
+
+    # Under one key, so that none is taken for a key a re-run may change (seed, training.engine) and skipped.
+    differences = [line.removeprefix("run.") for line in config_differences({"run": saved}, {"run": now})]
+    if differences:
+        raise InputError(f"{path}: the checkpoint is of a different run ({'; '.join(differences)})",
+                         hint="train without --resume to start over")
+
+
 def load_checkpoint(path: Path) -> Checkpoint:
     """Read the checkpoint at `path`; a missing or damaged file is an `InputError`."""
     if not path.exists():

@@ -276,7 +276,10 @@ def _check_class_weight(value: Any) -> Any:
         raise ValueError(f"{expected}, received {_describe(value)}")
     for key, weight in value.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(f"{expected}; the weight of class {key!r} must be a number >= 0, received {weight!r}")
+            # YAML reads {0:1} as the key '0:1' with no value
+            spacing = "; YAML needs a space after the colon: {0: 1}" if weight is None and ":" in str(key) else ""
+            raise ValueError(f"{expected}; the weight of class {key!r} must be a number >= 0, received {weight!r}"
+                             + spacing)
     return value
 
 

@@ -128,8 +128,7 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     wants_checkpoint = save and config.training.checkpoint_every
     checkpoint = checkpoint_path(directory / config.output.model_file) if wants_checkpoint else None
     if resume and (checkpoint is None or not checkpoint.exists()):
-        raise InputError(f"--resume: no checkpoint to resume from ({checkpoint or 'training.checkpoint_every is not set'})",
-                         hint="set training.checkpoint_every: N and train without --resume first")
+        raise _nothing_to_resume(config, checkpoint)
     first_seed = config.seed if config.seed is not None else (
         _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
     check_data_files(config)  # before the stream-or-memory choice, which sizes the file
@@ -164,6 +163,36 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)  # kept until now: a crash before the save loses no training
     return best
+
+
+def _nothing_to_resume(config: Config, checkpoint: Path | None) -> InputError:
+    message = f"--resume: no checkpoint to resume from ({checkpoint or 'training.checkpoint_every is not set'})"
+    if checkpoint is None:
+        return InputError(message, hint="set training.checkpoint_every: N and train without --resume first")
+    model = Path(config.output.dir) / config.output.model_file
+    why = (f"the run finished and saved {model} (its checkpoint is removed then)" if model.exists() else
+           f"the run never started, or stopped before its first checkpoint (epoch {config.training.checkpoint_every})")
+    return InputError(message, hint=f"{why}: there is nothing to resume; train without --resume")
+
+
+def interrupted_message(config: Config) -> str:
+    """What an interrupted `train` leaves: no model files, and maybe a checkpoint that --resume continues from.
+
+    Example:
+        >>> interrupted_message(load_config("configs/xor.yaml"))
+        'interrupted during training: nothing was written, existing files are untouched'
+    """
+    from xornet.checkpoint import load_checkpoint
+
+    checkpoint = checkpoint_path(Path(config.output.dir) / config.output.model_file)
+    if not config.training.checkpoint_every or not checkpoint.exists():
+        return "interrupted during training: nothing was written, existing files are untouched"
+    try:
+        epoch = f"epoch {load_checkpoint(checkpoint).epoch}"
+    except InputError:  # damaged: --resume will say so
+        epoch = "its epoch"
+    return (f"interrupted during training: the model files were not written (existing ones are untouched); "
+            f"the checkpoint {checkpoint} is kept: train again with --resume to continue from {epoch}")
 
 
 def _checkpoint_seed(path: Path) -> int:

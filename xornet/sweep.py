@@ -222,13 +222,14 @@ class Study:
     heartbeat_seconds: int | None
 
 
-def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
-    """The study `name` in `storage` (a journal file path or an RDB URL), created if missing."""
+def open_study(storage: str, name: str, grace: int = GRACE_SECONDS, direction: str = "minimize") -> Study:
+    """The study `name` in `storage` (a journal file path or an RDB URL), created if missing (to `direction` its
+    values; an existing study keeps the direction it was created with)."""
     if not storage.startswith(RDB_SCHEMES):
-        return _open_study(storage, name, grace)
+        return _open_study(storage, name, grace, direction)
     for attempt in range(5):
         try:
-            return _open_study(storage, name, grace)
+            return _open_study(storage, name, grace, direction)
         except Exception as exc:  # noqa: BLE001
             # Workers starting together on a fresh database race to create its tables
             # and the study (a unique-key violation in one of them): the next try finds them.
@@ -238,7 +239,7 @@ def open_study(storage: str, name: str, grace: int = GRACE_SECONDS) -> Study:
                       hint="check that the database server runs and the URL, user and password are right")
 
 
-def _open_study(storage: str, name: str, grace: int) -> Study:
+def _open_study(storage: str, name: str, grace: int, direction: str) -> Study:
     import warnings
 
     import optuna
@@ -253,7 +254,7 @@ def _open_study(storage: str, name: str, grace: int) -> Study:
     else:
         backend = optuna.storages.JournalStorage(JournalFileBackend(storage))
     wrapped = optuna.storages.get_storage(backend)  # the object the study itself uses
-    study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction="minimize")
+    study = optuna.create_study(study_name=name, storage=wrapped, load_if_exists=True, direction=direction)
     return Study(study, wrapped, heartbeat)
 
 

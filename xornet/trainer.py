@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from xornet.backend import import_keras
-from xornet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from xornet.checkpoint import Checkpoint, check_same_run, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
 from xornet.data.encoding import ALIGNMENT
 from xornet.devices import check_fit_split, run_step
@@ -96,7 +96,7 @@ def train_model(model, x: np.ndarray, y: np.ndarray, training: TrainingConfig, s
     keras = import_keras()
     _apply_schedule(model, training)
     callbacks = _keras_callbacks(keras, training)
-    class_weight = resolve_class_weight(training.class_weight, y, class_names)
+    class_weight = resolve_class_weight(training.class_weight, y, class_names, max(2, model.output_shape[-1]))
     if engine == "keras":
         history, stop = _fit_with_keras(model, x, y, training, progress, validation, class_weight, callbacks)
         resumed_from = None
@@ -157,8 +157,10 @@ def class_labels(y: np.ndarray) -> np.ndarray:
     return np.round(y).astype("int32")
 
 
-def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None = None) -> dict[int, float] | None:
-    """training.class_weight as {class id: weight}; "balanced" as scikit-learn defines it.
+def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None = None,
+                         classes: int | None = None) -> dict[int, float] | None:
+    """training.class_weight as {class id: weight}; "balanced" as scikit-learn defines it. With `classes` (the
+    model's: 2 for one sigmoid unit), a class id must be one of 0 .. classes - 1.
 
     Example:
         >>> resolve_class_weight("balanced", np.array([[0], [0], [0], [1]]))
@@ -172,10 +174,11 @@ def resolve_class_weight(setting, y: np.ndarray, class_names: list[str] | None =
     for key, weight in setting.items():
         if class_names and str(key) in class_names:
             resolved[class_names.index(str(key))] = float(weight)
-        elif isinstance(key, int) or str(key).lstrip("-").isdigit():
+        elif (isinstance(key, int) or str(key).lstrip("-").isdigit()) and (classes is None or 0 <= int(key) < classes):
             resolved[int(key)] = float(weight)
         else:
-            raise InputError(f"training.class_weight: unknown class {key!r}; expected a class id"
+            ids = "" if classes is None else f" ({'0 or 1' if classes == 2 else f'0 to {classes - 1}'})"
+            raise InputError(f"training.class_weight: unknown class {key!r}; expected a class id{ids}"
                              + (f" or one of {', '.join(class_names)}" if class_names else ""))
     return resolved
 
@@ -419,12 +422,7 @@ def restore_checkpoint(path: Path | None, model, callbacks: list, fingerprint: d
     if path is None:
         raise InputError("resuming needs a checkpoint path", hint="set training.checkpoint_every")
     saved = load_checkpoint(path)
-    for key, value in fingerprint.items():
-        if saved.fingerprint.get(key) != value:
-            raise InputError(
-                f"{path}: the checkpoint is of a different run ({key} differs: "
-                f"checkpoint {saved.fingerprint.get(key)!r}, now {value!r})",
-                hint="train without --resume to start over")
+    check_same_run(path, saved.fingerprint, fingerprint)
     for variable, value in zip(model.variables, saved.model):
         variable.assign(value)
     for variable, value in zip(model.optimizer.variables, saved.optimizer):

@@ -123,13 +123,41 @@ def check_seed(config: Config, space: dict[str, Dimension]) -> None:
 
 
 def check_metric(config: Config, metric: str) -> None:
-    """A validation metric needs a validation split: say so before any trial trains."""
+    """`metric` is a column of the training history (a validation one needs a validation split): say so before
+    any trial trains."""
     data = config.data
-    if metric.startswith("val_") and data.validation is None and data.validation_path is None:
+    validation = data.validation is not None or data.validation_path is not None
+    if metric.startswith("val_") and not validation:
         raise InputError(f"--metric {metric}: the config has no validation split (data.validation or "
                          "data.validation_path)",
                          hint="use --metric loss" if data.path is None else  # a truth table has no rows to hold out
                          "add --set data.validation=0.2, or use --metric loss")
+    columns = ["loss", *config.training.metrics]
+    columns += [f"val_{column}" for column in columns] if validation else []
+    if metric not in columns:
+        raise _no_such_column(metric, columns)
+
+
+def _no_such_column(metric: str, columns) -> InputError:
+    return InputError(f"--metric {metric}: the training history has no {metric} (it has {', '.join(columns)})",
+                      hint="use --metric loss")
+
+
+def metric_direction(metric: str) -> str:
+    """"maximize" or "minimize": Keras' own rule for mode="auto" (keras.callbacks.EarlyStopping, ModelCheckpoint;
+    Keras 3's MonitorCallback): the loss is minimised, a metric goes the way its Keras metric object's direction
+    says ("up": accuracy, auc, precision, recall; "down": mean_squared_error, mean_absolute_error).
+
+    Example:
+        >>> metric_direction("val_accuracy"), metric_direction("val_loss"), metric_direction("mean_absolute_error")
+        ('maximize', 'minimize', 'minimize')
+    """
+    name = metric.removeprefix("val_")
+    if name == "loss":
+        return "minimize"
+    import keras
+
+    return "maximize" if getattr(keras.metrics.get(name), "_direction", "down") == "up" else "minimize"
 
 
 def keeps_best_epoch(config: Config, metric: str) -> bool:
@@ -161,8 +189,7 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
 
         def report(done: float, total: int, logs: dict) -> None:
             if metric not in logs:
-                raise InputError(f"--metric {metric}: the training history has no {metric} "
-                                 f"(it has {', '.join(logs)})", hint="use --metric loss")
+                raise _no_such_column(metric, logs)
             if done != int(done):  # part way through an epoch: nothing new to report
                 return
             trial.report(logs[metric], step=int(done))
@@ -180,8 +207,10 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
     return run
 
 
-def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100):
-    """The search study: multivariate TPE sampler (seeded from the config), patient median pruner.
+def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100,
+                    metric: str = "loss"):
+    """The search study: multivariate TPE sampler (seeded from the config), patient median pruner, optimising
+    `metric` in its direction (`metric_direction`); a study that exists already must have that direction.
 
     TPE samples at random for its first trials (`startup_trials`): half of a
     small budget, 10 (Optuna's default) from 20 trials on. Started sooner, its
@@ -195,10 +224,16 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
     """
     import optuna
 
-    from xornet.sweep import open_study
+    from xornet.sweep import open_study, shown_storage
 
     startup = startup_trials(trials)
-    study = open_study(storage, name).optuna
+    direction = metric_direction(metric)
+    study = open_study(storage, name, direction=direction).optuna
+    had = study.direction.name.lower()
+    if had != direction:
+        raise InputError(f"--metric {metric}: study {name} in {shown_storage(storage)} was created to {had} its "
+                         f"metric, but {metric} is to {direction} (Keras' rule for {metric})",
+                         hint="pass --study NAME for a new study, or --out DIR for a new search")
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                                constant_liar=True)
     median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
@@ -318,10 +353,12 @@ def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:
 
 
 def format_table(study, space: dict[str, Dimension], metric: str, limit: int = 10) -> str:
-    """The best `limit` complete trials, best first."""
+    """The best `limit` complete trials, best first (highest first for a maximised metric)."""
+    from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
-    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)[:limit]
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value,
+                  reverse=study.direction == StudyDirection.MAXIMIZE)[:limit]
     header = ["trial", *space, metric]
     rows = [[str(t.number), *(_short(t.user_attrs["params"][k]) for k in space), f"{t.value:.4f}"] for t in done]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -333,11 +370,13 @@ def _short(value: Any) -> str:
 
 
 def plot_trials(study, metric: str, out: Path) -> None:
-    """PNG: each trial's final metric (pruned trials at their last report) and the best so far."""
+    """PNG: each trial's final metric (pruned trials at their last report) and the best so far (highest for a
+    maximised metric)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
     from xornet.files.safe_write import atomic_write
@@ -348,13 +387,16 @@ def plot_trials(study, metric: str, out: Path) -> None:
     axis.scatter([t.number for t in complete], [t.value for t in complete], s=14, label="complete")
     axis.scatter([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
                  s=14, marker="x", label="pruned (last report)")
-    best, line = math.inf, []
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    better = max if maximize else min
+    best, line = -math.inf if maximize else math.inf, []
     for t in sorted(complete, key=lambda t: t.number):
-        best = min(best, t.value)
+        best = better(best, t.value)
         line.append((t.number, best))
     if line:
         axis.step(*zip(*line), where="post", color="black", label="best so far")
-    axis.set_yscale("log")
+    if not maximize:  # losses span decades; accuracy-like metrics lie between 0 and 1
+        axis.set_yscale("log")
     axis.set_xlabel("trial")
     axis.set_ylabel(metric)
     axis.grid(alpha=0.3)

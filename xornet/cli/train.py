@@ -120,7 +120,7 @@ def train(
                 exc.message = flag + exc.message[len(f"--set {text}"):]
         raise
 
-    from xornet.experiment import convergence_hint, train as train_experiment
+    from xornet.experiment import convergence_hint, interrupted_message, train as train_experiment
     from xornet.summary import format_metrics, model_summary
 
     as_json = output_format is TrainFormat.json
@@ -156,7 +156,7 @@ def train(
         run = train_experiment(cfg, force=force, progress=bar, on_start=describe, on_attempt=report_attempt,
                                resume=resume)
     except KeyboardInterrupt:
-        raise Interrupted("interrupted during training: nothing was written, existing files are untouched") from None
+        raise Interrupted(interrupted_message(cfg)) from None
     except InputError as exc:
         if exc.message.startswith("output.dir: "):  # name where output.dir came from: the flag, --set or the file
             exc.message = f"{_origin_of_output_dir(config, output_dir, overrides)}: {exc.message}"

@@ -19,7 +19,7 @@ def tune(
     config: Path = typer.Argument(..., metavar="CONFIG", help="The experiment config (YAML)."),
     searches: List[str] = typer.Option([], "--search", metavar="<key=range>", help="A key and its range: KEY=loguniform(A,B) | uniform(A,B) | int(A,B) | choice(V1,V2,...) (repeatable)."),
     trials: int = typer.Option(50, "--trials", min=1, help="Finished trials (complete, pruned or diverged) the study should have, over all workers (parallel workers may each finish one more)."),
-    metric: str = typer.Option("loss", "--metric", help="The history column to minimise: loss, or val_loss when the data has a validation split."),
+    metric: str = typer.Option("loss", "--metric", help="The history column to optimise: loss or a metric of training.metrics (accuracy, auc, ...), val_loss or val_<metric> when the data has a validation split. Losses and errors are minimised, accuracy, auc, precision and recall maximised (Keras' mode='auto' rule)."),
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>", help="Override a key for every trial: --set training.epochs=300"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
@@ -28,7 +28,7 @@ def tune(
     force: bool = typer.Option(False, "--force", help="Replace the best.yaml, trials.csv and trials.png that another search (another config, space or metric) wrote into --out."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run trials (used by --jobs)."),
 ):
-    """Search config values for the lowest loss; write the best config as YAML that `xornet train` takes."""
+    """Search config values for the best --metric; write the best config as YAML that `xornet train` takes."""
     import subprocess
 
     from xornet.files.safe_write import atomic_write_text
@@ -53,11 +53,12 @@ def tune(
     if not worker and not force:
         check_results_of(directory, name)
     # Workers sample from their own random streams: a shared seed would make them propose the same values.
-    study = open_tune_study(url, name, None if worker else cfg.seed, trials, cfg.training.epochs)
+    study = open_tune_study(url, name, None if worker else cfg.seed, trials, cfg.training.epochs, metric)
     if worker:
         search(study, cfg, space, metric, trials)
         return
-    _err(f"Tune {name}: {trials} trials, metric {metric}, {jobs} worker{'s' if jobs > 1 else ''}, "
+    direction = study.direction.name.lower().replace("ize", "ised")
+    _err(f"Tune {name}: {trials} trials, metric {metric} ({direction}), {jobs} worker{'s' if jobs > 1 else ''}, "
          f"storage {shown_storage(url)}")
     started = time.perf_counter()
     progress = Progress(trials, unit="trials")
