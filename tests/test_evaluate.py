@@ -108,3 +108,35 @@ def test_a_label_that_is_one_of_the_models_features_is_refused_as_training_refus
 def workdir_path(name):
     """Training names a config's data file by its full path."""
     return str(Path(name).resolve())
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "gelu"])  # the NumPy engine, and Keras (NumPy has no gelu here)
+@pytest.mark.parametrize("units", [1, 3])
+def test_the_loss_is_the_one_keras_model_evaluate_reports_even_for_confident_mistakes(workdir, xornet, hidden, units):
+    """Keras computes cross-entropies from the logits a sigmoid or softmax keeps, unclipped: mistakes with
+    probabilities rounded to 0 or 1 cost tens, not the 16.1 that clipping at 1e-7 would cap them at."""
+    import json
+
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(4, activation=hidden),
+                              keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax")])
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel * 200, bias])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2)).astype("float32") * 3
+    y = rng.integers(0, max(units, 2), size=40)
+    write("net.json", model.to_json())
+    model.save_weights(str(workdir / "net.weights.h5"))
+    write("rows.csv", "a,b,y\n" + "".join(f"{a!r},{b!r},{label}\n" for (a, b), label in zip(x.tolist(), y)))
+    loss = "binary_crossentropy" if units == 1 else "sparse_categorical_crossentropy"
+    model.compile(loss=loss)
+    labels = y.astype("float32").reshape(-1, 1)
+    expected = model.evaluate(x, labels, verbose=0)
+    clipped = float(np.mean(keras.losses.get(loss)(labels, model.predict(x, verbose=0))))
+    result = xornet("evaluate", "-m", "net.json", "--data", "rows.csv", "--label", "y", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert expected > clipped + 5  # the test tells the two ways apart
+    assert json.loads(result.stdout)["loss"] == pytest.approx(expected, rel=1e-5)

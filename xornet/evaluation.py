@@ -23,10 +23,28 @@ if TYPE_CHECKING:
 EPSILON = 1e-7  # keras.backend.epsilon(), the clipping Keras' cross-entropies use
 
 
-def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The mean loss, computed from probabilities the way `keras.losses.<name>` computes it."""
+def loss_value(name: str, probabilities: np.ndarray, labels: np.ndarray, logits: np.ndarray | None = None) -> float:
+    """The mean loss as Keras' `model.evaluate` reports it.
+
+    A model ending in sigmoid or softmax gives Keras' cross-entropies their
+    `logits` (the activation's input): the loss is computed from those, unclipped,
+    as TensorFlow's *_cross_entropy_with_logits do. Otherwise it is computed from
+    the outputs the way `keras.losses.<name>` does (probabilities clipped to 1e-7).
+
+    Example:
+        >>> loss_value("binary_crossentropy", np.array([[1.0]]), np.array([[0.0]]), logits=np.array([[40.0]]))
+        40.0
+    """
     p = probabilities.astype("float64")
     y = labels.astype("float64")
+    if logits is not None and name == "binary_crossentropy":
+        z = logits.astype("float64")
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+    if logits is not None and name == "sparse_categorical_crossentropy":
+        z = logits.astype("float64")
+        top = z.max(axis=1)
+        log_total = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        return float(np.mean(log_total - z[np.arange(len(z)), y[:, 0].astype(int)]))
     if name == "binary_crossentropy":
         p = np.clip(p, EPSILON, 1 - EPSILON)
         return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
@@ -88,8 +106,9 @@ def evaluate_regression(predictions: np.ndarray, targets: np.ndarray, loss: str)
 
 def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: str, threshold: float = 0.5,
                          class_names: list[str] | None = None,
-                         where: Callable[[int], str] = _row_of_labels) -> dict:
-    """Loss, accuracy, precision, recall, F1 and confusion matrix.
+                         where: Callable[[int], str] = _row_of_labels, logits: np.ndarray | None = None) -> dict:
+    """Loss (from `logits` when the model has them: `loss_value`), accuracy, precision, recall, F1 and confusion
+    matrix.
 
     With one output, class 1 is the positive class; with several, precision,
     recall and F1 are macro averages over the classes, and "per_class" holds
@@ -110,7 +129,7 @@ def evaluate_predictions(probabilities: np.ndarray, labels: np.ndarray, loss: st
     pick = (lambda values: float(values[1])) if probabilities.shape[1] == 1 else (lambda values: float(values.mean()))
     scores = {
         "rows": int(len(true)),
-        "loss": loss_value(loss, probabilities, labels),
+        "loss": loss_value(loss, probabilities, labels, logits),
         "accuracy": float(tp.sum() / max(len(true), 1)),
         "precision": pick(precision),
         "recall": pick(recall),
@@ -151,14 +170,15 @@ def format_evaluation(scores: dict) -> str:
 
 
 def score(outputs: np.ndarray, labels: np.ndarray, loss: str, task: str, threshold: float = 0.5,
-          class_names: list[str] | None = None, where: Callable[[int], str] = _row_of_labels) -> dict:
+          class_names: list[str] | None = None, where: Callable[[int], str] = _row_of_labels,
+          logits: np.ndarray | None = None) -> dict:
     """The scores that fit the task: MAE, RMSE and R² for regression, else the classification scores."""
     if task == "regression":
         return evaluate_regression(outputs, labels, loss)
-    return evaluate_predictions(outputs, labels, loss, threshold, class_names, where)
+    return evaluate_predictions(outputs, labels, loss, threshold, class_names, where, logits)
 
 
-def model_loss(record: dict | None, default: str = "binary_crossentropy") -> str:
+def model_loss(record: dict | None, default: str | None = "binary_crossentropy") -> str | None:
     """The loss a model was trained with, from its run record; `default` without one.
 
     Example:

@@ -85,8 +85,22 @@ class NumpyNetwork:
         self.output_width = output_width
 
     def __call__(self, x) -> np.ndarray:
+        return self._run(self.steps, x)
+
+    def logits(self, x) -> np.ndarray | None:
+        """What the network's last sigmoid or softmax is given, None when it ends otherwise.
+
+        Keras' cross-entropies take these logits in `fit` and `evaluate` (a sigmoid
+        or softmax output keeps them), so a loss from them is the loss Keras reports.
+        """
+        if not self.steps or not any(self.steps[-1][1] is ACTIVATIONS[name] for name in ("sigmoid", "softmax")):
+            return None
+        return self._run(self.steps[:-1], x)
+
+    @staticmethod
+    def _run(steps: list, x) -> np.ndarray:
         out = np.asarray(x, dtype="float32")
-        for kind, a, b in self.steps:
+        for kind, a, b in steps:
             if kind == "dense":
                 out = out @ a
                 if b is not None:

@@ -30,6 +30,8 @@ class Predictor:
     record: dict | None
     engine: str
     path: Path  # the architecture file found (a bare name is looked for in models/ too)
+    # The input of the last sigmoid or softmax, from which Keras computes cross-entropies (None: it has none).
+    logits: Callable[[np.ndarray], np.ndarray | None] = lambda x: None
 
 
 def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
@@ -46,9 +48,25 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     layers = read_weights_h5(weights, layer_classes(config))
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:
-        return Predictor(network, network.input_width, record, "numpy", Path(path))
+        return Predictor(network, network.input_width, record, "numpy", Path(path), network.logits)
     from xornet.predicting import predict
 
     model = read_architecture(path, config)
     set_weights_from(model, layers, weights)
-    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras", Path(path))
+    return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras", Path(path),
+                     lambda x: _keras_logits(model, x))
+
+
+def _keras_logits(model, x: np.ndarray) -> np.ndarray | None:
+    """What a Keras model's last sigmoid or softmax is given (see NumpyNetwork.logits); None without one."""
+    import keras
+
+    last = model.layers[-1]
+    if getattr(getattr(last, "activation", None), "__name__", None) not in ("sigmoid", "softmax"):
+        return None
+    out = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
+    for layer in model.layers[:-1]:
+        out = layer(out)
+    if isinstance(last, keras.layers.Dense):
+        out = keras.ops.matmul(out, last.kernel) + (last.bias if last.use_bias else 0)
+    return keras.ops.convert_to_numpy(out)

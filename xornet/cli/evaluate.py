@@ -60,7 +60,7 @@ def evaluate(
     predictor = load_predictor(model, weights)
     record = predictor.record or {}
     recorded = record.get("data", {})
-    loss = model_loss(record, cfg.training.loss if cfg else "binary_crossentropy")
+    loss = model_loss(record, cfg.training.loss if cfg else None)
     rows_are = ""
     if data is None:
         dataset, rows_are = test_split_of_record(record, shown_path(str(predictor.path))), "the test rows of "
@@ -72,8 +72,11 @@ def evaluate(
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
     outputs = predict_finite(predictor.predict, dataset.x)
+    if loss is None:  # a model without a run record: the loss of its output's shape
+        loss = "binary_crossentropy" if outputs.shape[1] == 1 else "sparse_categorical_crossentropy"
     task = recorded.get("task") or task_of(loss)
-    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, where=dataset.where)
+    scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, where=dataset.where,
+                   logits=predictor.logits(dataset.x))
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
     else:
