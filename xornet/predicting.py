@@ -82,7 +82,7 @@ def parse_x(values: list[str], width: int, recorded: dict | None = None) -> tupl
     for number, row in enumerate(cells, start=1):
         if len(row) != expected:
             raise InputError(f"--x, row {number}: expected {expected} comma-separated "
-                             f"{_what(expected, recorded)}, received {len(row)}")
+                             f"{describe_row(expected, recorded)}, received {len(row)}")
     places = [f"--x, row {number}" for number in range(1, len(cells) + 1)]
     labels = [column_label(i, None) for i in range(expected)]
     if recorded is None:
@@ -92,12 +92,29 @@ def parse_x(values: list[str], width: int, recorded: dict | None = None) -> tupl
     return x, strings(echo_texts(cells, x, recorded))
 
 
-def _what(count: int, recorded: dict | None) -> str:
-    """What a row holds: numbers (values, with categorical columns), as many as the model's inputs or the
-    training features (named)."""
+def describe_row(count: int, recorded: dict | None) -> str:
+    """What a row of `count` cells holds: numbers (values, with categorical columns), as many as the model's
+    inputs or the training features (named).
+
+    Example:
+        >>> describe_row(2, {"features": ["a", "c"], "categorical": {"c": ["x", "y"]}})
+        'values (the training features a, c)'
+    """
+    return f"{cells_kind(count, recorded)} ({row_width_of(recorded)})"
+
+
+def cells_kind(count: int, recorded: dict | None) -> str:
+    """ "numbers", or "values" when categorical columns take text."""
     kind = "value" if recorded and recorded.get("categorical") else "number"
-    which = f"the training features {', '.join(recorded['features'])}" if recorded else "the model's input width"
-    return f"{kind}{'s' if count != 1 else ''} ({which})"
+    return kind + ("s" if count != 1 else "")
+
+
+def row_width_of(recorded: dict | None) -> str:
+    """What sets a row's width: the training features (named) when categorical columns make the model's inputs
+    wider, else the model's input width."""
+    if recorded and recorded.get("categorical"):
+        return f"the training features {', '.join(recorded['features'])}"
+    return "the model's input width"
 
 
 # --- the run record's encoding: raw feature columns to the model's inputs ---------------
@@ -167,7 +184,7 @@ def _refuse_missing(table, recorded: dict) -> None:
     policy = (recorded.get("missing") or {}).get("policy", "error")
     raise InputError(f"{table.where(row)}, {_label(table, name)}: missing value, expected a number",
                      hint=f"fill it in: the model was trained with data.missing: {policy}, which keeps no value to "
-                          "fill it with (data.missing: mean or zero does)")
+                          "fill it with; a model trained with data.missing: mean or zero fills it")
 
 
 def _label(table, name: str) -> str:
@@ -336,7 +353,7 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
     expected = raw_width(width, recorded)
     if len(names) != expected:
         named = f" or columns named {', '.join(features)}" if features else ""
-        raise InputError(f"{path}: expected {expected} columns ({_what(expected, recorded).split(' (')[1]}{named}, "
+        raise InputError(f"{path}: expected {expected} columns ({row_width_of(recorded)}){named}, "
                          f"received {len(in_file)} ({', '.join(in_file)})")
     categorical = (recorded or {}).get("categorical") or {}
     text = {name for name, feature in zip(names, features or names) if feature in categorical}
@@ -437,7 +454,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
         first = stream.readline()
         line_number += 1
         if not first:
-            raise InputError(f"{source}: no input rows, expected CSV rows of {expected} {_what(expected, recorded)}")
+            raise InputError(f"{source}: no input rows, expected CSV rows of {expected} {cells_kind(expected, recorded)}")
     if b"\r" in first.rstrip(b"\r\n"):
         raise carriage_return_error(source, line_number)
     if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
@@ -451,7 +468,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
         elif len(cells) != expected:
             raise InputError(
                 f"{source}, line {line_number}: the header has {len(cells)} columns, expected {expected} "
-                f"({_what(expected, recorded).split(' (', 1)[1]}" + (f" or columns named {', '.join(features)}" if features else "")
+                f"({row_width_of(recorded)})" + (f" or columns named {', '.join(features)}" if features else "")
             )
         pending, line_number, header = b"", line_number + 1, cells
     file_width = expected if columns is None else len(cells)
@@ -472,7 +489,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
             break
     if not rows_seen:
         raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {expected} "
-                         f"{_what(expected, recorded).split(' (')[0]}")
+                         f"{cells_kind(expected, recorded)}")
 
 
 def _is_header(cells: list[str], recorded: dict | None) -> bool:
@@ -519,7 +536,7 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
     """
     from xornet.csv_text import strings
 
-    expected = (f"{width} {_what(width, recorded)}" if columns is None
+    expected = (f"{width} {describe_row(width, recorded)}" if columns is None
                 else f"{width} cells (as many as the header)")
     chosen = columns or list(range(width))
     labels = [column_label(i, header) for i in chosen]
