@@ -15,14 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import numpy as np
 
 from xornet.csv_text import carriage_return_error
-from xornet.data.readers import Table
 from xornet.errors import InputError
 from xornet.text import is_number
 
@@ -152,14 +151,18 @@ def model_inputs(table, recorded: dict) -> np.ndarray:
         ...              {"features": ["f", "c"], "categorical": {"c": ["a", "b"]}, "inputs": ["f", "c=a", "c=b"]})
         array([[1., 0., 1.]], dtype=float32)
     """
-    from xornet.data import encode_inputs
-
     absent = [name for name in recorded["features"] if name not in table.columns]
     if absent:
         raise InputError(f"{table.source}: no column named {absent[0]!r}, expected the training features "
                          f"({', '.join(recorded['features'])}) in a header row")
     _refuse_missing(table, recorded)
-    x = encode_inputs(table, recorded)
+    numbers = [table.columns[name] for name in recorded["features"]]
+    if not recorded.get("categorical") and not any(np.isnan(column).any() for column in numbers):
+        x = np.stack(numbers, axis=1).astype("float32", copy=False)  # nothing to encode (and no import of pydantic)
+    else:
+        from xornet.data import encode_inputs
+
+        x = encode_inputs(table, recorded)
     check_finite_inputs(x, table.source)
     return x
 
@@ -193,23 +196,33 @@ def _label(table, name: str) -> str:
 
 
 @dataclass
-class CellsTable(Table):
-    """A table of raw feature columns made from cells (CSV text, --x values, JSON values); `places` says where
-    each row is ("<stdin>, line 3", "--x, row 1") and `labels` how each column is named ("column 'region'")."""
+class CellsTable:
+    """A table of raw feature columns made from cells (CSV text, --x values, JSON values), read by
+    `xornet.data.encode_inputs` as it reads a file's `Table`; `places` says where each row is
+    ("<stdin>, line 3", "--x, row 1") and `labels` how each column is named ("column 'region'")."""
 
-    places: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    source: str
+    places: list[str]
+    labels: dict[str, str]
+    block = None  # no float32 block of numeric columns, as a file's Table may have
+
+    @property
+    def rows(self) -> int:
+        return len(self.places)
 
     def where(self, row: int) -> str:
         return self.places[row]
 
 
 def cells_table(rows: list[list], places: list[str], labels: list[str], recorded: dict, source: str,
-                shown=repr) -> CellsTable:
+                shown=repr, text_numbers: bool = True) -> CellsTable:
     """The raw feature columns of `rows` (cells in the order of the record's features): numbers (text or JSON
     numbers) as float32, categories as text; a blank cell or None is missing (NaN or None).
 
-    `shown(cell)` is how an error shows a bad cell. Cells that are not numbers, and numbers that are not finite
+    `shown(cell)` is how an error shows a bad cell; `text_numbers=False` refuses a number written as text
+    (a JSON "1"). Cells that are not numbers, and numbers that are not finite
     float32 (inf, 1e39), are refused, naming the row's place and the column.
 
     Example:
@@ -225,7 +238,7 @@ def cells_table(rows: list[list], places: list[str], labels: list[str], recorded
                                      object)
             continue
         with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused below
-            column = np.array([_cell_number(cell, place, labels[k], shown) for cell, place in zip(cells, places)],
+            column = np.array([_cell_number(cell, place, labels[k], shown, text_numbers) for cell, place in zip(cells, places)],
                               "float32")
         bad = np.flatnonzero(np.isinf(column))
         if bad.size:
@@ -235,15 +248,14 @@ def cells_table(rows: list[list], places: list[str], labels: list[str], recorded
         row, k, _ = min(infinite)
         raise InputError(f"{places[row]}, {labels[k]}: expected a finite number, received {shown(rows[row][k])}"
                          f"{_count(sum(count for _, _, count in infinite))}")
-    return CellsTable(list(recorded["features"]), columns, source, None, places=places,
-                      labels=dict(zip(recorded["features"], labels)))
+    return CellsTable(list(recorded["features"]), columns, source, places, dict(zip(recorded["features"], labels)))
 
 
-def _cell_number(cell, place: str, label: str, shown) -> float:
+def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> float:
     """A numeric column's cell: text or a JSON number; blank or None is missing (NaN)."""
-    if cell is None or (isinstance(cell, str) and not cell.strip()):
+    if cell is None or (isinstance(cell, str) and text_numbers and not cell.strip()):
         return np.nan
-    if isinstance(cell, str) and is_number(cell):
+    if isinstance(cell, str) and text_numbers and is_number(cell):
         value = float(cell)
     elif type(cell) in (int, float):
         value = float(cell)

@@ -87,7 +87,7 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
     if recorded is not None:
         places = [f"{SOURCE}, row {number}" for number in range(1, len(rows) + 1)]
         labels = [f"column {column}" for column in range(1, expected + 1)]
-        return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe), recorded)
+        return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False), recorded)
     for number, row in enumerate(rows, start=1):
         for column, value in enumerate(row, start=1):
             if type(value) not in (int, float):
