@@ -318,9 +318,14 @@ def _number_in(cell: str, where: str) -> float:
     return float(value)
 
 
-def read_npy_inputs(path: Path, width: int) -> np.ndarray:
-    """A 2-D numeric .npy file of inputs, `width` columns wide (columns named by its fields when it has them)."""
+def read_npy_inputs(path: Path, width: int, recorded: dict | None = None) -> np.ndarray:
+    """A 2-D numeric .npy file of inputs, `width` columns wide (columns named by its fields when it has them).
+
+    With the run record's "data" section of a model without categorical columns, a NaN is a missing cell,
+    filled or refused by `model_inputs` as in any other input; otherwise NaN is refused as not finite.
+    """
     from xornet.data import load_npy
+    from xornet.data.readers import Table
 
     try:
         names, values = load_npy(path)
@@ -330,8 +335,13 @@ def read_npy_inputs(path: Path, width: int) -> np.ndarray:
     if values.shape[1] != width:
         raise InputError(f"{path}: expected {width} columns (the model's input width), received {values.shape[1]}")
     fields = None if names == [str(i) for i in range(len(names))] else names
-    check_finite_inputs(values, str(path), fields, received=lambda row, column: _as_written(path, row, column))
-    return values
+    encoded = recorded is not None and not recorded.get("categorical")
+    check_finite_inputs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf) if encoded else values,
+                        str(path), fields, received=lambda row, column: _as_written(path, row, column))
+    if not encoded:
+        return values
+    table = Table(list(recorded["features"]), dict(zip(recorded["features"], values.T)), str(path), None)
+    return model_inputs(table, recorded)
 
 
 def _explain_text_npy(path: Path) -> None:
@@ -357,7 +367,7 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
     text for a categorical feature.
     """
     from xornet.data import column_names, read_table
-    from xornet.data.readers import text_as_numbers
+    from xornet.data.readers import Table, text_as_numbers
 
     features = recorded["features"] if recorded else None
     in_file = column_names(path)

@@ -67,7 +67,7 @@ def predict(
         path = Path(input_file)
         check_input_file(path, "--input", "a CSV, Parquet or .npy file of inputs")
         if path.suffix.lower() == ".npy":
-            chunks = iter([(read_npy_inputs(path, width), None)])
+            chunks = iter([(read_npy_inputs(path, width, recorded), None)])
         elif path.suffix.lower() in (".parquet", ".pq"):
             from xornet.predicting import read_parquet_inputs
 
