@@ -3,6 +3,7 @@ Parquet, stdin, --x, .npy) is encoded by the run record the same way, through th
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,14 +98,14 @@ def test_every_input_path_one_hot_encodes_the_categorical_column(cls_model, xorn
 
 
 def test_a_missing_cell_is_filled_with_the_training_mean_on_every_path(cls_model, xornet):
-    fill = json.loads(open("models/cls/basic_run.json").read())["data"]["fill"]["f2"]
+    fill = json.loads(Path("models/cls/basic_run.json").read_text())["data"]["fill"]["f2"]
     expected_f2 = float(np.format_float_positional(np.float32(fill), unique=True, trim="-"))
     write("pm.csv", f"{HEADER}\n{ROW}\n1.5,,-0.4,red fox,east\n")
     from_file = json.loads(ok(xornet("predict", "-m", cls_model, "-i", "pm.csv", "-f", "json")))
     assert [row["input"] for row in from_file] == [[1.5, -0.9, -0.4, 1, 0, 0], [1.5, expected_f2, -0.4, 1, 0, 0]]
     assert from_file[0]["probabilities"] != from_file[1]["probabilities"]
     assert json.loads(ok(xornet("predict", "-m", cls_model, "-i", "-", "-f", "json",
-                                input=open("pm.csv").read()))) == from_file
+                                input=Path("pm.csv").read_text()))) == from_file
     assert json.loads(ok(xornet("predict", "-m", cls_model, "--x", "1.5,-0.9,-0.4,east", "--x", "1.5,,-0.4,east",
                                 "-f", "json"))) == from_file
     parquet("pm.parquet", {"f1": [1.5, 1.5], "f2": [-0.9, None], "f3": [-0.4, -0.4], "region": ["east", "east"]})
@@ -117,7 +118,7 @@ def test_a_missing_category_and_an_unknown_one_are_refused_on_every_path(cls_mod
     write("bad.csv", f"{HEADER}\n{ROW}\n1.5,-0.9,-0.4,red fox,\n")
     assert one_error(xornet("predict", "-m", cls_model, "-i", "bad.csv")) == (
         f"error: bad.csv, line 3, column 'region': {MISSING_REGION}")
-    assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input=open("bad.csv").read())) == (
+    assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input=Path("bad.csv").read_text())) == (
         f"error: <stdin>, line 3, column 'region': {MISSING_REGION}")
     assert one_error(xornet("predict", "-m", cls_model, "--x", "1,2,3,east", "--x", "1.5,-0.9,-0.4,")) == (
         f"error: --x, row 2, column 4: {MISSING_REGION}")

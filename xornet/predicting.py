@@ -255,13 +255,11 @@ def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> flo
     """A numeric column's cell: text or a JSON number; blank or None is missing (NaN)."""
     if cell is None or (isinstance(cell, str) and text_numbers and not cell.strip()):
         return np.nan
-    if isinstance(cell, str) and text_numbers and is_number(cell):
-        value = float(cell)
-    elif type(cell) in (int, float):
+    if (isinstance(cell, str) and text_numbers and is_number(cell)) or type(cell) in (int, float):
         value = float(cell)
     else:
         raise InputError(f"{place}, {label}: expected a number, received {shown(cell)}")
-    if value != value:  # nan is not a way to write a missing cell: that is a blank cell (or null)
+    if np.isnan(value):  # nan is not a way to write a missing cell: that is a blank cell (or null)
         raise InputError(f"{place}, {label}: expected a finite number, received {shown(cell)}")
     return value
 
