@@ -147,8 +147,8 @@ def model_inputs(table, recorded: dict) -> np.ndarray:
     (data.missing: mean or zero, the record's "fill" values) or refused, naming its line (row) and column.
 
     Example:
-        >>> model_inputs(cells_table([["1", "b"]], ["--x, row 1"], ["column 1", "column 2"], recorded, "--x"),
-        ...              {"features": ["f", "c"], "categorical": {"c": ["a", "b"]}, "inputs": ["f", "c=a", "c=b"]})
+        >>> recorded = {"features": ["f", "c"], "categorical": {"c": ["a", "b"]}, "inputs": ["f", "c=a", "c=b"]}
+        >>> model_inputs(cells_table([["1", "b"]], ["--x, row 1"], ["column 1", "column 2"], recorded, "--x"), recorded)
         array([[1., 0., 1.]], dtype=float32)
     """
     absent = [name for name in recorded["features"] if name not in table.columns]
@@ -532,8 +532,12 @@ def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, f
 
     from xornet.csv_text import chosen_cells, parse_numbers, read_lines
 
-    # Numbers only: parsed by Arrow on all cores; quoted cells may hold commas: only the csv module cuts those right.
-    if b'"' not in block and not (recorded or {}).get("categorical"):
+    # Parsed by Arrow on all cores; quoted cells may hold commas: only the csv module cuts those right.
+    if b'"' not in block and (recorded or {}).get("categorical"):
+        encoded = _encoded_rows(block, width, columns, source, recorded)
+        if encoded is not None:
+            return encoded
+    elif b'"' not in block:
         try:
             values = parse_numbers(block, width, columns or list(range(width)))
             lines = read_lines(block)
@@ -543,6 +547,39 @@ def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, f
             pass
     return _explain_rows(block.decode("utf-8", errors="replace").split("\n"), width, columns, source, first_line,
                          header, recorded)
+
+
+def _encoded_rows(block: bytes, width: int, columns: list[int] | None, source: str, recorded: dict):
+    """The model's inputs and their text from plain CSV lines of a model with categorical columns, cut and
+    parsed by Arrow, encoded by `model_inputs`; None when a line needs reading cell by cell (a blank or bad
+    cell, an unknown category: that read names its line)."""
+    import pyarrow as pa
+
+    from xornet.csv_text import chosen_cells, join_cells, parse_numbers, read_lines, strings
+
+    chosen, features, categorical = columns or list(range(width)), recorded["features"], recorded["categorical"]
+    numeric = [k for k, name in enumerate(features) if name not in categorical]
+    try:
+        lines = read_lines(block)
+        values = parse_numbers(block, width, [chosen[k] for k in numeric])
+    except pa.ArrowInvalid:
+        return None
+    if len(values) != len(lines) or not np.isfinite(values).all():
+        return None
+    texts = {name: chosen_cells(lines, width, [chosen[k]]) for k, name in enumerate(features)}
+    cells = {name: values[:, numeric.index(k)] if k in numeric else np.array(texts[name].to_pylist(), object)
+             for k, name in enumerate(features)}
+    if any((cells[name] == "").any() for name in categorical):
+        return None
+    table = CellsTable(list(features), cells, source, [source] * len(lines), {name: name for name in features})
+    try:
+        x = model_inputs(table, recorded)
+    except InputError:
+        return None
+    inputs = recorded.get("inputs") or features
+    echoed = [texts[name] if name in features and name not in categorical else
+              strings([str(int(v)) for v in x[:, j]]) for j, name in enumerate(inputs)]
+    return x, join_cells(echoed, ",")
 
 
 def _explain_rows(lines: list[str], width: int, columns: list[int] | None, source: str, first_line: int,
