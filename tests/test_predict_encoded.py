@@ -158,3 +158,26 @@ def test_the_table_view_echoes_inputs_as_written(trained, xornet):
     # From a binary file (no text), the inputs are shown as the model took them.
     np.save("big.npy", np.array([[640422650.4, 1]]))
     assert ok(xornet("predict", "-i", "big.npy")).splitlines()[1].startswith("640422656 1  ")
+
+
+def test_csv_rows_of_a_categorical_model_stream_in_chunks_with_exact_line_numbers():
+    import io
+
+    from xornet.errors import InputError
+    from xornet.predicting import iter_csv_inputs
+
+    recorded = {"features": ["a", "c"], "categorical": {"c": ["p", "q"]}, "inputs": ["a", "c=p", "c=q"],
+                "fill": {"a": 0.5}}
+    text = "c,a\n" + "".join(f"{'pq'[i % 2]},{i}.0\n" for i in range(6))  # 6 bytes a line
+    chunks = list(iter_csv_inputs(io.BytesIO(text.encode()), 3, "in.csv", recorded, chunk_bytes=13))
+    assert [values.tolist() for values, _ in chunks] == [[[0, 1, 0], [1, 0, 1]], [[2, 1, 0], [3, 0, 1]],
+                                                         [[4, 1, 0], [5, 0, 1]]]
+    assert [texts.to_pylist() for _, texts in chunks][1] == ["2.0,1,0", "3.0,0,1"]
+    blank = text.replace("q,3.0\n", "q,\n\n")  # a missing number is filled, a blank line skipped
+    values = [row for chunk, _ in iter_csv_inputs(io.BytesIO(blank.encode()), 3, "in.csv", recorded, chunk_bytes=13)
+              for row in chunk.tolist()]
+    assert values[3] == [0.5, 0, 1] and len(values) == 6
+    with pytest.raises(InputError, match=r"^in.csv, line 7, column 'c': unknown category 'r', the training rows "
+                                         r"have: p, q"):
+        list(iter_csv_inputs(io.BytesIO(text.replace("q,5.0", "r,5.0").encode()), 3, "in.csv", recorded,
+                             chunk_bytes=13))
