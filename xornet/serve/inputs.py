@@ -84,19 +84,23 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
             raise InputError(f"{where}: expected a list of {expected} {contents}, received {_describe(row)}")
         if len(row) != expected:
             raise InputError(f"{where}: expected {expected} {contents}, received {len(row)}")
-    if recorded is not None:
-        places = [f"{SOURCE}, row {number}" for number in range(1, len(rows) + 1)]
-        labels = [f"column {column}" for column in range(1, expected + 1)]
-        return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False), recorded)
-    for number, row in enumerate(rows, start=1):
-        for column, value in enumerate(row, start=1):
-            if type(value) not in (int, float):
-                raise InputError(f"{SOURCE}, row {number}, column {column}: expected a number, "
-                                 f"received {_describe(value)}")
-    with np.errstate(over="ignore"):  # too large for float32 becomes inf
-        values = np.array(rows, dtype="float32")
-    check_finite_inputs(values, SOURCE, received=lambda row, column: _describe(rows[row][column]))  # 1e39, not inf
-    return values
+    numbers = not (recorded or {}).get("categorical") and all(type(v) in (int, float) for row in rows for v in row)
+    if numbers:  # the usual request: nothing to encode or fill, answered in microseconds
+        with np.errstate(over="ignore"):  # too large for float32 becomes inf
+            values = np.array(rows, dtype="float32")
+        if recorded is None or np.isfinite(values).all():
+            check_finite_inputs(values, SOURCE, received=lambda row, column: _describe(rows[row][column]))  # 1e39
+            return values
+    if recorded is None:
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row, start=1):
+                if type(value) not in (int, float):
+                    raise InputError(f"{SOURCE}, row {number}, column {column}: expected a number, "
+                                     f"received {_describe(value)}")
+    places = [f"{SOURCE}, row {number}" for number in range(1, len(rows) + 1)]
+    labels = [f"column {column}" for column in range(1, expected + 1)]
+    return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False),
+                        recorded)
 
 
 def rows_from_csv(body: bytes, width: int, recorded: dict | None = None) -> np.ndarray:
