@@ -64,7 +64,7 @@ def to_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return probabilities.argmax(axis=1)
 
 
-def parse_x(values: list[str], width: int, recorded: dict | None = None) -> tuple[np.ndarray, list[str]]:
+def parse_x(values: list[str], width: int, recorded: dict | None = None) -> tuple[np.ndarray, object]:
     """Rows given as `--x 0,1` options, and their text: the model's `width` numbers, or, with the run record's
     "data" section (`input_encoding`), its raw feature columns (categories as text, blank cells missing).
 
@@ -85,7 +85,8 @@ def parse_x(values: list[str], width: int, recorded: dict | None = None) -> tupl
     places = [f"--x, row {number}" for number in range(1, len(cells) + 1)]
     labels = [column_label(i, None) for i in range(expected)]
     if recorded is None:
-        rows = [[_number_in(cell, f"{place}, {labels[i]}") for i, cell in enumerate(row)] for place, row in zip(places, cells)]
+        rows = [[_number_in(cell, f"{place}, {labels[i]}") for i, cell in enumerate(row)]
+                for place, row in zip(places, cells)]
         return np.array(rows, "float32").reshape(-1, width), strings([",".join(row) for row in cells])
     x = model_inputs(cells_table(cells, places, labels, recorded, "--x"), recorded)
     return x, strings(echo_texts(cells, x, recorded))
@@ -238,8 +239,8 @@ def cells_table(rows: list[list], places: list[str], labels: list[str], recorded
                                      object)
             continue
         with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused below
-            column = np.array([_cell_number(cell, place, labels[k], shown, text_numbers) for cell, place in zip(cells, places)],
-                              "float32")
+            column = np.array([_cell_number(cell, place, labels[k], shown, text_numbers)
+                               for cell, place in zip(cells, places)], "float32")
         bad = np.flatnonzero(np.isinf(column))
         if bad.size:
             infinite.append((int(bad[0]), k, bad.size))
@@ -388,7 +389,8 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
         check_finite_inputs(values, str(path), names,
                             received=lambda row, column: _as_written(path, row, table.names.index(names[column])))
         return values
-    raw = Table(list(features), {feature: table.columns[name] for feature, name in zip(features, names)}, str(path), None)
+    raw = Table(list(features), {feature: table.columns[name] for feature, name in zip(features, names)}, str(path),
+                None)
     return model_inputs(raw, recorded)
 
 
@@ -474,7 +476,8 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
         first = stream.readline()
         line_number += 1
         if not first:
-            raise InputError(f"{source}: no input rows, expected CSV rows of {expected} {cells_kind(expected, recorded)}")
+            raise InputError(f"{source}: no input rows, expected CSV rows of {expected} "
+                             f"{cells_kind(expected, recorded)}")
     if b"\r" in first.rstrip(b"\r\n"):
         raise carriage_return_error(source, line_number)
     if line_number == 1 and first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the header
@@ -609,7 +612,8 @@ def _explain_rows(lines: list[str], width: int, columns: list[int] | None, sourc
     if recorded is not None:
         x = model_inputs(cells_table(rows, places, labels, recorded, source), recorded)
         return x, strings(echo_texts(rows, x, recorded))
-    values = [[_number_in(cell, f"{place}, {label}") for cell, label in zip(row, labels)] for row, place in zip(rows, places)]
+    values = [[_number_in(cell, f"{place}, {label}") for cell, label in zip(row, labels)]
+              for row, place in zip(rows, places)]
     return np.array(values, "float32").reshape(-1, len(chosen)), strings([",".join(row) for row in rows])
 
 
