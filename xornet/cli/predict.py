@@ -30,8 +30,10 @@ def predict(
     """Predict with a saved model. Without inputs, a model trained on a truth table
     (XOR, AND, ...) predicts every 0/1 combination of its inputs.
 
-    Inputs must be finite numbers: nan, inf and values too large for float32 are
-    refused, naming the line (or row) and column.
+    Rows hold the training features (a data.categorical column as its text, one-hot
+    encoded as in training). Inputs must be finite numbers: nan, inf and values too
+    large for float32 are refused, naming the line (or row) and column. A blank cell
+    is missing: filled as training filled it (data.missing: mean or zero), else refused.
     """
     check_model_options(model, weights)
     if not 0.0 <= threshold <= 1.0:
