@@ -26,12 +26,16 @@ def parquet(path, columns):
     pq.write_table(pa.table(columns), path)
 
 
+# A model trained with data.missing: error (or drop) refuses a missing cell the same way on every path.
+MISSING = ("missing value, expected a number (hint: fill it in: the model was trained with data.missing: error, "
+           "which keeps no value to fill it with; a model trained with data.missing: mean or zero fills it)")
+
 X_CASES = [
     (["--x", "a,b"], "--x, row 1, column 1: expected a number, received 'a'"),
     (["--x", "0,1", "--x", "1,zz"], "--x, row 2, column 2: expected a number, received 'zz'"),
-    (["--x", "1e39,0"], "--x, row 1, column 1: expected a finite number, received '1e39'"),
+    (["--x", "1e39,0"], "--x, row 1, column 1: expected a finite number, received '1e39' (1 such value)"),
     (["--x", "0,nan"], "--x, row 1, column 2: expected a finite number, received 'nan'"),
-    (["--x", "0,"], "--x, row 1, column 2: expected a number, received ''"),
+    (["--x", "0,"], f"--x, row 1, column 2: {MISSING}"),
     (["--x", "0,1", "--x", "1"], "--x, row 2: expected 2 comma-separated numbers (the model's input width), received 1"),
 ]
 
@@ -39,11 +43,12 @@ CSV_CASES = [
     # without a header: columns counted from 1
     ("0,1\n1,0\nzz,1\n", "badpred.csv, line 3, column 1: expected a number, received 'zz'"),
     ("0,1\n1,nan\n", "badpred.csv, line 2, column 2: expected a finite number, received 'nan'"),
-    ("0,1\n\n1e39,0\n", "badpred.csv, line 3, column 1: expected a finite number, received '1e39'"),
+    ("0,1\n\n1e39,0\n", "badpred.csv, line 3, column 1: expected a finite number, received '1e39' (1 such value)"),
+    ("0,1\n1,\n", f"badpred.csv, line 2, column 2: {MISSING}"),
     ("0,1\n1,0,1\n", "badpred.csv, line 2: expected 2 numbers (the model's input width), received 3"),
     # with a header: columns named by it
     ("x1,x2\n0,1\n1,zz\n", "badpred.csv, line 3, column 'x2': expected a number, received 'zz'"),
-    ("a,b\n-inf,0\n", "badpred.csv, line 2, column 'a': expected a finite number, received '-inf'"),
+    ("a,b\n-inf,0\n-inf,1\n", "badpred.csv, line 2, column 'a': expected a finite number, received '-inf' (2 such values)"),
     ("a,b\n0,1\n0\n", "badpred.csv, line 3: expected 2 numbers (the model's input width), received 1"),
     # a header naming the training features: other columns (a text label) are not read
     ("y,x2,x1\nodd,1,zz\n", "badpred.csv, line 2, column 'x1': expected a number, received 'zz'"),
@@ -67,8 +72,7 @@ def test_bad_csv_files_and_stdin(trained, xornet, text, message):
 
 def test_bad_npy_files(trained, xornet):
     np.save("in.npy", np.array([[0, 1], [1, np.nan]], "float32"))
-    assert one_error(xornet("predict", "-i", "in.npy")) == (
-        "error: in.npy, row 2, column 2: expected a finite number, received nan (1 such value)")
+    assert one_error(xornet("predict", "-i", "in.npy")) == f"error: in.npy, row 2, column 'x2': {MISSING}"
     np.save("in.npy", np.array([[0, 1], [1e300, 0], [1e300, 1]]))  # float64: too large for float32
     assert one_error(xornet("predict", "-i", "in.npy")) == (
         "error: in.npy, row 2, column 1: expected a finite number, received 1e+300 (2 such values)")
@@ -86,7 +90,7 @@ def test_bad_parquet_files(trained, xornet):
         "error: in.parquet, row 2, column 'x1': expected a number, received 'zz'")
     parquet("in.parquet", {"x1": [0.0, None], "x2": [1.0, 0.0]})
     assert one_error(xornet("predict", "-i", "in.parquet")) == (
-        "error: in.parquet, row 2, column 'x1': expected a finite number, received null (1 such value)")
+        f"error: in.parquet, row 2, column 'x1': {MISSING}")
     parquet("in.parquet", {"y": ["odd", "even"], "x2": [1.0, 1e300], "x1": [0.0, 1.0]})
     assert one_error(xornet("predict", "-i", "in.parquet")) == (
         "error: in.parquet, row 2, column 'x2': expected a finite number, received 1e+300 (1 such value)")

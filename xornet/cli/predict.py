@@ -30,8 +30,10 @@ def predict(
     """Predict with a saved model. Without inputs, a model trained on a truth table
     (XOR, AND, ...) predicts every 0/1 combination of its inputs.
 
-    Inputs must be finite numbers: nan, inf and values too large for float32 are
-    refused, naming the line (or row) and column.
+    Rows hold the training features (a data.categorical column as its text, one-hot
+    encoded as in training). Inputs must be finite numbers: nan, inf and values too
+    large for float32 are refused, naming the line (or row) and column. A blank cell
+    is missing: filled as training filled it (data.missing: mean or zero), else refused.
     """
     check_model_options(model, weights)
     if not 0.0 <= threshold <= 1.0:
@@ -39,19 +41,20 @@ def predict(
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
-    from xornet.predicting import iter_csv_inputs, parse_x, prediction_labels, read_npy_inputs, trained_on_file
+    from xornet.predicting import (input_encoding, iter_csv_inputs, parse_x, prediction_labels, read_npy_inputs,
+                                   trained_on_file)
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
-    recorded = (predictor.record or {}).get("data", {})
-    features = recorded.get("features")
+    recorded = input_encoding(predictor.record, width)  # how raw feature columns become the model's inputs
+    names = (recorded.get("inputs") or recorded["features"]) if recorded else None
     labels = prediction_labels(predictor.record)
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
 
         if xs:
-            chunks = iter([(parse_x(xs, width), None)])
+            chunks = iter([parse_x(xs, width, recorded)])
         elif source := trained_on_file(predictor.record):
             raise InputError(f"the model was trained on {_shown(source)}, not a truth table: expected inputs to "
                              "predict, pass --input FILE or --x VALUES", hint=_evaluate_hint(model, weights, predictor.record))
@@ -61,25 +64,21 @@ def predict(
         else:
             chunks = iter([(all_binary_inputs(width), None)])
     elif input_file == "-":
-        chunks = iter_csv_inputs(sys.stdin.buffer, width, "<stdin>", features)
+        chunks = iter_csv_inputs(sys.stdin.buffer, width, "<stdin>", recorded)
     else:
         path = Path(input_file)
         check_input_file(path, "--input", "a CSV, Parquet or .npy file of inputs")
         if path.suffix.lower() == ".npy":
-            chunks = iter([(read_npy_inputs(path, width), None)])
-        elif path.suffix.lower() in (".parquet", ".pq") and not recorded.get("categorical"):
+            chunks = iter([(read_npy_inputs(path, width, recorded), None)])
+        elif path.suffix.lower() in (".parquet", ".pq"):
             from xornet.predicting import read_parquet_inputs
 
-            chunks = iter([(read_parquet_inputs(path, width, features), None)])
-        elif recorded.get("categorical") or recorded.get("text_label"):  # text columns: read as in training
-            from xornet.predicting import read_encoded_inputs
-
-            chunks, features = iter([(read_encoded_inputs(path, recorded), None)]), recorded["inputs"]
+            chunks = iter([(read_parquet_inputs(path, width, recorded), None)])
         else:
             handle = open_binary(path)
-            chunks = iter_csv_inputs(handle, width, str(path), features)
+            chunks = iter_csv_inputs(handle, width, str(path), recorded)
     with handle or contextlib.nullcontext():
-        _write_predictions(chunks, predictor.predict, threshold, output_format, width, features, labels)
+        _write_predictions(chunks, predictor.predict, threshold, output_format, width, names, labels)
 
 
 def _evaluate_hint(model: str, weights: Optional[Path], record: dict) -> str:
@@ -115,9 +114,12 @@ def _write_all(chunks, run, threshold: float, output_format: Format, width: int,
 
     out = sys.stdout
     if output_format is Format.table:
-        x = np.concatenate([values for values, _ in chunks])
+        parts = list(chunks)
+        x = np.concatenate([values for values, _ in parts])
+        texts = None if any(text is None for _, text in parts) else [t for _, text in parts for t in text.to_pylist()]
         probabilities = predict_finite(run, x)
-        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features, **labels) + "\n")
+        out.write(format_table(x, probabilities, to_classes(probabilities, threshold), features, texts=texts,
+                               **labels) + "\n")
         return
     first = True
     rows_done = 0

@@ -173,8 +173,7 @@ async def predict_response(served, content_type: str, query: str, chunks: AsyncI
     try:
         threshold = _threshold(query)
         body = await _read_body(chunks, max_body_bytes)
-        features = (served.record.get("data") or {}).get("features")
-        rows = rows_from_body(body, content_type, served.predictor.input_width, features)
+        rows = rows_from_body(body, content_type, served.predictor.input_width, served.encoding)
         if served.predictor.engine == "numpy":
             probabilities = predict_finite(served.predictor.predict, rows)  # microseconds: cheaper than a thread hop
         else:

@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 from xornet.errors import InputError
-from xornet.predicting import check_finite_inputs, iter_csv_inputs
+from xornet.predicting import (cells_kind, cells_table, check_finite_inputs, describe_row, iter_csv_inputs,
+                               model_inputs, raw_width)
 
 SOURCE = "request body"
 JSON_EXAMPLE = '{"inputs": [[0, 1], ...]}'
@@ -32,19 +33,22 @@ class UnsupportedContentType(InputError):
     """The body is neither JSON nor CSV (answered with 415)."""
 
 
-def rows_from_body(body: bytes, content_type: str, width: int, features: list[str] | None) -> np.ndarray:
-    """The input rows of a request body, float32, `width` columns wide; finite numbers only.
+def rows_from_body(body: bytes, content_type: str, width: int, recorded: dict | None) -> np.ndarray:
+    """The model's inputs from a request body, float32, `width` columns wide; finite numbers only.
+
+    With the run record's "data" section (`xornet.predicting.input_encoding`), rows hold the raw training
+    features (categories as text, null or a blank cell where missing), encoded as `xornet predict` encodes them.
 
     Example:
-        >>> rows_from_body(b"x1,x2\\n0,1\\n", "text/csv", 2, ["x1", "x2"]).tolist()
+        >>> rows_from_body(b"x1,x2\\n0,1\\n", "text/csv", 2, {"features": ["x1", "x2"]}).tolist()
         [[0.0, 1.0]]
     """
     kind = content_type.split(";")[0].strip().lower()
     # `curl -d` labels any body as a form; a JSON body is what it is meant to carry here.
     if kind in ("", "application/json", "application/x-www-form-urlencoded"):
-        rows = rows_from_json(body, width)
+        rows = rows_from_json(body, width, recorded)
     elif kind in ("text/csv", "text/plain"):
-        rows = rows_from_csv(body, width, features)
+        rows = rows_from_csv(body, width, recorded)
     else:
         raise UnsupportedContentType(f"{SOURCE}: content type {kind!r} is not supported, "
                                      "expected application/json or text/csv")
@@ -52,8 +56,9 @@ def rows_from_body(body: bytes, content_type: str, width: int, features: list[st
     return rows
 
 
-def rows_from_json(body: bytes, width: int) -> np.ndarray:
-    """Rows from `{"inputs": [[...], ...]}`, each exactly `width` numbers."""
+def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.ndarray:
+    """Rows from `{"inputs": [[...], ...]}`, each exactly `width` numbers, or the raw training features'
+    values with a run record's "data" section."""
     try:
         data = json.loads(body)
     except UnicodeDecodeError:
@@ -71,28 +76,41 @@ def rows_from_json(body: bytes, width: int) -> np.ndarray:
     if not isinstance(rows, list) or not rows:
         raise InputError(f"{SOURCE}: \"inputs\" must be a non-empty list of rows like [[0, 1]], "
                          f"received {_describe(rows)}")
+    expected = raw_width(width, recorded)
+    contents = describe_row(expected, recorded)
     for number, row in enumerate(rows, start=1):
         where = f"{SOURCE}, row {number}"
         if not isinstance(row, list):
-            raise InputError(f"{where}: expected a list of {width} numbers, received {_describe(row)}")
-        if len(row) != width:
-            raise InputError(f"{where}: expected {width} numbers (the model's input width), received {len(row)}")
-        for column, value in enumerate(row, start=1):
-            if type(value) not in (int, float):
-                raise InputError(f"{where}, column {column}: expected a number, received {_describe(value)}")
-    with np.errstate(over="ignore"):  # too large for float32 becomes inf
-        values = np.array(rows, dtype="float32")
-    check_finite_inputs(values, SOURCE, received=lambda row, column: _describe(rows[row][column]))  # 1e39, not inf
-    return values
+            raise InputError(f"{where}: expected a list of {expected} {contents}, received {_describe(row)}")
+        if len(row) != expected:
+            raise InputError(f"{where}: expected {expected} {contents}, received {len(row)}")
+    numbers = not (recorded or {}).get("categorical") and all(type(v) in (int, float) for row in rows for v in row)
+    if numbers:  # the usual request: nothing to encode or fill, answered in microseconds
+        with np.errstate(over="ignore"):  # too large for float32 becomes inf
+            values = np.array(rows, dtype="float32")
+        if recorded is None or np.isfinite(values).all():
+            check_finite_inputs(values, SOURCE, received=lambda row, column: _describe(rows[row][column]))  # 1e39
+            return values
+    if recorded is None:
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row, start=1):
+                if type(value) not in (int, float):
+                    raise InputError(f"{SOURCE}, row {number}, column {column}: expected a number, "
+                                     f"received {_describe(value)}")
+    places = [f"{SOURCE}, row {number}" for number in range(1, len(rows) + 1)]
+    labels = [f"column {column}" for column in range(1, expected + 1)]
+    return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False),
+                        recorded)
 
 
-def rows_from_csv(body: bytes, width: int, features: list[str] | None) -> np.ndarray:
+def rows_from_csv(body: bytes, width: int, recorded: dict | None = None) -> np.ndarray:
     """Rows from CSV text, read exactly as `xornet predict --input -` reads them (header optional)."""
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedBody(f"{SOURCE}: not UTF-8 text, expected CSV rows of {width} numbers") from None
-    chunks = [values for values, _ in iter_csv_inputs(io.BytesIO(body), width, SOURCE, features)]
+        raise MalformedBody(f"{SOURCE}: not UTF-8 text, expected CSV rows of {raw_width(width, recorded)} "
+                            f"{cells_kind(raw_width(width, recorded), recorded)}") from None
+    chunks = [values for values, _ in iter_csv_inputs(io.BytesIO(body), width, SOURCE, recorded)]
     return np.concatenate(chunks) if chunks else np.zeros((0, width), "float32")
 
 

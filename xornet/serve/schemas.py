@@ -4,8 +4,8 @@ Request bodies are read by `xornet.serve.inputs` (JSON or CSV, with the CLI's
 one-line errors); these models describe them at /docs and /openapi.json.
 
 Example:
-    >>> PredictRequest(inputs=[[0, 1]]).inputs
-    [[0.0, 1.0]]
+    >>> PredictRequest(inputs=[[0, 1, "east"]]).inputs
+    [[0.0, 1.0, 'east']]
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class PredictRequest(BaseModel):
-    """Rows to predict, each as wide as the model's input."""
+    """Rows to predict, each holding the training features (GET /model: input.features): numbers, a
+    categorical feature's category as text, null where a cell is missing."""
 
     model_config = ConfigDict(json_schema_extra={"example": {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}})
-    inputs: list[list[float]] = Field(min_length=1)
+    inputs: list[list[float | str | None]] = Field(min_length=1)
 
 
 class PredictionRow(BaseModel):

@@ -24,7 +24,7 @@ from xornet.files.names import record_path
 from xornet.files.record import read_record
 from xornet.files.safe_write import sha256_of
 from xornet.files.weights_h5 import layer_classes, read_weights_h5
-from xornet.predicting import input_names, prediction_labels
+from xornet.predicting import input_encoding, input_names, prediction_labels
 from xornet.predictor import Predictor, load_predictor
 
 # Layers that hold no weights; any other layer takes the next entry of the weights file.
@@ -61,6 +61,25 @@ class ServedModel:
         """Class names and regression or not, from the run record, as `xornet predict` labels its rows."""
         return prediction_labels(self.record)
 
+    @cached_property
+    def encoding(self) -> dict | None:
+        """How a request's raw feature columns become the model's inputs (the run record's "data" section), as
+        `xornet predict` encodes them; None without a record naming the features."""
+        return input_encoding(self.record, self.predictor.input_width)
+
+    def inputs(self) -> dict:
+        """What GET /model says of the inputs: the model's `width` and input `names` (one-hot columns named
+        "region=east"), and the raw `features` a request's row holds, with the `categories` of categorical ones.
+
+        Example:
+            >>> load_served_model("models/basic_model.json").inputs()
+            {'width': 2, 'names': ['x1', 'x2'], 'features': ['x1', 'x2'], 'categories': {}}
+        """
+        width, encoding = self.predictor.input_width, self.encoding
+        names = input_names(width, (encoding.get("inputs") or encoding["features"]) if encoding else None)
+        return {"width": width, "names": names, "features": encoding["features"] if encoding else names,
+                "categories": (encoding.get("categorical") or {}) if encoding else {}}
+
     @property
     def paths(self) -> dict[str, Path]:
         return {"model": self.model_path, "weights": self.weights_path, "record": record_path(self.model_path)}
@@ -87,14 +106,12 @@ class ServedModel:
         record = self.record
         files = self.files_on_disk()
         changed = [role for role, entry in files.items() if not entry["matches_disk"]]
-        features = (record.get("data") or {}).get("features")
-        width = self.predictor.input_width
         return {
             "model": str(self.model_path),
             "engine": self.predictor.engine,
             "layers": self.layers,
             "parameters": sum(layer["params"] or 0 for layer in self.layers),
-            "input": {"width": width, "names": input_names(width, features)},
+            "input": self.inputs(),
             "outputs": self.layers[-1]["output_width"] if self.layers else None,
             "task": self.task(),
             "class_names": self.labels["class_names"],
