@@ -324,7 +324,7 @@ def read_npy_inputs(path: Path, width: int, recorded: dict | None = None) -> np.
     filled or refused by `model_inputs` as in any other input; otherwise NaN is refused as not finite.
     """
     from xornet.data import load_npy
-    from xornet.data.readers import Table
+    from xornet.data.readers import Table, cell_as_written
 
     try:
         names, values = load_npy(path)
@@ -336,7 +336,7 @@ def read_npy_inputs(path: Path, width: int, recorded: dict | None = None) -> np.
     fields = None if names == [str(i) for i in range(len(names))] else names
     encoded = recorded is not None and not recorded.get("categorical")
     check_finite_inputs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf) if encoded else values,
-                        str(path), fields, received=lambda row, column: _as_written(path, row, column))
+                        str(path), fields, received=lambda row, column: cell_as_written(path, row, column))
     if not encoded:
         return values
     table = Table(list(recorded["features"]), dict(zip(recorded["features"], values.T)), str(path), None)
@@ -366,7 +366,8 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
     text for a categorical feature.
     """
     from xornet.data import column_names, read_table
-    from xornet.data.readers import Table, text_as_numbers
+    from xornet.data.encoding import refuse_infinite
+    from xornet.data.readers import Table, cell_as_written, text_as_numbers
 
     features = recorded["features"] if recorded else None
     in_file = column_names(path)
@@ -383,11 +384,11 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
     for name in numeric:
         if table.columns[name].dtype == object:
             table.columns[name] = text_as_numbers(table.columns[name], str(path), name)
-    _refuse_infinite(path, table, numeric)
+    refuse_infinite(table, numeric, hint=None)
     if recorded is None:
         values = np.stack([table.columns[name] for name in names], axis=1)
         check_finite_inputs(values, str(path), names,
-                            received=lambda row, column: _as_written(path, row, table.names.index(names[column])))
+                            received=lambda row, column: cell_as_written(path, row, table.names.index(names[column])))
         return values
     raw = Table(list(features), {feature: table.columns[name] for feature, name in zip(features, names)}, str(path),
                 None)
@@ -414,49 +415,6 @@ def check_finite_inputs(x: np.ndarray, source: str, column_names: list[str] | No
 
 def _count(values: int) -> str:
     return f" ({values} such value{'s' if values > 1 else ''})"
-
-
-def _as_written(path: Path, row: int, column: int, first_line: int | None = None) -> str:
-    """One cell as the file holds it, for an error message (reads the file again: only after an error).
-
-    `row` counts data rows from 0; `first_line` is a CSV file's line of its first data row.
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-        value = array[array.dtype.names[column]][row] if array.dtype.names else array[row, column]
-        return repr(value.item())
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        from xornet.data import column_names
-
-        value = pq.read_table(path, columns=[column_names(path)[column]]).column(0)[row].as_py()
-        return "null" if value is None else repr(value)
-    import itertools
-
-    from xornet.data.readers import line_of_row
-
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        line = next(itertools.islice(handle, line_of_row(str(path), first_line, row) - 1, None), "")
-    cells = next(csv.reader([line]), [])
-    return repr(cells[column].strip()) if column < len(cells) else "nothing"
-
-
-def _refuse_infinite(path: Path, table, names: list[str]) -> None:
-    """Refuse inf and numbers too large for float32 in the numeric columns `names` (missing values are the
-    encoding's to fill or refuse), naming the line (CSV) or row and the column as the file has them."""
-    firsts, count = [], 0
-    for name in names:
-        infinite = np.flatnonzero(np.isinf(table.columns[name]))
-        if infinite.size:
-            firsts.append((int(infinite[0]), table.names.index(name)))
-            count += infinite.size
-    if firsts:
-        row, column = min(firsts)
-        cell = _as_written(path, row, column, table.first_line)
-        raise InputError(f"{table.where(row)}, {column_label(column, table.names)}: expected a finite number, "
-                         f"received {cell}{_count(count)}")
 
 
 def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | None = None,

@@ -54,7 +54,11 @@ def _is_missing(column: np.ndarray) -> np.ndarray:
     return np.isnan(column) if column.dtype != object else np.equal(column, None)
 
 
-def refuse_infinite(table: Table, names: list[str]) -> None:
+TRAINING_FINITE_HINT = ("training takes finite float32 numbers (up to about 3.4e38): fix or rescale the column, or "
+                        "leave it out with data.features")
+
+
+def refuse_infinite(table: Table, names: list[str], hint: str | None = TRAINING_FINITE_HINT) -> None:
     """Refuse inf, and numbers too large for float32, in the numeric columns `names`, naming the first one's
     line (CSV) or row and column as the file holds it. (A missing cell is NaN: `drop_missing`'s to handle.)
 
@@ -76,9 +80,7 @@ def refuse_infinite(table: Table, names: list[str]) -> None:
         row, column = min(firsts)
         cell = cell_as_written(table.source, row, column, table.first_line)
         raise InputError(f"{table.where(row)}, column {table.names[column]!r}: expected a finite number, received "
-                         f"{cell} ({count} such value{'s' if count > 1 else ''})",
-                         hint="training takes finite float32 numbers (up to about 3.4e38): fix or rescale the column, or leave "
-                              "it out with data.features")
+                         f"{cell} ({count} such value{'s' if count > 1 else ''})", hint=hint)
 
 
 def drop_missing(table: Table, features: list[str], label: str, policy: str) -> tuple[np.ndarray, dict]:

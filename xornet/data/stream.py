@@ -203,14 +203,14 @@ class Stream:
     def _refuse_infinite(self, values: np.ndarray, rows: np.ndarray) -> None:
         """The first infinite value of a batch (or one too large for float32) as an error, as the file holds it."""
         from xornet.data import column_names
+        from xornet.data.encoding import TRAINING_FINITE_HINT
         from xornet.data.readers import cell_as_written
 
         at, column = (int(i) for i in np.argwhere(np.isinf(values))[0])
         name = [*self.features, self.label][column]
         cell = cell_as_written(self.path, int(rows[at]), column_names(self.path).index(name), self._first_line())
         raise InputError(f"{self._where(int(rows[at]))}, column {name!r}: expected a finite number, received {cell}",
-                         hint="training takes finite float32 numbers (up to about 3.4e38): fix or rescale the "
-                              "column, or leave it out with data.features")
+                         hint=TRAINING_FINITE_HINT)
 
     def _where(self, row: int) -> str:
         """ "file, line L" for a CSV (as the in-memory reader says), "file, row R" for Parquet."""
