@@ -200,3 +200,15 @@ def test_a_study_has_the_same_default_name_wherever_the_project_is(workdir, xorn
     names = {default_study_name(load_config(workdir / project / "configs/gate.yaml"), ["seed=int(1,9)"], "loss")
              for project in ("one", "elsewhere/two")}
     assert len(names) == 1
+
+
+def test_a_sweep_of_runs_without_accuracy_shows_no_accuracy_share(workdir, xornet):
+    write("line.csv", "a,t\n" + "".join(f"{i / 10:g},{3 * i / 10 + 1:g}\n" for i in range(20)))
+    write("line.yaml", "data:\n  path: line.csv\nmodel:\n  layers:\n    - {type: Dense, units: 1}\n"
+                       "training:\n  loss: mean_squared_error\n  metrics: []\n  epochs: 20\n")
+    result = xornet("sweep", "line.yaml", "--seeds", "2", "--target-loss", "0.5", "--out", "sw")
+    assert result.exit_code == 0, result.stderr
+    assert report_rows(result.stdout)["(config as is)"][:2] == ["2", "-"]
+    (summary,) = (workdir / "sw").glob("*/summary.csv")
+    rows = list(csv.DictReader(io.StringIO(summary.read_text())))
+    assert rows[0]["full_accuracy_share"] == ""

@@ -534,7 +534,7 @@ def decode_losses(text: str) -> list[float]:
 class SettingReport:
     setting: dict[str, Any]
     runs: int
-    full_accuracy: float
+    full_accuracy: float | None  # None when the runs have no accuracy (regression, or no such metric)
     reached_target: float
     epochs_median: float | None
     epochs_p90: float | None
@@ -567,7 +567,7 @@ def report(plan: SweepPlan, study: Study) -> list[SettingReport]:
         reports.append(SettingReport(
             setting=setting,
             runs=len(trials),
-            full_accuracy=float(np.mean([t.user_attrs["result"]["final"].get("accuracy", 0.0) >= 1.0 for t in trials])),
+            full_accuracy=_share_at_full_accuracy([t.user_attrs["result"]["final"] for t in trials]),
             reached_target=len(reached) / len(trials),
             epochs_median=float(np.median(reached)) if reached else None,
             epochs_p90=float(np.percentile(reached, 90)) if reached else None,
@@ -575,6 +575,12 @@ def report(plan: SweepPlan, study: Study) -> list[SettingReport]:
             epochs_to_target=epochs,
         ))
     return reports
+
+
+def _share_at_full_accuracy(finals: list[dict]) -> float | None:
+    if not all("accuracy" in final for final in finals):
+        return None
+    return float(np.mean([final["accuracy"] >= 1.0 for final in finals]))
 
 
 def _setting_text(setting: dict) -> str:
@@ -588,7 +594,8 @@ def _epochs(value: float | None) -> str:
 def format_report(plan: SweepPlan, reports: list[SettingReport]) -> str:
     """The report as an aligned table."""
     header = ["setting", "runs", "100% acc", f"loss<{plan.target_loss:g}", "epochs med", "epochs p90", "final loss med"]
-    rows = [[_setting_text(r.setting), str(r.runs), f"{r.full_accuracy * 100:.0f}%", f"{r.reached_target * 100:.0f}%",
+    rows = [[_setting_text(r.setting), str(r.runs), "-" if r.full_accuracy is None else f"{r.full_accuracy * 100:.0f}%",
+             f"{r.reached_target * 100:.0f}%",
              _epochs(r.epochs_median), _epochs(r.epochs_p90), f"{r.final_loss_median:.4f}"] for r in reports]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
@@ -603,7 +610,8 @@ def report_csv(plan: SweepPlan, reports: list[SettingReport]) -> str:
     writer.writerow([*keys, "runs", "full_accuracy_share", "reached_target_share", "target_loss",
                      "epochs_to_target_median", "epochs_to_target_p90", "final_loss_median", "config_fingerprint"])
     for r in reports:
-        writer.writerow([*(r.setting[k] for k in keys), r.runs, r.full_accuracy, r.reached_target, plan.target_loss,
+        writer.writerow([*(r.setting[k] for k in keys), r.runs, "" if r.full_accuracy is None else r.full_accuracy,
+                         r.reached_target, plan.target_loss,
                          r.epochs_median if r.epochs_median is not None else "",
                          r.epochs_p90 if r.epochs_p90 is not None else "", r.final_loss_median,
                          plan.config_fingerprint])
