@@ -199,7 +199,7 @@ def test_csv_inputs_stream_in_chunks_with_exact_line_numbers():
     import io
 
     from xornet.errors import InputError
-    from xornet.predicting import iter_csv_inputs
+    from xornet.prediction_inputs import iter_csv_inputs
 
     text = "a,b\n" + "".join(f"{i % 2},{i % 3}\n" for i in range(7))  # 4 bytes a line
     chunks = list(iter_csv_inputs(io.BytesIO(text.encode()), 2, "in.csv", chunk_bytes=13))

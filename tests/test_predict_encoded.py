@@ -164,7 +164,7 @@ def test_csv_rows_of_a_categorical_model_stream_in_chunks_with_exact_line_number
     import io
 
     from xornet.errors import InputError
-    from xornet.predicting import iter_csv_inputs
+    from xornet.prediction_inputs import iter_csv_inputs
 
     recorded = {"features": ["a", "c"], "categorical": {"c": ["p", "q"]}, "inputs": ["a", "c=p", "c=q"],
                 "fill": {"a": 0.5}}

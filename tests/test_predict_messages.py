@@ -105,10 +105,10 @@ def test_parquet_text_label_is_not_read_and_text_numbers_are(trained, xornet):
 
 
 def test_good_csv_never_takes_the_slow_path(trained, xornet, monkeypatch):
-    from xornet import predicting
+    from xornet import prediction_inputs
 
-    calls, explain = [], predicting._explain_rows
-    monkeypatch.setattr(predicting, "_explain_rows", lambda *args: calls.append(args) or explain(*args))
+    calls, explain = [], prediction_inputs._explain_rows
+    monkeypatch.setattr(prediction_inputs, "_explain_rows", lambda *args: calls.append(args) or explain(*args))
     write("good.csv", "x1,x2\n" + "0,1\n1,1\n" * 1000)
     result = xornet("predict", "-i", "good.csv", "-f", "csv")
     assert (result.exit_code, len(result.stdout.splitlines()), len(calls)) == (0, 2001, 0)

@@ -46,7 +46,8 @@ def evaluate(
     from xornet.data import test_split_of_record
     from xornet.data.encoding import task_of
     from xornet.evaluation import config_rows, file_rows, format_evaluation, model_loss, score
-    from xornet.predicting import check_finite_inputs, predict_finite
+    from xornet.predicting import predict_finite
+    from xornet.prediction_inputs import check_finite_inputs
     from xornet.predictor import load_predictor
 
     check_model_options(model, weights)

@@ -41,8 +41,8 @@ def predict(
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
-    from xornet.predicting import (input_encoding, iter_csv_inputs, parse_x, prediction_labels, read_npy_inputs,
-                                   trained_on_file)
+    from xornet.predicting import prediction_labels, trained_on_file
+    from xornet.prediction_inputs import input_encoding, iter_csv_inputs, parse_x, read_npy_inputs
 
     predictor = load_predictor(model, weights)
     width = predictor.input_width
@@ -71,7 +71,7 @@ def predict(
         if path.suffix.lower() == ".npy":
             chunks = iter([(read_npy_inputs(path, width, recorded), None)])
         elif path.suffix.lower() in (".parquet", ".pq"):
-            from xornet.predicting import read_parquet_inputs
+            from xornet.prediction_inputs import read_parquet_inputs
 
             chunks = iter([(read_parquet_inputs(path, width, recorded), None)])
         else:

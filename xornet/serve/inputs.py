@@ -18,8 +18,8 @@ import math
 import numpy as np
 
 from xornet.errors import InputError
-from xornet.predicting import (cells_kind, cells_table, check_finite_inputs, describe_row, iter_csv_inputs,
-                               model_inputs, raw_width)
+from xornet.prediction_inputs import (cells_kind, cells_table, check_finite_inputs, describe_row, iter_csv_inputs,
+                                      model_inputs, raw_width)
 
 SOURCE = "request body"
 JSON_EXAMPLE = '{"inputs": [[0, 1], ...]}'
@@ -36,7 +36,7 @@ class UnsupportedContentType(InputError):
 def rows_from_body(body: bytes, content_type: str, width: int, recorded: dict | None) -> np.ndarray:
     """The model's inputs from a request body, float32, `width` columns wide; finite numbers only.
 
-    With the run record's "data" section (`xornet.predicting.input_encoding`), rows hold the raw training
+    With the run record's "data" section (`xornet.prediction_inputs.input_encoding`), rows hold the raw training
     features (categories as text, null or a blank cell where missing), encoded as `xornet predict` encodes them.
 
     Example:

@@ -24,7 +24,8 @@ from xornet.files.names import record_path
 from xornet.files.record import read_record
 from xornet.files.safe_write import sha256_of
 from xornet.files.weights_h5 import layer_classes, read_weights_h5
-from xornet.predicting import input_encoding, input_names, prediction_labels
+from xornet.predicting import input_names, prediction_labels
+from xornet.prediction_inputs import input_encoding
 from xornet.predictor import Predictor, load_predictor
 
 # Layers that hold no weights; any other layer takes the next entry of the weights file.
