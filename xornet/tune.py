@@ -155,8 +155,9 @@ def metric_direction(metric: str) -> str:
     name = metric.removeprefix("val_")
     if name == "loss":
         return "minimize"
-    import keras
+    from xornet.backend import import_keras
 
+    keras = import_keras()
     return "maximize" if getattr(keras.metrics.get(name), "_direction", "down") == "up" else "minimize"
 
 
