@@ -555,6 +555,11 @@ def test_messy_files_a_user_brings(workdir, xornet):
         f"error: {workdir / 'euro.csv'}, line 1: the header 'a;b;y' is one column: the file looks semicolon-separated, "
         "expected comma-separated CSV (hint: convert it, e.g. pandas.read_csv(FILE, sep=';', decimal=',')"
         ".to_csv(NEW, index=False))")
+    # ... by predict too (a model of inputs a, b).
+    assert error(xornet, "predict", "-m", "out_people/basic_model.json", "-i", "euro.csv") == (
+        "error: euro.csv, line 1: the header 'a;b;y' is one column: the file looks semicolon-separated, expected "
+        "comma-separated CSV (hint: convert it, e.g. pandas.read_csv(FILE, sep=';', decimal=',').to_csv(NEW, "
+        "index=False))")
 
 
 def test_the_python_predict_refuses_what_the_command_line_refuses(trained):

@@ -216,3 +216,21 @@ def carriage_return_error(source: str, line: int) -> InputError:
     lines at "\\n" only, as pyarrow's parallel reader does."""
     return InputError(f"{source}, line {line}: the line ends in a carriage return alone (old Mac line ends), "
                       "expected \\n or \\r\\n", hint="convert the file with: tr '\\r' '\\n' < OLD > NEW")
+
+
+def other_separator_error(header: list[str], source: str, line: int = 1) -> InputError | None:
+    """The error for a header that is one column holding a semicolon, a tab or a pipe (a file separated by it,
+    not by commas); None for any other header.
+
+    Example:
+        >>> other_separator_error(["a;b;y"], "f.csv").message
+        "f.csv, line 1: the header 'a;b;y' is one column: the file looks semicolon-separated, expected ..."
+    """
+    found = next(((name, sign) for name, sign in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|"))
+                  if len(header) == 1 and sign in header[0]), None)
+    if found is None:
+        return None
+    decimal = ", decimal=','" if found[1] == ";" else ""  # where ; separates, a comma is the decimal point
+    return InputError(f"{source}, line {line}: the header {header[0]!r} is one column: the file looks {found[0]}-"
+                      "separated, expected comma-separated CSV",
+                      hint=f"convert it, e.g. pandas.read_csv(FILE, sep={found[1]!r}{decimal}).to_csv(NEW, index=False)")

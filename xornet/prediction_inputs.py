@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from xornet.csv_text import carriage_return_error
+from xornet.csv_text import carriage_return_error, other_separator_error
 from xornet.errors import InputError
 from xornet.predicting import number_text
 from xornet.text import is_number
@@ -411,7 +411,7 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
         if features and all(name in cells for name in features):
             columns = [cells.index(name) for name in features]
         elif len(cells) != expected:
-            raise InputError(
+            raise other_separator_error(cells, source, line_number) or InputError(
                 f"{source}, line {line_number}: the header has {len(cells)} columns, expected {expected} "
                 f"({row_width_of(recorded)})" + (f" or columns named {', '.join(features)}" if features else "")
             )

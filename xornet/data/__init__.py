@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xornet.config import Config, DenseLayer, check_data_files, did_you_mean
+from xornet.csv_text import other_separator_error
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
 from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
 from xornet.data.splits import rows_hash, split_rows, values_hash
@@ -108,13 +109,9 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
         >>> pick_columns(["a", "b", "y"], None, None, "f.csv")
         (['a', 'b'], 'y')
     """
-    separator = next(((name, sign) for name, sign in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|"))
-                      if len(names) == 1 and sign in names[0]), None)
+    separator = other_separator_error(names, source)
     if separator:
-        decimal = ", decimal=','" if separator[1] == ";" else ""  # where ; separates, a comma is the decimal point
-        raise InputError(f"{source}, line 1: the header {names[0]!r} is one column: the file looks {separator[0]}-"
-                         "separated, expected comma-separated CSV", hint=f"convert it, e.g. pandas.read_csv(FILE, "
-                         f"sep={separator[1]!r}{decimal}).to_csv(NEW, index=False)")
+        raise separator
 
     def name_of(column, role: str) -> str:
         where = f"{label_flag}: {source}" if role == "label" and label_flag else f"{source}: data.{role}"
