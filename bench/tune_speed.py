@@ -1,6 +1,6 @@
 """`xornet tune` against KerasTuner's RandomSearch: same rows, network, space, trials and epochs, side by side.
 
-Run:  python bench/tune_speed.py [--trials 10] [--epochs 50] [--seeds 42 1 2]   (pip install 'xornet[bench]')
+Run:  python bench/tune_speed.py [--trials 50] [--epochs 50] [--seeds 42 1 2]   (pip install 'xornet[bench]')
 
 Data: the shipped breast cancer table (data/breast_cancer.csv, 569 rows, 30
 features) as configs/breast_cancer.yaml splits it: for each seed, xornet's
@@ -107,7 +107,7 @@ def keras_tuner_part(folder: Path, seed: int, splits, trials: int, epochs: int) 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=50, help="trials on each side [50: xornet tune's default]")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     args = parser.parse_args()
