@@ -120,6 +120,11 @@ def test_overrides(tmp_path, monkeypatch):
         "--set model.layers=[{type: Dense, units: -1}]: model.layers.0.units: expected a value greater than 0, "
         "received -1")
     assert parse_override("training.metrics=[accuracy, auc]") == (("training", "metrics"), ["accuracy", "auc"])
+    # A fraction of 0 holds out no rows, as null does.
+    assert load_config("c.yaml", ["data.validation=0", "data.test=0.0"]).data.model_dump(include={"validation", "test"}) == {
+        "validation": None, "test": None}
+    assert error_of("c.yaml", ["data.test=-0.1"]) == (
+        "--set data.test=-0.1: data.test: expected a value greater than 0, received -0.1")
 
 
 def test_data_paths_resolve_against_the_config(tmp_path, monkeypatch):

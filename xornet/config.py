@@ -165,6 +165,11 @@ class DataConfig(_Section):
     stream: Literal["auto", True, False] = "auto"  # auto: stream a file larger than stream_memory_share of MemAvailable
     stream_memory_share: float = Field(default=0.25, gt=0, le=1)
 
+    @field_validator("validation", "test", mode="before")
+    @classmethod
+    def _zero_is_none(cls, value):
+        return None if type(value) in (int, float) and value == 0 else value  # "test: 0": no test rows, as null
+
     @model_validator(mode="after")
     def _table_or_file(self):
         if self.table is not None and self.path is not None:
