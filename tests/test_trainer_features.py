@@ -102,6 +102,13 @@ def test_config_errors(workdir, xornet, text, message):
     assert result.exit_code == 2 and result.stderr == f"error: {message}\n"
 
 
+def test_a_check_of_two_keys_names_the_set_that_broke_it(workdir, xornet):
+    (workdir / "c.yaml").write_text("training:\n  checkpoint_every: 5\n")
+    result = xornet("config", "show", "c.yaml", "--set", "training.engine=keras")
+    assert (result.exit_code, result.stderr) == (2, "error: --set training.engine=keras: training.checkpoint_every: "
+                                                 "checkpoints need engine auto or fast, received engine 'keras'\n")
+
+
 def test_early_stopping_on_validation_needs_validation_data():
     training = TrainingConfig(epochs=5, early_stopping={"patience": 2})
     with pytest.raises(InputError, match=r"training.early_stopping.monitor is 'val_loss' but there is no validation"):

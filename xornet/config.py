@@ -32,6 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from xornet.errors import InputError
 from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS
@@ -354,7 +355,8 @@ class TrainingConfig(_Section):
     @classmethod
     def _checkpoint_engine(cls, value, info: ValidationInfo):
         if value is not None and info.data.get("engine") == "keras":
-            raise ValueError("checkpoints need engine auto or fast, received engine 'keras'")
+            raise PydanticCustomError("with_other_key", "checkpoints need engine auto or fast, received engine 'keras'",
+                                      {"other": "engine"})
         return value
 
 
@@ -770,6 +772,9 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
         return f"{where}: {dotted}: expected a layer with a type ({', '.join(LAYER_TYPES)}), received no type key"
     if kind == "missing":
         return f"{where}: {dotted}: required key is missing"
+    if kind == "with_other_key":  # a check of two keys: the one a --set gave, if either, is where to look
+        other = override_origin.get(loc[:-1] + (err["ctx"]["other"],))
+        return f"{other if other and not override_origin.get(loc) else where}: {dotted}: {err['msg']}"
     if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == NAME_PATTERN:
         return (f"{where}: {dotted}: expected letters, digits, '_', '.' or '-' (starting with a letter or digit: it "
                 f"names files and studies), received {_describe(err.get('input'))}")
