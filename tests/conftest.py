@@ -43,3 +43,18 @@ def write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def one_error(result, code=2):
+    """The one line a refused command printed (exit `code`, nothing on stdout, no traceback), without "\n"."""
+    assert (result.exit_code, result.stdout) == (code, ""), (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    return result.stderr.strip()
+
+
+def parquet(path, columns):
+    """Write {name: values} as a Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import write
+from conftest import one_error, write
 from test_train import SUMMARY
 
 BOM = "\ufeff"
@@ -26,12 +26,6 @@ def strict_json(text):
         raise ValueError(f"not JSON: {token}")
 
     return json.loads(text, parse_constant=refuse)
-
-
-def one_error(result, code=2):
-    assert (result.exit_code, result.stdout) == (code, ""), (result.stdout, result.stderr)
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    return result.stderr.strip()
 
 
 # --- JSON output is JSON -------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write
+from conftest import one_error, parquet, write
 
 HEADER = "f1,f2,f3,animal,region"
 ROW = "1.5,-0.9,-0.4,red fox,east"
@@ -64,19 +64,6 @@ def cls_model(workdir, xornet):
 def ok(result):
     assert (result.exit_code, result.stderr) == (0, ""), result.stderr
     return result.stdout
-
-
-def one_error(result):
-    assert (result.exit_code, result.stdout) == (2, ""), (result.stdout, result.stderr)
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    return result.stderr.strip()
-
-
-def parquet(path, columns):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.table(columns), path)
 
 
 def test_every_input_path_one_hot_encodes_the_categorical_column(cls_model, xornet):

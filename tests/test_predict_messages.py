@@ -10,20 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import REPO, write
-
-
-def one_error(result):
-    assert (result.exit_code, result.stdout) == (2, ""), (result.stdout, result.stderr)
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    return result.stderr.strip()
-
-
-def parquet(path, columns):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.table(columns), path)
+from conftest import REPO, one_error, parquet, write
 
 
 # A model trained with data.missing: error (or drop) refuses a missing cell the same way on every path.
