@@ -271,12 +271,10 @@ def _columns(schema, batches, rows: int, names: list[str]) -> tuple[dict[str, np
     `batches` yields the table's record batches in order (`rows` rows in all);
     each is copied and dropped, so reading holds little more than the block itself.
     """
-    import pyarrow as pa
-
     numeric, text = [], []
     for name in names:
         kind = value_type(schema.field(name).type)
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if is_text_type(kind):
             text.append(name)
         elif is_numeric_type(kind):
             numeric.append(name)
@@ -298,6 +296,13 @@ def value_type(kind):
     import pyarrow as pa
 
     return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def is_text_type(kind) -> bool:
+    """Do cells of this Arrow type (after `value_type`) read as text?"""
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def is_numeric_type(kind) -> bool:
@@ -417,7 +422,9 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
         raise unreadable(exc) from None
     names = schema.names
     # Columns read as text (categorical, and those the run does not use) may hold dates or times: their text.
-    dates = [name for name in names if name in text_columns and not _is_text_or_number(schema.field(name).type)]
+    kinds = {name: value_type(schema.field(name).type) for name in names}
+    dates = [name for name in names if name in text_columns and not (is_text_type(kinds[name]) or
+                                                                     is_numeric_type(kinds[name]))]
     for name in dates:
         schema = schema.set(names.index(name), pa.field(name, pa.string()))
     batches = (_with_text(batch, dates) for batch in parquet.iter_batches(batch_size=1 << 18))
@@ -436,13 +443,6 @@ def _read_parquet(path: Path, text_columns: set, infer_columns: set) -> Table:
     if rows == 0:
         raise InputError(f"{path}: the Parquet file has no rows")
     return Table(names, columns, str(path), None, block=block)
-
-
-def _is_text_or_number(kind) -> bool:
-    import pyarrow as pa
-
-    kind = value_type(kind)
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or is_numeric_type(kind)
 
 
 def _with_text(batch, names: list[str]):
