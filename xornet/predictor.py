@@ -59,8 +59,9 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
 
 def _keras_logits(model, x: np.ndarray) -> np.ndarray | None:
     """What a Keras model's last sigmoid or softmax is given (see NumpyNetwork.logits); None without one."""
-    import keras
+    from xornet.backend import import_keras
 
+    keras = import_keras()
     last = model.layers[-1]
     if getattr(getattr(last, "activation", None), "__name__", None) not in ("sigmoid", "softmax"):
         return None
