@@ -1,6 +1,7 @@
 """data.stream: files read in record batches, split by a hash of the row number, normalized in one pass."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -171,8 +172,7 @@ def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet)
     config("gaps", "gaps.csv", "  stream: true\n")
     result = xornet("train", "gaps.yaml")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (data.stream reads "
-                             "every cell as a number) (hint: data.missing: drop skips such rows when streaming)\n")
+    assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (hint: data.missing: drop skips such rows when streaming)\n")
     write("inf.csv", "a,b,label\n1,2,0\n3,1e39,1\n")
     config("inf", "inf.csv", "  stream: true\n")
     result = xornet("train", "inf.yaml")
@@ -231,19 +231,20 @@ def test_set_refusals_name_the_set_and_come_before_any_training_output(workdir, 
                                  f"(hint: {hint})\n")
 
 
-LABEL_HINT = ("(hint: streamed data (data.stream) takes class numbers 0, 1, ... as labels, not class names; "
-              "data.stream: false reads class names)")
+NUMBER_LABEL_HINT = ("(hint: a streamed label holds class names when its first row does, else numbers; "
+                     "data.stream: false reads a label of numbers and names as class names)")
 
 
 def test_a_bad_streamed_cell_is_named_by_line_column_and_value(workdir, xornet):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    write("txt.csv", "f0,label\n1,cat\n2,dog\n")
+    write("txt.csv", "f0,label\n1,0\n2,1\n3,cat\n")
     config("txt", "txt.csv", "  stream: true\n")
     result = xornet("train", "txt.yaml")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == f"error: {workdir / 'txt.csv'}, line 2, column 'label': expected a number, received 'cat' {LABEL_HINT}\n"
+    assert result.stderr == (f"error: {workdir / 'txt.csv'}, line 4, column 'label': expected a number, received "
+                             f"'cat' {NUMBER_LABEL_HINT}\n")
     write("cell.csv", "f0,label\n1,0\n2,1\n3 x,1\n")
     config("cell", "cell.csv", "  stream: true\n")
     result = xornet("train", "cell.yaml")
@@ -251,12 +252,59 @@ def test_a_bad_streamed_cell_is_named_by_line_column_and_value(workdir, xornet):
     assert result.stderr == (f"error: {workdir / 'cell.csv'}, line 4, column 'f0': expected a number, received '3 x' "
                              "(hint: streamed data (data.stream) reads every cell as a number; data.stream: false "
                              "reads text columns)\n")
-    pq.write_table(pa.table({"f0": [1.0, 2.0], "label": ["cat", "dog"]}), "txt.parquet")
+    pq.write_table(pa.table({"f0": ["a", "b"], "label": [0.0, 1.0]}), "txt.parquet")
     config("pq", "txt.parquet", "  stream: true\n")
     result = xornet("train", "pq.yaml")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == (f"error: {workdir / 'txt.parquet'}: column 'label': expected numbers, received Parquet "
-                             f"type string {LABEL_HINT}\n")
+    assert result.stderr == (f"error: {workdir / 'txt.parquet'}: column 'f0': expected numbers, received Parquet "
+                             "type string (hint: streamed data (data.stream) reads every cell as a number; "
+                             "data.stream: false reads text columns)\n")
+
+
+def three_classes(rows=900):
+    x, _ = make_rows(rows, seed=4)
+    names = np.where(x[:, 0] > 0.5, "high", np.where(x[:, 0] < -0.5, "low", "mid"))
+    return x, names
+
+
+@pytest.mark.parametrize("data", ["kinds.csv", "kinds.parquet"])
+def test_a_streamed_label_of_class_names_trains_predicts_and_evaluates_as_in_memory(workdir, xornet, data):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x, names = three_classes()
+    columns = {f"f{i}": x[:, i] for i in range(4)} | {"label": names}
+    if data.endswith(".parquet"):
+        pq.write_table(pa.table(columns), data)
+    else:
+        write(data, "f0,f1,f2,f3,label\n" + "".join(f"{a:.6g},{b:.6g},{c:.6g},{d:.6g},{n}\n"
+                                                    for (a, b, c, d), n in zip(x, names)))
+    text = config("kinds", data, "  test: 0.2\n  normalize: true\n  stream: true\n").read_text()
+    write("kinds.yaml", text.replace("units: 1, activation: sigmoid", "units: 3, activation: softmax")
+          .replace("loss: binary_crossentropy", "loss: sparse_categorical_crossentropy"))
+    result = xornet("train", "kinds.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "engine fast (streamed)" in result.stdout
+    first = result.stdout.split("target\n")[1].splitlines()[0]
+    assert first.split()[-1] in ("high", "low", "mid")  # the preview's target is a class name
+    record = json.loads((workdir / "out_kinds/basic_run.json").read_text())
+    assert record["data"]["classes"] == ["high", "low", "mid"] and record["data"]["text_label"] is True
+    codes = split_codes(np.arange(len(x)), None, 0.2, seed=3)
+    result = xornet("evaluate", "--model", "out_kinds/basic_model.json")
+    assert result.exit_code == 0, result.stderr
+    assert f"on the test rows of {data} ({int(np.count_nonzero(codes == 2))} rows" in result.stdout
+    support = {name: int(np.count_nonzero(names[codes == 2] == name)) for name in ("high", "low", "mid")}
+    for name, count in support.items():
+        assert re.search(rf"^{name} .* {count}$", result.stdout, re.M), (name, result.stdout)
+    write("one.csv", "f0,f1,f2,f3\n2,5,50,0\n")
+    result = xornet("predict", "--model", "out_kinds/basic_model.json", "--input", "one.csv", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].endswith(",high")
+    result = xornet("train", "kinds.yaml", "--force", "--set", "model.layers.1.units=2")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {workdir / data}: the label 'label' has 3 classes (high, low, mid), but the model "
+                             "ends in 2 softmax units with loss sparse_categorical_crossentropy (hint: end the model "
+                             "with Dense(3, activation softmax) and use loss sparse_categorical_crossentropy)\n")
 
 
 def test_streamed_early_stopping_is_keras_own_callback_on_val_loss(workdir, xornet):

@@ -129,37 +129,43 @@ def label_encoding(table: Table, rows: np.ndarray, label: str, config: Config) -
     task = task_of(config.training.loss)
     column = table.columns[label][rows]
     units, activation = _last_layer(config)
-    source = table.source
-    if column.dtype == object and task in ("regression", "other"):
-        row = int(rows[0])
-        raise InputError(f"{table.where(row)}, column {label!r}: the label is text ({column[0]!r}), "
+    classes = None
+    if column.dtype == object:
+        classes = sorted(set(column.tolist()))
+        check_class_names(classes, label, config, table.source, (table.where(int(rows[0])), column[0]))
+    elif task == "binary" and np.any((column != 0) & (column != 1)):
+        classes = [_class_name(v) for v in np.unique(column)]
+        if len(classes) <= 2:
+            classes = None  # e.g. 0 and 2: check_fits_model names the row
+        else:
+            check_class_names(classes, label, config, table.source, None)
+    elif task == "multiclass":
+        classes = [str(i) for i in range(units or 0)]
+    if task == "regression":
+        _check_output_range(column, label, activation, config.training.loss, table.source)
+    return {"task": task, "classes": classes, "text_label": bool(column.dtype == object)}
+
+
+def check_class_names(classes: list, label: str, config: Config, source: str, first: tuple[str, str] | None) -> None:
+    """Refuse a label of names (`first`: where the first row is, "file, line L", and its name) for a loss that is
+    not a classification one, or labels with more classes than the model's last layer can tell apart."""
+    task = task_of(config.training.loss)
+    units, activation = _last_layer(config)
+    if first is not None and task in ("regression", "other"):
+        raise InputError(f"{first[0]}, column {label!r}: the label is text ({first[1]!r}), "
                          f"expected numbers for loss {config.training.loss}",
                          hint="text labels are classes: use loss binary_crossentropy or sparse_categorical_crossentropy")
-    classes = None
-    if task in ("binary", "multiclass"):
-        if column.dtype == object:
-            classes = sorted(set(column.tolist()))
-        elif task == "binary" and np.any((column != 0) & (column != 1)):
-            classes = [_class_name(v) for v in np.unique(column)]
-            if len(classes) <= 2:
-                classes = None  # e.g. 0 and 2: check_fits_model names the row
-        elif task == "multiclass":
-            classes = [str(i) for i in range(units or 0)]
-        expected = 2 if task == "binary" else units
-        if classes is not None and (len(classes) > expected if task == "binary" else len(classes) != units):
-            lookalike = len({name.strip().lower() for name in classes}) < len(classes)  # 'yes', ' yes', 'Yes'
-            shown = ", ".join(map(repr, classes[:6]) if lookalike else classes[:6]) + (", ..." if len(classes) > 6 else "")
-            hint = (f"end the model with Dense({len(classes)}, activation softmax) and use loss "
-                    "sparse_categorical_crossentropy" if len(classes) > 2 else
-                    "end the model with Dense(1, activation sigmoid) and use loss binary_crossentropy")
-            if lookalike:
-                hint = f"some classes differ only in spaces or capitals: clean the label column, or {hint}"
-            raise InputError(f"{source}: the label {label!r} has {len(classes)} classes ({shown}), but the model "
-                             f"ends in {units} {activation} unit{'s' if units != 1 else ''} with loss "
-                             f"{config.training.loss}", hint=hint)
-    if task == "regression":
-        _check_output_range(column, label, activation, config.training.loss, source)
-    return {"task": task, "classes": classes, "text_label": bool(column.dtype == object)}
+    if len(classes) > 2 if task == "binary" else len(classes) != units:
+        lookalike = len({name.strip().lower() for name in classes}) < len(classes)  # 'yes', ' yes', 'Yes'
+        shown = ", ".join(map(repr, classes[:6]) if lookalike else classes[:6]) + (", ..." if len(classes) > 6 else "")
+        hint = (f"end the model with Dense({len(classes)}, activation softmax) and use loss "
+                "sparse_categorical_crossentropy" if len(classes) > 2 else
+                "end the model with Dense(1, activation sigmoid) and use loss binary_crossentropy")
+        if lookalike:
+            hint = f"some classes differ only in spaces or capitals: clean the label column, or {hint}"
+        raise InputError(f"{source}: the label {label!r} has {len(classes)} classes ({shown}), but the model "
+                         f"ends in {units} {activation} unit{'s' if units != 1 else ''} with loss "
+                         f"{config.training.loss}", hint=hint)
 
 
 # What an output activation can reach: (lowest, highest, how to say it).

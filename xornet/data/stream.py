@@ -28,17 +28,17 @@ import numpy as np
 
 from xornet.config import Config, check_streamable
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
-from xornet.data.encoding import _last_layer, task_of
-from xornet.data.readers import (NULL_VALUES, _explain_csv_error, csv_header, is_numeric_type, location,
-                                 value_type)
+from xornet.data.encoding import _last_layer, check_class_names, task_of
+from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
+                                 is_text_type, location, value_type)
 from xornet.errors import InputError
 
 PARTS = ("train", "validation", "test")
 READ_ROWS = 65536  # rows per record batch read from the file
 SHUFFLE_ROWS = 262144  # rows the shuffle buffer holds (about 9 MB for 8 features + label)
 PREVIEW_ROWS = 16
-TEXT_LABEL_HINT = ("streamed data (data.stream) takes class numbers 0, 1, ... as labels, not class names; "
-                   "data.stream: false reads class names")
+NUMBER_LABEL_HINT = ("a streamed label holds class names when its first row does, else numbers; "
+                     "data.stream: false reads a label of numbers and names as class names")
 TEXT_CELL_HINT = "streamed data (data.stream) reads every cell as a number; data.stream: false reads text columns"
 
 
@@ -149,6 +149,7 @@ class Stream:
     hashes: dict[str, str] = field(default_factory=dict)
     class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
     drop_missing: bool = False
+    classes: list[str] | None = None  # a label of class names: its names, sorted (their index is the class)
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
 
     def cache_csv(self) -> None:
@@ -169,7 +170,7 @@ class Stream:
         cache = Path(directory) / "columns.arrows"
         writer = None
         with pa.OSFile(str(cache), "wb") as sink:
-            for batch in _record_batches(self.path, [*self.features, self.label]):
+            for batch in _record_batches(self.path, [*self.features, self.label], self.classes is not None):
                 writer = writer or pa.ipc.new_stream(sink, batch.schema)
                 writer.write_batch(batch)
             if writer is not None:
@@ -179,11 +180,13 @@ class Stream:
     def chunks(self):
         """(first row number, x float32, y float32) for each record batch of the whole file."""
         start = 0
-        for batch in _record_batches(self.cache or self.path, [*self.features, self.label]):
-            columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in [*self.features, self.label]]
+        for batch in _record_batches(self.cache or self.path, [*self.features, self.label], self.classes is not None):
+            rows = np.arange(start, start + batch.num_rows)
+            columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in self.features]
+            columns.append(self._class_numbers(batch.column(self.label), rows) if self.classes is not None else
+                           batch.column(self.label).to_numpy(zero_copy_only=False))
             values = np.column_stack(columns).astype(np.float32, copy=False)
             x, y = values[:, :-1], values[:, -1:]
-            rows = np.arange(start, start + len(values))
             start += len(values)
             with np.errstate(invalid="ignore", over="ignore"):  # inf - inf; a sum of large numbers
                 finite = np.isfinite(values.sum())  # a sum is faster than looking at every value
@@ -194,11 +197,23 @@ class Stream:
                 if not self.drop_missing:
                     row = int(np.flatnonzero(missing)[0])
                     column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
-                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value "
-                                     f"(data.stream reads every cell as a number)",
+                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value",
                                      hint="data.missing: drop skips such rows when streaming")
                 x, y, rows = x[~missing], y[~missing], rows[~missing]
             yield rows, x, y
+
+    def _class_numbers(self, names, rows: np.ndarray) -> np.ndarray:
+        """A text label's class numbers (NaN where the cell is missing); a name that is not a class is refused."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        numbers = pc.index_in(names, value_set=pa.array(self.classes, pa.string()))
+        if numbers.null_count > names.null_count:
+            at = int(np.flatnonzero(numbers.is_null().to_numpy(zero_copy_only=False) &
+                                    names.is_valid().to_numpy(zero_copy_only=False))[0])
+            raise InputError(f"{self._where(int(rows[at]))}, column {self.label!r}: class {names[at].as_py()!r} is not "
+                             f"one of the model's classes ({', '.join(self.classes)})")
+        return numbers.to_numpy(zero_copy_only=False)
 
     def _refuse_infinite(self, values: np.ndarray, rows: np.ndarray) -> None:
         """The first infinite value of a batch (or one too large for float32) as an error, as the file holds it."""
@@ -360,9 +375,9 @@ def _process_exists(pid: int) -> bool:
         return True
 
 
-def _record_batches(path: Path, columns: list[str]):
-    """pyarrow record batches of `columns`: `ParquetFile.iter_batches` (row group by row group), float32
-    `csv.open_csv`, or the Arrow IPC file of `Stream.cache_csv`."""
+def _record_batches(path: Path, columns: list[str], text_label: bool = False):
+    """pyarrow record batches of `columns` (the label last, as text with `text_label`): `ParquetFile.iter_batches`
+    (row group by row group), float32 `csv.open_csv`, or the Arrow IPC file of `Stream.cache_csv`."""
     import pyarrow as pa
 
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -380,18 +395,20 @@ def _record_batches(path: Path, columns: list[str]):
 
     names, skip, _ = csv_header(path)
     read = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 22)
-    convert = pacsv.ConvertOptions(column_types={name: pa.float32() for name in columns}, include_columns=columns,
+    types = {name: pa.float32() for name in columns} | ({columns[-1]: pa.string()} if text_label else {})
+    convert = pacsv.ConvertOptions(column_types=types, include_columns=columns,
                                    null_values=NULL_VALUES, strings_can_be_null=True)
     try:
         with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
             yield from reader
     except pa.ArrowInvalid as exc:  # named as the in-memory reader names it: file, line, column, value
-        raise _explain_csv_error(path, names, read, str(exc), skip + 1, cell_hint=lambda name: TEXT_LABEL_HINT
+        raise _explain_csv_error(path, names, read, str(exc), skip + 1, cell_hint=lambda name: NUMBER_LABEL_HINT
                                  if name == columns[-1] else TEXT_CELL_HINT) from None  # the label: the last column
 
 
 def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
-    """Refuse a Parquet column of text (class names, categories), from the file's schema, before reading rows."""
+    """Refuse a Parquet feature of text (categories), or a label neither numbers nor text, from the file's schema,
+    before reading rows."""
     if path.suffix.lower() not in (".parquet", ".pq"):
         return
     import pyarrow.parquet as pq
@@ -399,14 +416,47 @@ def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
     schema = pq.read_schema(path)
     for name in columns:
         kind = value_type(schema.field(name).type)
-        if not is_numeric_type(kind):
-            raise InputError(f"{path}: column {name!r}: expected numbers, received Parquet type {kind}",
-                             hint=TEXT_LABEL_HINT if name == label else TEXT_CELL_HINT)
+        if not is_numeric_type(kind) and not (name == label and is_text_type(kind)):
+            raise InputError(f"{path}: column {name!r}: expected {'numbers or class names' if name == label else 'numbers'}"
+                             f", received Parquet type {kind}", hint=None if name == label else TEXT_CELL_HINT)
 
 
-def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
+def _text_label(path: Path, label: str) -> bool:
+    """Whether a file's label holds class names: a Parquet text column, or a CSV label whose first row is a name
+    (the in-memory reader's guess from the same row).
+
+    Example:
+        >>> _text_label(Path("data/iris.csv"), "species")
+        True
+    """
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return is_text_type(value_type(pq.read_schema(path).field(label).type))
+    names, skip, _ = csv_header(path)
+    return _is_text(dict(zip(names, _data_start(path, skip)[1])).get(label, ""))
+
+
+def _first_label(stream: Stream) -> str | None:
+    """The label of the file's first row."""
+    return next(_record_batches(stream.cache or stream.path, [stream.label], text_label=True)).column(stream.label)[0].as_py()
+
+
+def _class_names(stream: Stream) -> list[str]:
+    """The sorted names in a text label, over every row (as the in-memory reader finds its classes)."""
+    import pyarrow.compute as pc
+
+    names = set()
+    for batch in _record_batches(stream.cache or stream.path, [stream.label], text_label=True):
+        names.update(pc.unique(batch.column(stream.label)).to_pylist())
+    names.discard(None)
+    return sorted(names)
+
+
+def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str] | None = None) -> Stream:
     """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
-    part's row numbers, label checks, the training rows' mean and variance.
+    part's row numbers, label checks, the training rows' mean and variance. A label of class names is
+    numbered by `classes` (a run record's), or else by its sorted names, found by a pass over the label.
 
     Example:
         >>> open_stream(config, seed=1).counts
@@ -423,23 +473,30 @@ def open_stream(config: Config, seed: int, scan: bool = True) -> Stream:
     features, label = pick_columns(column_names(path), data.features, data.label, source, config.override_of("data.label"))
     _check_numeric_schema(path, [*features, label], label)
     stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
+    if _text_label(path, label):
+        stream.classes = classes if classes is not None else []
     if scan:
         stream.cache_csv()
+        if classes is None and stream.classes is not None:
+            stream.classes = _class_names(stream)
+        if stream.classes:
+            check_class_names(stream.classes, label, config, source, (stream._where(0), _first_label(stream)))
         _scan(stream, config)
     return stream
 
 
-def stream_part(config: Config, seed: int, name: str) -> Dataset:
-    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores).
+def stream_part(config: Config, seed: int, name: str, classes: list[str] | None = None) -> Dataset:
+    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores); a label of class
+    names is numbered by `classes`, the run's.
 
     Example:
         >>> stream_part(config, seed=1, name="test").rows[:3]
         array([ 4, 17, 30])
     """
-    stream = open_stream(config, seed, scan=False)
+    stream = open_stream(config, seed, scan=False, classes=classes)
     parts = list(stream.part(name))
     rows, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    return Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows)
+    return Dataset(x, y, stream.features, stream.label, str(stream.path), classes=stream.classes or None, rows=rows)
 
 
 def _scan(stream: Stream, config: Config) -> None:
@@ -498,14 +555,16 @@ def stream_splits(config: Config, seed: int) -> StreamSplits:
     stream = open_stream(config, seed)
     x, y = next(iter(stream.shuffled("train", PREVIEW_ROWS, 0, shuffle=False)))
     train = Dataset(PreviewRows(x, stream.counts["train"]), PreviewRows(y, stream.counts["train"]),
-                    stream.features, stream.label, str(stream.path))
+                    stream.features, stream.label, str(stream.path), classes=stream.classes or None)
     train.held_out = {name: stream.counts[name] for name in PARTS[1:] if stream.counts[name]}
     train.missing = {"policy": config.data.missing}
     task = task_of(config.training.loss)
     units = _last_layer(config)[0]
     encoding = {"source": str(stream.path), "rows": sum(stream.counts.values()), "features": stream.features,
                 "label": stream.label, "task": task,
-                "classes": [str(i) for i in range(units or 0)] if task == "multiclass" else None, "text_label": False,
+                "classes": stream.classes if stream.classes is not None else
+                [str(i) for i in range(units or 0)] if task == "multiclass" else None,
+                "text_label": stream.classes is not None,
                 "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
                 "missing": {"policy": config.data.missing},
                 "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
