@@ -7,6 +7,7 @@ import pytest
 
 from conftest import write
 from xornet.config import ACTIVATIONS, INITIALIZERS, LOSSES, METRICS, Config, load_config, parse_override
+from xornet.keras_names import SHORT_NAMES
 from xornet.errors import InputError
 
 
@@ -147,6 +148,9 @@ def test_name_lists_match_keras():
         assert keras.losses.get(name) is not None
     for name in METRICS:
         assert keras.metrics.get(name) is not None
+    for short, full in SHORT_NAMES.items():
+        assert keras.losses.get(short) is keras.losses.get(full)
+        assert keras.metrics.get(short).name == keras.metrics.get(full).name == full
     for name in INITIALIZERS:
         assert keras.initializers.get(name) is not None
 
@@ -167,3 +171,9 @@ def test_help_and_validation_do_not_import_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_keras_short_names_of_losses_and_metrics_read_as_their_full_names(workdir, xornet):
+    result = xornet("config", "show", "configs/xor.yaml", "--set", "training.loss=mse", "--set", "training.metrics=[mae]")
+    assert result.exit_code == 0, result.stderr
+    assert "  loss: mean_squared_error\n  metrics:\n  - mean_absolute_error\n" in result.stdout

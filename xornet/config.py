@@ -35,7 +35,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from xornet.errors import InputError
-from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS
+from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS, SHORT_NAMES
 from xornet.text import dotted_key, shown_path
 
 TRUTH_TABLES = ("xor", "and", "or", "nand", "nor", "xnor")
@@ -289,6 +289,11 @@ def _check_class_weight(value: Any) -> Any:
     return value
 
 
+def _full_name(name):
+    """Keras' short name of a loss or metric ("mse") as its full name ("mean_squared_error")."""
+    return SHORT_NAMES.get(name, name) if isinstance(name, str) else name
+
+
 ClassWeight = Annotated[
     Union[Literal["balanced"], dict[Union[int, str], float]], BeforeValidator(_check_class_weight)
 ]
@@ -299,8 +304,9 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=0.1, gt=0)
     momentum: float = Field(default=0.0, ge=0, lt=1)
     nesterov: bool = False
-    loss: Literal[LOSSES] = "binary_crossentropy"  # type: ignore[valid-type]
-    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: ["accuracy"])  # type: ignore[valid-type]
+    loss: Annotated[Literal[LOSSES], BeforeValidator(_full_name)] = "binary_crossentropy"  # type: ignore[valid-type]
+    metrics: list[Annotated[Literal[METRICS], BeforeValidator(_full_name)]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["accuracy"])
     epochs: int = Field(default=1000, ge=1)
     batch_size: int | None = Field(default=None, ge=1)
     shuffle: bool = True

@@ -27,6 +27,8 @@ METRICS = (
     "sparse_categorical_accuracy", "mean_squared_error", "mean_absolute_error",
     "auc", "precision", "recall",
 )  # fmt: skip
+# Keras' short names for a loss or metric, read as the full name (the one Keras' history and files use).
+SHORT_NAMES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 INITIALIZERS = (
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
     "lecun_normal", "random_uniform", "random_normal", "truncated_normal", "zeros",
