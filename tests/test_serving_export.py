@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.conftest import write
 from xornet.predictor import load_predictor
 
 ROWS = np.random.default_rng(0).uniform(-1, 2, size=(64, 2)).astype("float32")
@@ -82,3 +83,23 @@ def test_onnx_without_tf2onnx_says_what_is_missing(trained, xornet, monkeypatch)
     assert (result.exit_code, result.stderr) == (1, (
         "error: --to onnx needs tf2onnx, which is not installed (hint: pip install tf2onnx onnxruntime)\n"))
     assert not (trained / "out/basic.onnx").exists()
+
+
+def test_onnx_of_a_model_with_normalization_has_one_input_and_xornet_numbers(workdir, xornet):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime is in the test extra")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2)) * [1, 100] + [0, 50]
+    write("scaled.csv", "a,b,y\n" + "".join(f"{a:.4f},{b:.4f},{int(a + b / 100 > 0.5)}\n" for a, b in x))
+    write("scaled.yaml", "name: scaled\nseed: 1\ndata: {path: scaled.csv, label: y, normalize: true}\n"
+          "model:\n  layers:\n    - {type: Dense, units: 4, activation: tanh}\n"
+          "    - {type: Dense, units: 1, activation: sigmoid}\n"
+          "training: {optimizer: adam, learning_rate: 0.05, epochs: 20, batch_size: 32}\noutput: {dir: models}\n")
+    assert xornet("train", "scaled.yaml", "-q").exit_code == 0
+    result = xornet("export", "models/basic_model.json", "out", "--to", "onnx")
+    assert (result.exit_code, result.stdout) == (0, "Wrote out/basic.onnx\n")
+    session = onnxruntime.InferenceSession(str(workdir / "out/basic.onnx"), providers=["CPUExecutionProvider"])
+    assert [given.name for given in session.get_inputs()] == ["inputs"]  # the adapted mean and variance are inside
+    rows = x[:64].astype("float32")
+    (probabilities,) = session.run(None, {"inputs": rows})
+    expected = load_predictor(workdir / "models/basic_model.json").predict(rows)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5, rtol=0)

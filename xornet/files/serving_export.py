@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from xornet.errors import InputError, XornetError
 from xornet.files.load import LoadedModel
 from xornet.files.export import check_export, export_paths
@@ -86,6 +88,13 @@ def onnx_bytes(model) -> bytes:
                           hint="pip install tf2onnx onnxruntime") from None
     import tensorflow as tf
 
+    from xornet.backend import import_keras
+
+    for layer in model.layers:
+        if isinstance(layer, import_keras().layers.Normalization):
+            # Keras holds the adapted mean and variance as tensors, which tf2onnx would turn into inputs of the
+            # graph that a caller must feed; as NumPy arrays they are traced into it as constants.
+            layer.mean, layer.variance = np.asarray(layer.mean), np.asarray(layer.variance)
     signature = _input_signature(model)
     forward = tf.function(lambda inputs: model(inputs, training=False), input_signature=signature)
     try:
