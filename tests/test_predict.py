@@ -232,3 +232,30 @@ def test_parquet_inputs_by_feature_name_or_width(trained, xornet):
     result = xornet("predict", "-i", "wide.parquet")
     assert (result.exit_code, result.stderr) == (2, "error: wide.parquet: expected 2 columns (the model's input width) "
                                                     "or columns named x1, x2, received 3 (a, b, c)\n")
+
+
+def test_a_model_without_a_record_whose_outputs_are_not_probabilities_predicts_values(workdir, xornet):
+    """A Keras file from elsewhere ending in linear units: its outputs are values, not probabilities and classes."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
+                              keras.layers.Dense(2)])
+    write("their/model.json", model.to_json())
+    model.save_weights("their/model.weights.h5")
+    rows = np.array([[0.5, 1.0, -2.0], [3.0, 0.25, 1.5]], "float32")
+    expected = model.predict(rows, verbose=0)
+    args = ("predict", "--model", "their/model.json", "--weights", "their/model.weights.h5", "--x", "0.5,1,-2",
+            "--x", "3,0.25,1.5")
+    result = xornet(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    objects = json.loads(result.stdout)
+    assert [sorted(o) for o in objects] == [["input", "prediction"]] * 2
+    np.testing.assert_allclose([o["prediction"] for o in objects], expected, atol=1e-6, rtol=0)
+    result = xornet(*args, "--format", "csv")
+    assert result.stdout.splitlines()[0] == "x1,x2,x3,prediction_0,prediction_1"
+    np.testing.assert_allclose([[float(v) for v in line.split(",")[3:]] for line in result.stdout.splitlines()[1:]],
+                               expected, atol=1e-6, rtol=0)
+    result = xornet(*args)
+    assert result.stdout.splitlines()[0].split()[-1] == "prediction" and "class" not in result.stdout
+    assert result.stdout.splitlines()[1].endswith(" ".join(f"{v:.4f}" for v in expected[0]))

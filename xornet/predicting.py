@@ -73,15 +73,21 @@ def trained_on_file(record: dict | None) -> str | None:
     return str(source)
 
 
-def prediction_labels(record: dict | None) -> dict:
+def prediction_labels(record: dict | None, output_activation: str | None = None) -> dict:
     """The run record's class names and whether its model is a regression, as the formatting functions take them.
+    Without a task in the record (a model from elsewhere), an output that is not a sigmoid or softmax is a
+    regression: its values are not probabilities.
 
     Example:
         >>> prediction_labels({"data": {"task": "multiclass", "classes": ["a", "b", "c"]}})
         {'class_names': ['a', 'b', 'c'], 'regression': False}
+        >>> prediction_labels(None, "linear")
+        {'class_names': None, 'regression': True}
     """
     recorded = (record or {}).get("data") or {}
-    return {"class_names": recorded.get("classes"), "regression": recorded.get("task") == "regression"}
+    task = recorded.get("task")
+    regression = task == "regression" if task else output_activation not in (None, "sigmoid", "softmax")
+    return {"class_names": recorded.get("classes"), "regression": regression}
 
 
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
@@ -128,7 +134,7 @@ def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.n
     With class names, "class" is the name and "probabilities" maps each name to its probability.
     """
     if regression:
-        return [{"input": [_number(v) for v in xi], "prediction": float(pi[0])} for xi, pi in zip(x, probabilities)]
+        return [{"input": [_number(v) for v in xi], "prediction": _probability(pi)} for xi, pi in zip(x, probabilities)]
     rows = []
     for xi, pi, ci in zip(x, probabilities, classes):
         row = {"input": [_number(v) for v in xi], "probability": _probability(pi), "class": int(ci)}
@@ -182,7 +188,7 @@ def csv_header(width: int, outputs: int, feature_names: list[str] | None, class_
                regression: bool = False) -> list[str]:
     names = input_names(width, feature_names)
     if regression:
-        return [*names, "prediction"]
+        return [*names, *(["prediction"] if outputs == 1 else [f"prediction_{k}" for k in range(outputs)])]
     if outputs == 1:
         probability = ["probability"]
     else:
@@ -200,10 +206,8 @@ def format_table(x, probabilities, classes, feature_names: list[str] | None = No
         inputs = [" ".join(next(csv.reader([text]), [])) for text in texts]
     else:
         inputs = [" ".join(str(_number(v)) for v in row) for row in x]
-    if regression:
-        probs, title = [f"{p[0]:.4f}" for p in probabilities], "prediction"
-    else:
-        probs, title = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities], "probability"
+    probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
+    title = "prediction" if regression else "probability"
     names = [class_names[int(c)] if class_names else str(int(c)) for c in classes]
     head_input = " ".join(input_names(x.shape[1], feature_names))
     widths = [max(len(head_input), *(len(s) for s in inputs)), max(len(title), *(len(s) for s in probs)),

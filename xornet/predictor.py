@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from xornet.files.architecture import output_activation
 from xornet.files.load import _model_files, read_architecture
 from xornet.files.weights_h5 import layer_classes, read_weights_h5, set_weights_from
 
@@ -32,6 +33,7 @@ class Predictor:
     path: Path  # the architecture file found (a bare name is looked for in models/ too)
     # The input of the last sigmoid or softmax, from which Keras computes cross-entropies (None: it has none).
     logits: Callable[[np.ndarray], np.ndarray | None] = lambda x: None
+    output_activation: str | None = None  # files.architecture.output_activation: "sigmoid", "linear", ...
 
 
 def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
@@ -48,13 +50,14 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     layers = read_weights_h5(weights, layer_classes(config))
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:
-        return Predictor(network, network.input_width, record, "numpy", Path(path), network.logits)
+        return Predictor(network, network.input_width, record, "numpy", Path(path), network.logits,
+                         output_activation(config))
     from xornet.predicting import predict
 
     model = read_architecture(path, config)
     set_weights_from(model, layers, weights)
     return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras", Path(path),
-                     lambda x: _keras_logits(model, x))
+                     lambda x: _keras_logits(model, x), output_activation(config))
 
 
 def _keras_logits(model, x: np.ndarray) -> np.ndarray | None:

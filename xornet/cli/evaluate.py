@@ -73,9 +73,13 @@ def evaluate(
         raise InputError(f"{data}: the data has {dataset.width} feature columns, the model takes {predictor.input_width}")
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
     outputs = predict_finite(predictor.predict, dataset.x)
-    if loss is None:  # a model without a run record: the loss of its output's shape
-        loss = "binary_crossentropy" if outputs.shape[1] == 1 else "sparse_categorical_crossentropy"
+    if loss is None:  # a model without a run record: the loss of its output (values, or probabilities of classes)
+        loss = ("mean_squared_error" if predictor.output_activation not in ("sigmoid", "softmax") else
+                "binary_crossentropy" if outputs.shape[1] == 1 else "sparse_categorical_crossentropy")
     task = recorded.get("task") or task_of(loss)
+    if task == "regression" and outputs.shape[1] != 1:
+        raise InputError(f"{model}: the model gives {outputs.shape[1]} values a row, and a label column holds one: "
+                         "evaluate scores models of one output value", hint="xornet predict shows every value")
     scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, where=dataset.where,
                    logits=predictor.logits(dataset.x))
     if output_format is EvaluateFormat.json:

@@ -48,7 +48,7 @@ def predict(
     width = predictor.input_width
     recorded = input_encoding(predictor.record, width)  # how raw feature columns become the model's inputs
     names = (recorded.get("inputs") or recorded["features"]) if recorded else None
-    labels = prediction_labels(predictor.record)
+    labels = prediction_labels(predictor.record, predictor.output_activation)
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs

@@ -363,6 +363,9 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
     from xornet.text import shown_path
 
     recorded = (record or {}).get("data", {}).get("splits", {})
+    if not record:
+        raise InputError(f"{source}: the model has no run record beside it, so no test split to score",
+                         hint="pass --data FILE (and --label COLUMN) to score a file")
     if "test" not in recorded or not isinstance(record.get("config"), dict):
         raise InputError(f"{source}: the run has no test split to score (data.test or data.test_path in its config)",
                          hint="pass --data FILE (and --label COLUMN) to score a file")

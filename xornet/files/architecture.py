@@ -167,3 +167,28 @@ def _check_size(config: dict, source: str) -> None:
             f"{source}: the network has {count:,} parameters ({count * 4 / 2**30:,.1f} GiB as float32), "
             f"more than this machine's memory holds (xornet loads up to {limit:,} here)",
             hint="is the architecture file the one you meant?")
+
+
+# Layers that pass their input's values through (or drop some of them) without an activation of their own.
+PASS_THROUGH_LAYERS = {"InputLayer", "Dropout", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout"}
+
+
+def output_activation(config: dict) -> str | None:
+    """What gives a checked Sequential config its outputs: the last layer's activation ("sigmoid", "linear"; a
+    Softmax layer's "softmax"), or the class name of a last layer without one ("LeakyReLU").
+
+    Example:
+        >>> output_activation(config)  # the XOR net
+        'sigmoid'
+    """
+    for layer in reversed(config["config"]["layers"]):
+        kind, options = layer["class_name"], layer.get("config") or {}
+        if kind in PASS_THROUGH_LAYERS:
+            continue
+        if kind == "Softmax":
+            return "softmax"
+        activation = options.get("activation")
+        if isinstance(activation, dict):  # a serialized function: {"class_name": "function", "config": "relu", ...}
+            activation = activation.get("config")
+        return activation if isinstance(activation, str) else kind
+    return None

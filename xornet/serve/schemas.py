@@ -31,7 +31,8 @@ class PredictionRow(BaseModel):
                                      description="Classification: the class name from the run record, else its index.")
     probabilities: dict[str, float] | None = Field(
         None, description="Multi-class models with class names: each class name's probability.")
-    prediction: float | None = Field(None, description="Regression models: the predicted value.")
+    prediction: float | list[float] | None = Field(
+        None, description="Regression models: the predicted value (one per output for several outputs).")
 
 
 class ErrorBody(BaseModel):

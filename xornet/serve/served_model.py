@@ -60,7 +60,7 @@ class ServedModel:
     @cached_property
     def labels(self) -> dict:
         """Class names and regression or not, from the run record, as `xornet predict` labels its rows."""
-        return prediction_labels(self.record)
+        return prediction_labels(self.record, self.predictor.output_activation)
 
     @cached_property
     def encoding(self) -> dict | None:
@@ -133,7 +133,7 @@ class ServedModel:
         loss = ((config or {}).get("training") or {}).get("loss") if isinstance(config, dict) else None
         if loss is not None:
             return TASKS.get(loss, "regression")
-        last = next((layer["activation"] for layer in reversed(self.layers) if layer.get("activation")), None)
+        last = self.predictor.output_activation
         return {"sigmoid": "binary classification", "softmax": "multi-class classification"}.get(last, "regression")
 
 
