@@ -268,6 +268,11 @@ def test_busy_port_and_missing_model_are_one_line_errors(xornet, model_dir):
     assert result.exit_code == 2
     assert result.stderr == (f"error: --host 127.0.0.1 --port {port}: cannot listen there: Address already in use "
                              "(hint: pick another --port, or stop the program using it)\n")
+    result = xornet("serve", "--model", model_dir / "basic_model.json", "--host", "256.1.1.1", "--port", port)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --host 256.1.1.1 --port {port}: cannot listen there: ")
+    assert result.stderr.endswith("(hint: --host takes an address of this machine: 127.0.0.1 (this machine only) or "
+                                  "0.0.0.0 (every network interface))\n")
     result = xornet("serve", "--model", model_dir / "missing.json")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: model file not found: looked for {model_dir / 'missing.json'}")

@@ -105,7 +105,9 @@ def test_an_architecture_alone_is_shown_and_its_weights_can_be_named(xornet):
     assert alone.exit_code == 0, alone.stderr
     assert alone.stdout.endswith(" Total params: 41 (164.00 B)\n Trainable params: 41 (164.00 B)\n"
                                  " Non-trainable params: 0 (0.00 B)\n"
-                                 "No weights file beside it: the architecture alone, untrained\n")
+                                 "No weights file beside it (looked for xor20_weights.h5, xor20.weights.h5, "
+                                 "xor20_model.h5): the architecture alone, untrained; pass --weights PATH for a "
+                                 "weights file of another name\n")
     named = xornet("summary", KERAS2 / "xor20_model.json", "--weights", KERAS2 / "xor_weights.h5")
     assert named.exit_code == 0, named.stderr
     assert named.stdout.splitlines() == alone.stdout.splitlines()[:-1]  # the same table, without the note

@@ -153,7 +153,7 @@ def saved_model_summary(model_path: Path, weights_path: Path | None = None) -> s
         >>> print(saved_model_summary(Path("models/basic_model.json")).splitlines()[-1])
         Trained by experiment xor with seed 42: 788 epochs, loss 0.0498, accuracy 100.0%
     """
-    from xornet.files.load import _model_files, load_model
+    from xornet.files.load import _model_files, load_model, weights_candidates
     from xornet.files.weights_h5 import layer_classes, read_weights_h5
     from xornet.numpy_inference import NumpyNetwork
 
@@ -165,7 +165,9 @@ def saved_model_summary(model_path: Path, weights_path: Path | None = None) -> s
         table = model_summary(load_model(path, weights, weights_optional=True).model)
     lines = [f"Model file {path}", table]
     if weights is None:
-        lines.append("No weights file beside it: the architecture alone, untrained")
+        looked = ", ".join(p.name for p in weights_candidates(path, record))
+        lines.append(f"No weights file beside it (looked for {looked}): the architecture alone, untrained; "
+                     "pass --weights PATH for a weights file of another name")
     elif record:
         final = format_metrics(record.get("final", {}))
         lines.append(

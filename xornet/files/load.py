@@ -60,8 +60,25 @@ def find_model_file(name: str | Path) -> Path:
 
 
 def find_weights_file(model_path: Path, record: dict | None) -> Path:
-    """The weights that go with a model: from its run record, else <stem>_weights.h5, <stem>.weights.h5,
-    or Keras 2's habit: model.h5 beside model.json (a weights file or a whole-model file)."""
+    """The weights that go with a model: the first of `weights_candidates` that exists."""
+    candidates = weights_candidates(model_path, record)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise InputError(
+        f"{model_path}: no weights file found beside it: looked for {', '.join(map(str, candidates))}",
+        hint="pass --weights PATH",
+    )
+
+
+def weights_candidates(model_path: Path, record: dict | None) -> list[Path]:
+    """Where a model's weights may be: the name its run record gives, else <stem>_weights.h5, <stem>.weights.h5,
+    or Keras 2's habit: model.h5 beside model.json (a weights file or a whole-model file).
+
+    Example:
+        >>> [p.name for p in weights_candidates(Path("models/model.json"), None)]
+        ['model_weights.h5', 'model.weights.h5', 'model.h5']
+    """
     candidates = []
     if record and isinstance(record.get("files"), dict):
         name = record["files"].get("weights", {}).get("name")
@@ -70,13 +87,7 @@ def find_weights_file(model_path: Path, record: dict | None) -> Path:
     stem = stem_of(model_path.name)
     candidates += [model_path.with_name(f"{stem}_weights.h5"), model_path.with_name(f"{stem}.weights.h5"),
                    model_path.with_suffix(".h5")]
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    raise InputError(
-        f"{model_path}: no weights file found beside it: looked for {', '.join(dict.fromkeys(map(str, candidates)))}",
-        hint="pass --weights PATH",
-    )
+    return list(dict.fromkeys(candidates))
 
 
 def read_model_json(model_path: Path) -> dict:

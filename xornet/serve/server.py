@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import socket
 import sys
@@ -56,8 +57,11 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
         raise InputError(f"--host {host} --port {port}: cannot listen there: {exc.strerror}",
-                         hint="pick another --port, or stop the program using it") from None
+                         hint="pick another --port, or stop the program using it" if in_use else
+                         "--host takes an address of this machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every "
+                         "network interface)") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
