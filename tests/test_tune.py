@@ -204,3 +204,27 @@ def test_tune_refuses_a_metric_the_history_does_not_have_before_any_trial(workdi
         2, "error: --metric nosuch: the training history has no nosuch (it has loss, accuracy, val_loss, "
            "val_accuracy) (hint: use --metric loss)\n")
     assert not (workdir / "t").exists()
+
+
+def test_tune_of_epochs_reported_part_way_scores_whole_epochs(workdir, xornet, monkeypatch):
+    """Long epochs report progress part way, without logs (here: streamed in record batches of 200 rows)."""
+    import numpy as np
+
+    from xornet.data import stream as streaming
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 2))
+    rows = "".join(f"{a:.4f},{b:.4f},{int(a + b > 0)}\n" for a, b in x)
+    (workdir / "rows.csv").write_text("a,b,y\n" + rows)
+    (workdir / "long.yaml").write_text(
+        "name: long\nseed: 1\ndata: {path: rows.csv, label: y, validation: 0.2, stream: true}\n"
+        "model:\n  layers:\n    - {type: Dense, units: 4, activation: tanh}\n"
+        "    - {type: Dense, units: 1, activation: sigmoid}\n"
+        "training: {optimizer: adam, epochs: 3, batch_size: 32}\noutput: {dir: out}\n")
+    monkeypatch.setattr(streaming, "READ_ROWS", 200)  # five chunks an epoch: progress part way through each
+    result = xornet("tune", "long.yaml", "--search", "training.learning_rate=loguniform(1e-3,1e-1)", "--trials", "2",
+                    "--metric", "val_loss", "--out", "t")
+    assert result.exit_code == 0, result.stderr
+    with open(workdir / "t/trials.csv") as handle:
+        trials = list(csv.DictReader(handle))
+    assert [(t["state"], t["epochs"]) for t in trials] == [("complete", "3")] * 2

@@ -189,10 +189,10 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
         trial.set_user_attr("params", params)
 
         def report(done: float, total: int, logs: dict) -> None:
+            if done != int(done):  # part way through an epoch (a long one): no logs, nothing new to report
+                return
             if metric not in logs:
                 raise _no_such_column(metric, logs)
-            if done != int(done):  # part way through an epoch: nothing new to report
-                return
             trial.report(logs[metric], step=int(done))
             if done < total and trial.should_prune():  # a finished trial is worth keeping
                 raise optuna.TrialPruned(f"{metric} {logs[metric]:.4g} at epoch {int(done)}")
