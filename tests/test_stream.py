@@ -350,3 +350,19 @@ def test_streamed_class_weight_equals_fit_on_the_same_batches(workdir, xornet, m
     model.load_weights(workdir / "out_cw/basic_weights.h5")
     for saved, expected in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(saved, expected, atol=1e-5, rtol=0)
+
+
+def test_evaluate_of_a_streamed_run_refuses_a_data_file_whose_test_values_changed(workdir, xornet):
+    x, y = make_rows(600)
+    write_data("rows.csv", x, y)
+    config("chg", "rows.csv", "  test: 0.2\n  stream: true\n")
+    assert xornet("train", "chg.yaml", "-q").exit_code == 0
+    record = json.loads((workdir / "out_chg/basic_run.json").read_text())
+    assert len(record["data"]["splits"]["test"]["values_sha256"]) == 64
+    assert xornet("evaluate", "--model", "out_chg/basic_model.json").exit_code == 0  # evaluate checks the hash
+    write_data("rows.csv", -x, y)  # the same rows, other values
+    result = xornet("evaluate", "--model", "out_chg/basic_model.json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("error: out_chg/basic_model.json: the test rows of rows.csv hold other values than when "
+                             "the run scored them (the file changed since training) (hint: pass --data FILE to score "
+                             "the file as it is now)\n")

@@ -380,7 +380,8 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
     expected, values = recorded["test"].get("sha256"), recorded["test"].get("values_sha256")
     if test is None or (expected is not None and rows_hash(test.rows) != expected):
         raise InputError(f"{source}: the test split re-derived from the run record is not the one the run used "
-                         f"(the data file {config.data.path} changed since training?)")
+                         f"(the data file {config.data.path} changed since training?)",
+                         hint="pass --data FILE to score the file as it is now")
     if values is not None and values_hash(test.x, test.y) != values:
         raise InputError(f"{source}: the test rows of {shown_path(test.source)} hold other values than when the run scored them "
                          "(the file changed since training)", hint="pass --data FILE to score the file as it is now")

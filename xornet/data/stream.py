@@ -149,6 +149,7 @@ class Stream:
     hashes: dict[str, str] = field(default_factory=dict)
     class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
     drop_missing: bool = False
+    test_values_hash: str | None = None  # splits.values_hash of the test rows (evaluate checks it)
     classes: list[str] | None = None  # a label of class names: its names, sorted (their index is the class)
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
 
@@ -504,6 +505,9 @@ def _scan(stream: Stream, config: Config) -> None:
 
     counts, classes = dict.fromkeys(PARTS, 0), {}
     hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
+    # values_hash of the test rows, as evaluate checks them: their inputs' bytes in order (row-major, so chunk by
+    # chunk), then their labels' (kept until the end: 4 bytes a test row)
+    test_values, test_labels = hashlib.sha256(), []
     moments = _Moments(len(stream.features))
     for rows, x, y in stream.chunks():
         codes = split_codes(rows, stream.validation, stream.test, stream.seed)
@@ -512,6 +516,8 @@ def _scan(stream: Stream, config: Config) -> None:
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
         moments.add(x[codes == 0])
+        test_values.update(np.ascontiguousarray(x[codes == 2], dtype="<f4").tobytes())
+        test_labels.append(np.ascontiguousarray(y[codes == 2], dtype="<f4"))
         if config.training.class_weight == "balanced":
             for label, n in zip(*np.unique(class_labels(y[codes == 0]), return_counts=True)):
                 classes[int(label)] = classes.get(int(label), 0) + int(n)
@@ -519,6 +525,9 @@ def _scan(stream: Stream, config: Config) -> None:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
     stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
+    for labels in test_labels:
+        test_values.update(labels.tobytes())
+    stream.test_values_hash = test_values.hexdigest()
     stream.class_counts = dict(sorted(classes.items()))
 
 
@@ -568,7 +577,8 @@ def stream_splits(config: Config, seed: int) -> StreamSplits:
                 "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
                 "missing": {"policy": config.data.missing},
                 "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
-                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name]} for name, n in stream.counts.items()
-                              if n or name == "train"}},
+                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name],
+                                     **({"values_sha256": stream.test_values_hash} if name == "test" else {})}
+                              for name, n in stream.counts.items() if n or name == "train"}},
                 "stream": True}
     return StreamSplits(train, encoding=encoding, stream=stream)
