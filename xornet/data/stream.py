@@ -438,20 +438,18 @@ def _text_label(path: Path, label: str) -> bool:
     return _is_text(dict(zip(names, _data_start(path, skip)[1])).get(label, ""))
 
 
-def _first_label(stream: Stream) -> str | None:
-    """The label of the file's first row."""
-    return next(_record_batches(stream.cache or stream.path, [stream.label], text_label=True)).column(stream.label)[0].as_py()
-
-
-def _class_names(stream: Stream) -> list[str]:
-    """The sorted names in a text label, over every row (as the in-memory reader finds its classes)."""
+def _class_names(stream: Stream) -> tuple[list[str], str | None]:
+    """The sorted names in a text label, over every row (as the in-memory reader finds its classes), and the
+    first row's label (for errors), from the same pass."""
     import pyarrow.compute as pc
 
-    names = set()
+    names, first = set(), None
     for batch in _record_batches(stream.cache or stream.path, [stream.label], text_label=True):
+        if first is None and batch.num_rows:
+            first = batch.column(stream.label)[0].as_py()
         names.update(pc.unique(batch.column(stream.label)).to_pylist())
     names.discard(None)
-    return sorted(names)
+    return sorted(names), first
 
 
 def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str] | None = None) -> Stream:
@@ -478,10 +476,10 @@ def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str]
         stream.classes = classes if classes is not None else []
     if scan:
         stream.cache_csv()
-        if classes is None and stream.classes is not None:
-            stream.classes = _class_names(stream)
-        if stream.classes:
-            check_class_names(stream.classes, label, config, source, (stream._where(0), _first_label(stream)))
+        if classes is None and stream.classes is not None:  # a run's own classes were checked when it trained
+            stream.classes, first = _class_names(stream)
+            if stream.classes:
+                check_class_names(stream.classes, label, config, source, (stream._where(0), first))
         _scan(stream, config)
     return stream
 
