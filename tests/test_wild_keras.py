@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from wild_keras import WILD, wild_dir
+from xornet.files.architecture import outputs_values
 from xornet.files.load import load_model, read_architecture
 from xornet.predictor import load_predictor
 
@@ -67,7 +68,7 @@ def check_all_commands(xornet, tmp_path, model, weights, x, want, params):
     rows.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in x))
     result = xornet("predict", "-m", model, "-w", weights, "--input", rows, "-f", "json")
     assert result.exit_code == 0, result.stderr
-    values = load_predictor(model, weights).output_activation not in ("sigmoid", "softmax")
+    values = outputs_values(load_predictor(model, weights).output_activation)
     got = np.array([row["prediction" if values else "probability"] for row in json.loads(result.stdout)])
     np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
     assert load_predictor(model, weights).engine == "numpy"

@@ -84,9 +84,11 @@ def prediction_labels(record: dict | None, output_activation: str | None = None)
         >>> prediction_labels(None, "linear")
         {'class_names': None, 'regression': True}
     """
+    from xornet.files.architecture import outputs_values
+
     recorded = (record or {}).get("data") or {}
     task = recorded.get("task")
-    regression = task == "regression" if task else output_activation not in (None, "sigmoid", "softmax")
+    regression = task == "regression" if task else outputs_values(output_activation)
     return {"class_names": recorded.get("classes"), "regression": regression}
 
 

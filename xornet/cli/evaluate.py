@@ -46,6 +46,7 @@ def evaluate(
     from xornet.data import test_split_of_record
     from xornet.data.encoding import task_of
     from xornet.evaluation import config_rows, file_rows, format_evaluation, model_loss, score
+    from xornet.files.architecture import outputs_values
     from xornet.predicting import predict_finite
     from xornet.prediction_inputs import check_finite_inputs
     from xornet.predictor import load_predictor
@@ -74,7 +75,7 @@ def evaluate(
     check_finite_inputs(dataset.x, dataset.source, dataset.feature_names)
     outputs = predict_finite(predictor.predict, dataset.x)
     if loss is None:  # a model without a run record: the loss of its output (values, or probabilities of classes)
-        loss = ("mean_squared_error" if predictor.output_activation not in ("sigmoid", "softmax") else
+        loss = ("mean_squared_error" if outputs_values(predictor.output_activation) else
                 "binary_crossentropy" if outputs.shape[1] == 1 else "sparse_categorical_crossentropy")
     task = recorded.get("task") or task_of(loss)
     if task == "regression" and outputs.shape[1] != 1:

@@ -169,6 +169,20 @@ def _check_size(config: dict, source: str) -> None:
             hint="is the architecture file the one you meant?")
 
 
+# Output activations whose outputs are probabilities (of a class, or of each class); any other gives values.
+PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")
+
+
+def outputs_values(activation: str | None) -> bool:
+    """Whether a model ending in `activation` (`output_activation`) gives values, not probabilities: a regression.
+
+    Example:
+        >>> outputs_values("linear"), outputs_values("softmax")
+        (True, False)
+    """
+    return activation is not None and activation not in PROBABILITY_ACTIVATIONS
+
+
 # Layers that pass their input's values through (or drop some of them) without an activation of their own.
 PASS_THROUGH_LAYERS = {"InputLayer", "Dropout", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout"}
 
