@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
-from conftest import write
+import numpy as np
+
+from conftest import one_error, write
 
 CONFIG = """\
 name: long_xor
@@ -103,7 +105,54 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_resume_continues_from_it(workdir, 
                    "--set", "training.momentum=0.5")
     assert (other.exit_code, other.stderr) == (
         2, "error: models/.basic_checkpoint.npz: the checkpoint is of a different run (training.learning_rate: "
-           "0.1 -> 0.05; training.momentum: 0.0 -> 0.5) (hint: train without --resume to start over)\n")
+           "0.1 -> 0.05; training.momentum: 0.0 -> 0.5) (hint: to start over, train with --force and without "
+           "--resume; it replaces the checkpoint)\n")
+    fewer = xornet("train", "long.yaml", "--resume", "--epochs", epoch - 1)
+    assert one_error(fewer) == (f"error: --epochs {epoch - 1}: the checkpoint has {epoch:,} epochs trained already, "
+                                f"more than training.epochs {epoch - 1} (hint: resume with --epochs {epoch} or more)")
+    fresh = xornet("train", "long.yaml", "--epochs", 5)  # forgot --resume: the checkpoint is not thrown away
+    assert one_error(fresh) == (f"error: models/.basic_checkpoint.npz: an interrupted run's checkpoint (epoch {epoch}) "
+                                "would be replaced (hint: --resume continues it; --force starts over and replaces it)")
+    assert load_checkpoint(checkpoint).epoch == epoch
     resumed = xornet("train", "long.yaml", "--resume", "--epochs", epoch + 10)
     assert resumed.exit_code == 0, resumed.stderr
     assert f"Trained {epoch + 10} epochs, resumed from the checkpoint of epoch {epoch} " in resumed.stdout
+
+
+def test_training_again_over_a_checkpoint_needs_force_and_a_junk_checkpoint_is_named(workdir, xornet):
+    write("long.yaml", CONFIG)
+    checkpoint = workdir / "models" / ".basic_checkpoint.npz"
+    kill_after_checkpoint("long.yaml", checkpoint)
+    started_over = xornet("train", "long.yaml", "--epochs", 5, "--force")
+    assert started_over.exit_code == 0, started_over.stderr
+    assert "Trained 5 epochs in " in started_over.stdout and not checkpoint.exists()
+
+    checkpoint.write_text("not a checkpoint")
+    assert one_error(xornet("train", "long.yaml", "--resume")) == (
+        "error: models/.basic_checkpoint.npz: not a readable xornet checkpoint (not a .npz archive) "
+        "(hint: train without --resume to start over)")
+    junk_replaced = xornet("train", "long.yaml", "--epochs", 1)  # nothing to keep in a junk file
+    assert junk_replaced.exit_code == 0 and "Trained 1 epoch in " in junk_replaced.stdout
+
+
+def test_resume_refuses_a_checkpoint_of_other_rows_of_the_same_shape(workdir, xornet):
+    """The data file was edited after the run was killed: same rows and columns, other values."""
+    rows = np.random.default_rng(0).normal(size=(200, 3)).round(3)
+    labels = (rows[:, 0] > 0).astype(int)
+
+    def write_rows(values):
+        write("rows.csv", "a,b,c,label\n" + "".join(f"{a},{b},{c},{t}\n" for (a, b, c), t in zip(values, labels)))
+
+    write_rows(rows)
+    write("data.yaml", CONFIG.replace("training:", "data: {path: rows.csv, label: label, validation: 0.25}\ntraining:"))
+    checkpoint = workdir / "models" / ".basic_checkpoint.npz"
+    kill_after_checkpoint("data.yaml", checkpoint)
+    write_rows(rows + 1)
+    assert one_error(xornet("train", "data.yaml", "--resume", "-q")) == (
+        "error: models/.basic_checkpoint.npz: the checkpoint is of a different run (the training or validation rows "
+        "hold other values (the data file, or its split, changed)) (hint: to start over, train with --force and "
+        "without --resume; it replaces the checkpoint)")
+    write_rows(rows[:150])
+    assert one_error(xornet("train", "data.yaml", "--resume", "-q")).startswith(
+        "error: models/.basic_checkpoint.npz: the checkpoint is of a different run (training rows: 150 -> 112; "
+        "validation rows: 50 -> 38) (hint: ")

@@ -36,7 +36,7 @@ class Checkpoint:
 
     epoch: int  # epochs done
     history: dict[str, list[float]]
-    fingerprint: dict  # what must match for a resume: settings, seed, data shapes
+    fingerprint: dict  # what must match for a resume: settings, seed, data shapes and a hash of its values
     model: list[np.ndarray]  # model.variables, in order
     optimizer: list[np.ndarray]  # model.optimizer.variables, in order
     callbacks: dict[str, dict] = field(default_factory=dict)  # JSON-able counters per callback
@@ -63,8 +63,9 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 
 
 def check_same_run(path: Path, saved: dict, now: dict) -> None:
-    """Refuse a checkpoint whose fingerprint `saved` is not this run's (`now`), naming each key that differs
-    as the refusal to overwrite another experiment's model does ("training.learning_rate: 0.05 -> 0.001").
+    """Refuse a checkpoint whose fingerprint `saved` is not this run's (`now`), naming what differs: settings
+    as the refusal to overwrite another experiment's model does ("training.learning_rate: 0.05 -> 0.001"),
+    data in words (how it is read, row counts, changed values).
 
     Example:
         >>> check_same_run(path, {"seed": 3}, {"seed": 4})
@@ -73,11 +74,42 @@ def check_same_run(path: Path, saved: dict, now: dict) -> None:
     """
     from xornet.files.save import config_differences
 
+    settings = {key: value for key, value in saved.items() if key not in DATA_KEYS}
     # Under one key, so that none is taken for a key a re-run may change (seed, training.engine) and skipped.
-    differences = [line.removeprefix("run.") for line in config_differences({"run": saved}, {"run": now})]
+    differences = [line.removeprefix("run.") for line in config_differences(
+        {"run": settings}, {"run": {key: value for key, value in now.items() if key not in DATA_KEYS}})]
+    differences += _data_differences(saved, now)
     if differences:
         raise InputError(f"{path}: the checkpoint is of a different run ({'; '.join(differences)})",
-                         hint="train without --resume to start over")
+                         hint="to start over, train with --force and without --resume; it replaces the checkpoint")
+
+
+DATA_KEYS = ("data.stream", "data", "values", "stream")  # the fingerprint's keys that describe the training data
+
+
+def _data_differences(saved: dict, now: dict) -> list[str]:
+    """How the data of two fingerprints differ, in words: how it is read, then row counts and width, then values.
+
+    Example:
+        >>> _data_differences({"data": [[8, 2], [8, 1]]}, {"data": [[6, 2], [6, 1]]})
+        ['training rows: 8 -> 6']
+    """
+    if saved.get("data.stream") != now.get("data.stream"):
+        return [f"data read {saved.get('data.stream', 'in memory')} then, {now.get('data.stream')} now"]
+    before, after = saved.get("data", []), now.get("data", [])
+    if before != after:
+        lines = [f"{name} rows: {_rows(before, at)} -> {_rows(after, at)}"
+                 for name, at in (("training", 0), ("validation", 2)) if _rows(before, at) != _rows(after, at)]
+        if before[:1] and after[:1] and before[0][1:] != after[0][1:]:
+            lines.append(f"inputs: {before[0][-1]} -> {after[0][-1]}")
+        return lines or ["the shapes of the data differ"]
+    if any(saved.get(key) != now.get(key) for key in ("values", "stream")):
+        return ["the training or validation rows hold other values (the data file, or its split, changed)"]
+    return []
+
+
+def _rows(shapes: list, at: int) -> int | str:
+    return shapes[at][0] if len(shapes) > at else "none"
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -85,6 +117,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not path.exists():
         raise InputError(f"{path}: no checkpoint to resume from",
                          hint="set training.checkpoint_every and train without --resume first")
+    if not zipfile.is_zipfile(path):  # else NumPy takes it for a pickle and speaks of allow_pickle
+        raise InputError(f"{path}: not a readable xornet checkpoint (not a .npz archive)",
+                         hint="train without --resume to start over")
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}

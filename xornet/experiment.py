@@ -21,12 +21,14 @@ from typing import Callable
 import numpy as np
 
 from xornet import __version__
+from xornet.checkpoint import load_checkpoint
 from xornet.files.save import check_can_write, save_run
 from xornet.config import Config, check_data_files
 from xornet.data import Dataset, Splits, load_splits
 from xornet.data.stream import StreamSplits, stream_splits, wants_stream
 from xornet.errors import InputError
 from xornet.files.names import checkpoint_path
+from xornet.text import counted
 from xornet.trainer import ProgressFn, TrainResult, check_monitors, evaluate_model, train_model
 
 PREVIEW_ROWS = 16  # training rows whose predictions a run keeps (what `train` prints)
@@ -129,8 +131,16 @@ def train(config: Config, force: bool = False, save: bool = True, progress: Prog
     checkpoint = checkpoint_path(directory / config.output.model_file) if wants_checkpoint else None
     if resume and (checkpoint is None or not checkpoint.exists()):
         raise _nothing_to_resume(config, checkpoint)
+    saved = load_checkpoint(checkpoint) if resume else _readable_checkpoint(checkpoint)
+    if saved is not None and resume and saved.epoch > config.training.epochs:
+        raise InputError(f"{config.place_of('training.epochs')}: the checkpoint has {counted(saved.epoch, 'epoch')} "
+                         f"trained already, more than training.epochs {config.training.epochs}",
+                         hint=f"resume with --epochs {saved.epoch} or more")
+    if saved is not None and not resume and not force:
+        raise InputError(f"{checkpoint}: an interrupted run's checkpoint (epoch {saved.epoch}) would be replaced",
+                         hint="--resume continues it; --force starts over and replaces it")
     first_seed = config.seed if config.seed is not None else (
-        _checkpoint_seed(checkpoint) if resume else secrets.randbelow(2**31))
+        int(saved.fingerprint["seed"]) if resume else secrets.randbelow(2**31))
     check_data_files(config)  # before the stream-or-memory choice, which sizes the file
     splits = stream_splits(config, first_seed) if wants_stream(config) else load_splits(config, first_seed)
     check_monitors(config.training, has_validation=bool(config.data.validation or config.data.validation_path))
@@ -182,8 +192,6 @@ def interrupted_message(config: Config) -> str:
         >>> interrupted_message(load_config("configs/xor.yaml"))
         'interrupted during training: nothing was written, existing files are untouched'
     """
-    from xornet.checkpoint import load_checkpoint
-
     checkpoint = checkpoint_path(Path(config.output.dir) / config.output.model_file)
     if not config.training.checkpoint_every or not checkpoint.exists():
         return "interrupted during training: nothing was written, existing files are untouched"
@@ -195,10 +203,14 @@ def interrupted_message(config: Config) -> str:
             f"the checkpoint {checkpoint} is kept: train again with --resume to continue from {epoch}")
 
 
-def _checkpoint_seed(path: Path) -> int:
-    from xornet.checkpoint import load_checkpoint
-
-    return int(load_checkpoint(path).fingerprint["seed"])
+def _readable_checkpoint(path: Path | None):
+    """The checkpoint at `path`, or None when there is none or it cannot be read (--resume says why)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_checkpoint(path)
+    except InputError:
+        return None
 
 
 def _train_once(config: Config, splits: Splits, seed: int, progress, on_start,

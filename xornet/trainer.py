@@ -32,6 +32,7 @@ from xornet.backend import import_keras
 from xornet.checkpoint import Checkpoint, check_same_run, load_checkpoint, save_checkpoint
 from xornet.config import TrainingConfig
 from xornet.data.encoding import ALIGNMENT
+from xornet.data.splits import values_hash
 from xornet.devices import check_fit_split, run_step
 from xornet.errors import InputError, TrainingError
 
@@ -260,6 +261,8 @@ class _FastRun:
             "data": [list(x.shape), list(y.shape)] + ([list(a.shape) for a in validation] if validation else []),
             "weights": [list(v.shape) for v in model.variables],
         }
+        if checkpoint_path is not None:  # other rows of the same shapes (an edited file) must not resume either
+            self.fingerprint["values"] = values_hash(x, y) + (values_hash(*validation) if validation else "")
         self.run_epochs = tf.function(self._run_epochs, autograph=False)
         self.run_one_epoch = tf.function(self._run_one_epoch, autograph=False)
         self.run_batches = tf.function(self._run_batches, autograph=False)

@@ -115,9 +115,7 @@ def train(
     try:
         cfg = _load_config(config, list(overrides) + list(flags))
     except InputError as exc:
-        for text, flag in flags.items():
-            if exc.message.startswith(f"--set {text}:"):
-                exc.message = flag + exc.message[len(f"--set {text}"):]
+        _name_flag(exc, flags)
         raise
 
     from xornet.experiment import convergence_hint, interrupted_message, train as train_experiment
@@ -160,6 +158,7 @@ def train(
     except InputError as exc:
         if exc.message.startswith("output.dir: "):  # name where output.dir came from: the flag, --set or the file
             exc.message = f"{_origin_of_output_dir(config, output_dir, overrides)}: {exc.message}"
+        _name_flag(exc, flags)
         raise
     finally:
         bar.close()
@@ -174,7 +173,7 @@ def train(
         best = f", weights of epoch {result.best_epoch}" if result.best_epoch else ""
         how = f"Stopped early at epoch {result.epochs_run} of {t.epochs} (no {t.early_stopping.monitor} progress{best})"
     else:
-        how = f"Trained {result.epochs_run} epochs"
+        how = f"Trained {result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
     if result.resumed_from:
         how += f", resumed from the checkpoint of epoch {result.resumed_from}"
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
@@ -212,6 +211,13 @@ def train(
         )
         if fail_if_not_converged:
             raise typer.Exit(NOT_CONVERGED_EXIT)
+
+
+def _name_flag(exc: InputError, flags: dict[str, str]) -> None:
+    """An error about `--set training.epochs=5` names the flag the user typed, `--epochs 5`."""
+    for text, flag in flags.items():
+        if exc.message.startswith(f"--set {text}:"):
+            exc.message = flag + exc.message[len(f"--set {text}"):]
 
 
 def _origin_of_output_dir(config: Path, output_dir: Path | None, overrides: list[str]) -> str:
