@@ -173,7 +173,7 @@ def test_debug_before_or_after_the_command(workdir, xornet, monkeypatch, args):
     assert result.exit_code == 2
     assert "Traceback (most recent call last):" in result.stderr
     assert result.stderr.endswith("error: model file not found: looked for nope.json and models/nope.json "
-                                  "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json file)\n")
+                                  "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json (or .keras) file)\n")
     assert "Traceback" not in xornet("predict", "-m", "nope.json").stderr  # the next call is not in debug mode
     assert "XORNET_DEBUG" not in os.environ  # nor are processes it starts (servers, sweep workers)
 

@@ -112,6 +112,41 @@ def test_export_for_keras2_keras3_and_a_keras_file(trained, xornet):
     np.testing.assert_allclose([row["probability"] for row in json.loads(result.stdout)], reference[:, 0], rtol=1e-6)
 
 
+def test_keras_archives_are_read_by_predict_summary_and_evaluate(trained, xornet, tmp_path):
+    """A `.keras` file saved by real Keras (`model.save`), and xornet's own `export --to keras`."""
+    import zipfile
+
+    import keras
+
+    keras.utils.set_random_seed(4)
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, activation="relu"),
+                            keras.layers.Dense(3, activation="softmax")])
+    net.save(tmp_path / "net.keras")
+    x = np.random.default_rng(1).normal(size=(6, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    result = xornet("predict", "-m", tmp_path / "net.keras", "--input", tmp_path / "x.npy", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    got = [row["probability"] for row in json.loads(result.stdout)]
+    np.testing.assert_allclose(got, net.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    shown = xornet("summary", tmp_path / "net.keras")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.startswith(f"Model file {tmp_path / 'net.keras'}\n") and "Total params: 38 " in shown.stdout
+
+    assert xornet("export", "models/basic_model.json", "out", "--to", "keras").exit_code == 0
+    own = xornet("predict", "-m", "out/basic.keras", "-f", "csv")
+    assert own.stdout == xornet("predict", "-m", "models/basic_model.json", "-f", "csv").stdout
+    write("xor.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    scored = xornet("evaluate", "-m", "out/basic.keras", "--data", "xor.csv", "--label", "y")
+    assert scored.exit_code == 0 and "\naccuracy   100.0%\n" in scored.stdout, scored.stdout + scored.stderr
+
+    with zipfile.ZipFile(tmp_path / "net.keras") as whole, zipfile.ZipFile(tmp_path / "bare.keras", "w") as bare:
+        bare.writestr("config.json", whole.read("config.json"))
+    refused = xornet("predict", "-m", tmp_path / "bare.keras", "--input", tmp_path / "x.npy")
+    assert (refused.exit_code, refused.stderr) == (
+        2, f"error: {tmp_path / 'bare.keras'}: a zip archive without model.weights.h5, expected a Keras 3 .keras file "
+           "(it holds config.json)\n")
+
+
 def test_swapped_or_damaged_files_are_caught(trained, xornet):
     shutil.copy(trained / "models/basic_weights.h5", trained / "good.h5")
     assert xornet("train", "configs/xor.yaml", "--seed", "3", "--epochs", "5", "--output-dir", "other", "-q",

@@ -117,7 +117,7 @@ def test_bad_inputs_to_predict(trained, xornet):
 
     assert error("--model", "nope.json") == (
         "error: model file not found: looked for nope.json and models/nope.json "
-        "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json file)")
+        "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json (or .keras) file)")
     assert error("--x", "1") == "error: --x, row 1: expected 2 comma-separated numbers (the model's input width), received 1"
     assert error("--x", "1,z") == "error: --x, row 1, column 2: expected a number, received 'z'"
     assert error("--x", "1,0", "--input", "a.csv") == "error: --input and --x: expected one source of inputs, received both"

@@ -10,7 +10,7 @@ SHA_ERROR = ("error: models/basic_weights.h5: does not match its run record mode
              "the file was replaced or damaged after training "
              "(hint: retrain it or restore the file; delete the run record to use the file as it is)\n")
 NOT_FOUND = ("error: model file not found: looked for nope.json and models/nope.json "
-             "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json file)\n")
+             "(hint: train one with `xornet train CONFIG`, or give the path of a saved model's .json (or .keras) file)\n")
 
 
 def refused(result):
@@ -125,7 +125,7 @@ def test_weights_a_run_record_names_may_not_be_missing(trained, xornet):
     assert refused(xornet("summary", "models/basic_model.json")) == (2, "", missing)
     assert refused(xornet("predict")) == (2, "", missing)
     assert refused(xornet("summary", "configs/xor.yaml", "-w", "w.h5")) == (
-        2, "", "error: --weights goes with a saved model (.json), not with a config\n")
+        2, "", "error: --weights goes with a saved model (.json or .keras), not with a config\n")
 
 
 # --- the table without TensorFlow ------------------------------------------------------

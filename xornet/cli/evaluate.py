@@ -22,7 +22,7 @@ class EvaluateFormat(str, Enum):
 @friendly_errors
 def evaluate(
     model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
-                              help="The architecture JSON (a bare name is also looked for in models/)."),
+                              help="The architecture JSON, or a Keras 3 .keras file (a bare name is also looked for in models/)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", metavar="<path>",
                                         help="A config (.yaml: every row of its data file or truth table; its features and "
                                              "label must be the model's) or a CSV / Parquet / .npy file with labels. "

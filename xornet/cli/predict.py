@@ -18,7 +18,7 @@ from xornet.errors import InputError
 @friendly_errors
 def predict(
     model: str = typer.Option("basic_model.json", "--model", "-m", metavar="<path>",
-                               help="The architecture JSON (a bare name is also looked for in models/)."),
+                               help="The architecture JSON, or a Keras 3 .keras file (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     input_file: Optional[str] = typer.Option(None, "--input", "-i", metavar="<path>",
                                              help="CSV, Parquet or .npy file of inputs; - reads CSV from stdin."),

@@ -14,7 +14,7 @@ from xornet.cli.app import app, friendly_errors
 @friendly_errors
 def serve(
     model: Path = typer.Option(Path("basic_model.json"), "--model", "-m",
-                               help="The architecture JSON (a bare name is also looked for in models/)."),
+                               help="The architecture JSON, or a Keras 3 .keras file (a bare name is also looked for in models/)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w",
                                            help="The HDF5 weights (default: from the run record, else <stem>_weights.h5)."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on (0.0.0.0: every interface)."),

@@ -18,7 +18,7 @@ DEFAULT_MODEL = "basic_model.json"  # what predict and evaluate use without --mo
 def summary(
     target: Optional[Path] = typer.Argument(
         None, metavar="TARGET",
-        help=f"A config (.yaml) or a saved model (.json). Default: {DEFAULT_MODEL} (here or in models/) when it "
+        help=f"A config (.yaml) or a saved model (.json, or a Keras 3 .keras file). Default: {DEFAULT_MODEL} (here or in models/) when it "
              "exists, as for predict and evaluate; else the reference XOR net, untrained."),
     overrides: List[str] = typer.Option([], "--set", metavar="<key=value>",
                                         help="Override a config key: --set model.layers.0.units=4 (repeatable)."),
@@ -33,14 +33,14 @@ def summary(
         inside = sorted(target.glob("*_model.json")) or sorted(target.glob("*.yaml"))
         raise InputError(f"TARGET {target}: is a directory; summary takes a config (.yaml) or a saved model (.json)",
                          hint=f"xornet summary {inside[0]}" if inside else None)
-    if target is not None and target.suffix.lower() == ".json":
+    if target is not None and target.suffix.lower() in (".json", ".keras"):
         if overrides:
             raise InputError("--set applies to configs, not to a saved model")
         check_model_options(str(target), weights, "TARGET")
         typer.echo(saved_model_summary(target, weights))
         return
     if weights is not None:
-        raise InputError("--weights goes with a saved model (.json), not with a config")
+        raise InputError("--weights goes with a saved model (.json or .keras), not with a config")
     if target is None:
         from xornet.config import validate_config
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from xornet.errors import InputError
 from xornet.files.architecture import check_architecture
+from xornet.files.keras_archive import CONFIG_MEMBER, archive_member, is_keras_archive
 from xornet.files.names import MODELS_DIR, stem_of
 from xornet.files.record import read_record, verify_against_record
 from xornet.files.safe_write import finish_interrupted_save
@@ -55,7 +56,7 @@ def find_model_file(name: str | Path) -> Path:
             return candidate
     raise InputError(
         f"model file not found: looked for {' and '.join(looked)}",
-        hint="train one with `xornet train CONFIG`, or give the path of a saved model's .json file",
+        hint="train one with `xornet train CONFIG`, or give the path of a saved model's .json (or .keras) file",
     )
 
 
@@ -96,7 +97,9 @@ def read_model_json(model_path: Path) -> dict:
     Every command that reads a saved model reads its architecture here.
     """
     try:
-        config = json.loads(model_path.read_text(encoding="utf-8"))
+        text = (archive_member(model_path, CONFIG_MEMBER) if is_keras_archive(model_path) else
+                model_path.read_bytes()).decode("utf-8")
+        config = json.loads(text)
     except UnicodeDecodeError:
         raise InputError(f"{model_path}: not a text file, expected a Keras model JSON") from None
     except RecursionError:
@@ -151,6 +154,8 @@ def _model_files(model_path, weights_path, weights_optional: bool = False) -> tu
     config = read_model_json(path)
     if weights_path is not None:
         weights = Path(weights_path)
+    elif is_keras_archive(path):  # a .keras file holds its weights
+        weights = path
     else:
         try:
             weights = find_weights_file(path, record)

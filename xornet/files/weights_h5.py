@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from xornet.errors import InputError
+from xornet.files.keras_archive import WEIGHTS_MEMBER, archive_member, is_keras_archive
 from xornet.keras_names import MAX_PARAMETERS
 
 def write_weights_h5(model, path: Path) -> None:
@@ -60,10 +62,14 @@ def read_weights_h5(path: Path, layer_classes: list[str]) -> list[tuple[str, lis
         raise InputError(f"{path}: is a directory, expected an HDF5 weights file (.h5)")
     if not path.is_file():  # a FIFO or device would block or never end
         raise InputError(f"{path}: is not a regular file, expected an HDF5 weights file (.h5)")
-    if not h5py.is_hdf5(path):
+    source = path
+    if is_keras_archive(path):  # a .keras file: its weights member, read in memory
+        source = io.BytesIO(archive_member(path, WEIGHTS_MEMBER))
+        path = Path(f"{path}:{WEIGHTS_MEMBER}")
+    elif not h5py.is_hdf5(path):
         raise InputError(f"{path}: not an HDF5 file, expected Keras weights (.h5)")
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(source, "r") as f:
             _check_objects(f, path)
             plan = _plan(f, path, layer_classes)
             _check_sizes(plan, path)
