@@ -132,9 +132,14 @@ def test_keras_archives_are_read_by_predict_summary_and_evaluate(trained, xornet
     assert shown.exit_code == 0, shown.stderr
     assert shown.stdout.startswith(f"Model file {tmp_path / 'net.keras'}\n") and "Total params: 38 " in shown.stdout
 
-    assert xornet("export", "models/basic_model.json", "out", "--to", "keras").exit_code == 0
+    assert xornet("export", "models/basic_model.json", "models", "--to", "keras").exit_code == 0
+    shutil.copytree("models", "out")  # beside basic_run.json, which is the JSON pair's record, not the archive's
     own = xornet("predict", "-m", "out/basic.keras", "-f", "csv")
     assert own.stdout == xornet("predict", "-m", "models/basic_model.json", "-f", "csv").stdout
+    again = xornet("export", "out/basic.keras", "keras2", "--to", "keras2")
+    assert again.stdout == "Wrote keras2/basic_model.json, keras2/basic_weights.h5\n"
+    served = serve_once(tmp_path / "net.keras", {"inputs": x[:2].tolist()})
+    np.testing.assert_allclose([row["probability"] for row in served], got[:2], rtol=1e-6)
     write("xor.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
     scored = xornet("evaluate", "-m", "out/basic.keras", "--data", "xor.csv", "--label", "y")
     assert scored.exit_code == 0 and "\naccuracy   100.0%\n" in scored.stdout, scored.stdout + scored.stderr
@@ -145,6 +150,24 @@ def test_keras_archives_are_read_by_predict_summary_and_evaluate(trained, xornet
     assert (refused.exit_code, refused.stderr) == (
         2, f"error: {tmp_path / 'bare.keras'}: a zip archive without model.weights.h5, expected a Keras 3 .keras file "
            "(it holds config.json)\n")
+
+
+def serve_once(model: Path, body: dict):
+    """What `xornet serve --model MODEL` answers to one POST /predict, in process."""
+    import asyncio
+
+    import httpx
+
+    from xornet.serve.app import create_app
+
+    async def ask():
+        api = create_app(model).api
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as client:
+            return await client.post("/predict", json=body)
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def test_swapped_or_damaged_files_are_caught(trained, xornet):

@@ -61,7 +61,10 @@ def find_model_file(name: str | Path) -> Path:
 
 
 def find_weights_file(model_path: Path, record: dict | None) -> Path:
-    """The weights that go with a model: the first of `weights_candidates` that exists."""
+    """The weights that go with a model: the first of `weights_candidates` that exists, or the model file
+    itself when it is a `.keras` archive."""
+    if is_keras_archive(model_path):
+        return model_path
     candidates = weights_candidates(model_path, record)
     for candidate in candidates:
         if candidate.exists():
@@ -154,8 +157,6 @@ def _model_files(model_path, weights_path, weights_optional: bool = False) -> tu
     config = read_model_json(path)
     if weights_path is not None:
         weights = Path(weights_path)
-    elif is_keras_archive(path):  # a .keras file holds its weights
-        weights = path
     else:
         try:
             weights = find_weights_file(path, record)

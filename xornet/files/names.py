@@ -18,11 +18,11 @@ def stem_of(model_file: str) -> str:
     """The shared stem of a model's files: basic_model.json -> basic.
 
     Example:
-        >>> stem_of("basic_model.json"), stem_of("net.json")
-        ('basic', 'net')
+        >>> stem_of("basic_model.json"), stem_of("net.json"), stem_of("net.keras")
+        ('basic', 'net', 'net')
     """
     name = Path(model_file).name
-    for suffix in ("_model.json", ".json"):
+    for suffix in ("_model.json", ".json", ".keras"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from xornet.errors import InputError
+from xornet.files.keras_archive import is_keras_archive
 from xornet.files.names import record_path
 from xornet.files.safe_write import sha256_of
 from xornet.keras_names import LOSSES
@@ -49,6 +50,8 @@ def read_record(model_path: Path) -> dict | None:
         'basic_weights.h5'
     """
     path = record_path(model_path)
+    if is_keras_archive(model_path):  # self-contained; a record beside it is that of the JSON pair of its stem
+        return None
     if not path.exists() and not path.is_symlink():
         return None
     if path.is_dir():
