@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import one_error, write
+from conftest import REPO, one_error, write
 from test_train import SUMMARY
 
 BOM = "\ufeff"
@@ -202,6 +202,11 @@ def test_train_format_json_is_one_object(workdir, xornet):
         "seed": 42, "engine": "fast", "seconds": report["seconds"],
     }
     assert all((workdir / path).is_file() for path in report["files"].values())
+
+    held_out = strict_json(xornet("train", REPO / "configs/iris.yaml", "--format", "json").stdout)["held_out"]
+    assert held_out == {
+        "validation": {"rows": 30, "loss": pytest.approx(0.1707, abs=1e-4), "accuracy": pytest.approx(0.9)},
+        "test": {"rows": 30, "loss": pytest.approx(0.0865, abs=1e-4), "accuracy": pytest.approx(0.9667, abs=1e-4)}}
 
 
 def test_not_converged_exits_0_or_3_with_the_flag(workdir, xornet):

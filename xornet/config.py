@@ -792,6 +792,8 @@ def _format_error(err: dict, data: dict, lines: dict, source: str, override_orig
         message = "expected " + message[len("Input should be "):]
     message = re.sub(r"^expected (greater|less)", r"expected a value \1", message)
     hint = ""
+    if kind == "literal_error":  # YAML spells Python's True and False as true and false
+        message = re.sub(r"\bTrue\b", "true", re.sub(r"\bFalse\b", "false", message))
     if kind == "literal_error" and isinstance(err.get("input"), str):
         hint = did_you_mean(err["input"], re.findall(r"'([^']*)'", err["ctx"]["expected"]))
     return f"{where}: {dotted}: {message}, received {_describe(err.get('input'))}{hint}"

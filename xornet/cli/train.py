@@ -230,7 +230,8 @@ def _origin_of_output_dir(config: Path, output_dir: Path | None, overrides: list
 
 
 def train_report(run) -> dict:
-    """What `train --format json` prints: files written, final metrics, convergence, epochs, seed, engine."""
+    """What `train --format json` prints: files written, final metrics, convergence, epochs, seed, engine, and the
+    held-out figures when the config holds rows out."""
     return {
         "experiment": run.config.name,
         "files": {kind: str(path) for kind, path in run.paths.items()},
@@ -243,4 +244,5 @@ def train_report(run) -> dict:
         "seed": run.seed,
         "engine": run.result.engine,
         "seconds": round(run.result.seconds, 3),
+        **({"held_out": run.held_out} if run.held_out else {}),  # {"validation": {"rows": N, "loss": ...}, "test": ...}
     }
