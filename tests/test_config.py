@@ -64,6 +64,7 @@ def test_shipped_configs_are_valid():
          "activation, use_bias, input_dim, kernel_initializer, bias_initializer, name (and 1 more problem)"),
         ("training:\n  optimizer: adm\n",
          "c.yaml, line 2: training.optimizer: expected 'sgd', 'adam' or 'rmsprop', received 'adm' (did you mean 'adam'?)"),
+        ("data:\n  stream: maybe\n", "c.yaml, line 2: data.stream: expected 'auto', true or false, received 'maybe'"),
         ("training:\n  loss: binary_crossentropi\n",
          "c.yaml, line 2: training.loss: expected 'binary_crossentropy', 'binary_focal_crossentropy', "
          "'categorical_crossentropy', 'sparse_categorical_crossentropy', 'mean_squared_error', 'mean_absolute_error', "
