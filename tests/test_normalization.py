@@ -161,8 +161,10 @@ def keras3_normalized(tmp_path):
     ("invert", True, "option invert: expected false (xornet runs Normalization, not its inverse), received True"),
     ("axis", None, "option axis: expected the last axis (-1), received None"),
     ("axis", [0], "option axis: expected the last axis (-1), received 0"),
-    ("mean", [1.0, 2.0], "option mean: expected null (the adapted values live in the weights file), "
-                         "received [1.0, 2.0]"),
+    ("mean", "a", "option mean: expected null (adapted) or a number or a list of them, received 'a'"),
+    ("variance", [1.0, -2.0], "option variance: expected null (adapted) or a number at least 0 or a list of them, "
+                              "received [1.0, -2.0]"),
+    ("mean", [1.0, 2.0], "options mean and variance: expected both or neither (adapted), received only mean"),
 ])
 def test_other_normalizations_are_refused_by_layer_and_option(keras3_normalized, tmp_path, option, value, expected):
     config = keras3_normalized
@@ -192,3 +194,38 @@ def test_served_model_describes_and_predicts_like_plain_keras(normalized):
     assert served.describe()["parameters"] == plain_keras(normalized).count_params()
     reference = plain_keras(normalized).predict(rows, verbose=0)
     np.testing.assert_allclose(served.predictor.predict(rows), reference, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "gelu"])  # the NumPy predictor, and Keras (gelu)
+def test_a_normalization_given_its_mean_and_variance_predicts_like_keras(activation, tmp_path):
+    """Keras 3's Normalization(mean=..., variance=...) keeps its statistics in the config, not in the weights."""
+    import keras
+    import tf_keras
+
+    keras.utils.set_random_seed(3)
+    norm = keras.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.0], name="norm")  # 0: epsilon
+    model = keras.Sequential([keras.Input((3,)), norm, keras.layers.Dense(4, activation=activation),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    (tmp_path / "m_model.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "m.weights.h5")
+    model.save(tmp_path / "m.keras")
+    rows = np.random.default_rng(0).normal(2, 3, size=(7, 3)).astype("float32")
+    expected = model.predict(rows, verbose=0)
+    for path in (tmp_path / "m_model.json", tmp_path / "m.keras"):
+        predictor = load_predictor(path)
+        assert predictor.engine == ("numpy" if activation == "sigmoid" else "keras")
+        np.testing.assert_allclose(predictor.predict(rows), expected, rtol=1e-6, atol=1e-6)
+    shown = run("summary", tmp_path / "m.keras")
+    assert f"Total params: {model.count_params()} " in shown.stdout
+    assert run("export", tmp_path / "m_model.json", tmp_path / "k2", "--to", "keras2").exit_code == 0
+    keras2 = tf_keras.models.model_from_json((tmp_path / "k2/m_model.json").read_text(),
+                                             custom_objects={"gelu": tf_keras.activations.gelu})
+    keras2.load_weights(str(tmp_path / "k2/m_weights.h5"))
+    np.testing.assert_allclose(keras2.predict(rows, verbose=0), expected, rtol=1e-6, atol=1e-6)
+    config = json.loads(model.to_json())
+    config["config"]["layers"][1]["config"]["mean"] = [1.0, 2.0]
+    (tmp_path / "m_model.json").write_text(json.dumps(config))
+    refused = run("predict", "-m", tmp_path / "m_model.json", "--x", "1,2,3")
+    assert (refused.exit_code, refused.stderr) == (
+        2, f"error: {tmp_path}/m_model.json: layer 'norm' (Normalization): option mean: expected 1 or 3 "
+           "values (one per input), received 2\n")

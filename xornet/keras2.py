@@ -179,8 +179,10 @@ def _check_value(kind: str, key: str, value: Any, where: str) -> Any:
         value = -1 if ok else value
     elif key == "invert":
         ok, expected = value is False, "false (xornet runs Normalization, not its inverse)"
-    elif key in ("mean", "variance"):
-        ok, expected = value is None, "null (the adapted values live in the weights file)"
+    elif key in ("mean", "variance"):  # null: adapted, the values live in the weights file; else given here
+        values = value if isinstance(value, list) else [value]
+        ok = value is None or (bool(values) and all(map(_is_number, values)) and (key == "mean" or min(values) >= 0))
+        expected = f"null (adapted) or {'a number' if key == 'mean' else 'a number at least 0'} or a list of them"
     elif key == "seed":
         ok, expected = value is None or _is_int(value), "null or a whole number"
     elif key == "noise_shape":
@@ -228,6 +230,9 @@ def _translate_layer(index: int, layer: dict, source: str, module: bool) -> dict
         raise InputError(f"{where}: option units is missing")
     if kind == "Activation" and "activation" not in out:
         raise InputError(f"{where}: option activation is missing")
+    if kind == "Normalization" and (out.get("mean") is None) != (out.get("variance") is None):
+        raise InputError(f"{where}: options mean and variance: expected both or neither (adapted), received only "
+                         f"{'mean' if out.get('mean') is not None else 'variance'}")
     translated = {"class_name": kind, "config": out}
     if module:
         translated = {"module": "keras.layers", **translated, "registered_name": None}

@@ -117,7 +117,8 @@ class NumpyNetwork:
         """
         layers = config["config"]["layers"]
         width = layers[0]["config"]["batch_shape"][1]
-        weighted = [layer["config"]["name"] for layer in layers if layer["class_name"] in WEIGHTED_LAYERS]
+        weighted = [layer["config"]["name"] for layer in layers if layer["class_name"] in WEIGHTED_LAYERS
+                    and layer["config"].get("mean") is None]  # a Normalization given its mean and variance has none
         if len(weighted) != len(layer_weights):
             raise InputError(
                 f"{source}: the weights file has {len(layer_weights)} layers with weights, the model has "
@@ -146,7 +147,10 @@ class NumpyNetwork:
                 gamma = values.pop(0) if scale else None
                 beta = values.pop(0) if center else None
                 function = _batch_normalization(gamma, beta, values[0], values[1], options.get("epsilon", 1e-3))
-            if kind == "Normalization":  # weights: mean, variance, count (of adapted rows; unused here)
+            if kind == "Normalization" and options.get("mean") is not None:  # Normalization(mean=..., variance=...)
+                values = [_broadcast(options[key], current) for key in ("mean", "variance")]
+                function = _normalization(*values)
+            elif kind == "Normalization":  # adapted; weights: mean, variance, count (of adapted rows; unused here)
                 values = _weights_for(source, options["name"], pending, [(current,), (current,), ()])
                 function = _normalization(values[0], values[1])
             if function is not ACTIVATIONS["linear"]:
@@ -155,6 +159,12 @@ class NumpyNetwork:
 
 
 WEIGHTED_LAYERS = ("Dense", "BatchNormalization", "Normalization")
+
+
+def _broadcast(value, width: int) -> np.ndarray:
+    """A Normalization's given mean or variance over `width` inputs: one number for all, or one per input (as
+    files.architecture checked)."""
+    return np.broadcast_to(np.asarray(value, dtype="float32").reshape(-1), (width,)).copy()
 
 
 def _weights_for(source: Path, name: str, pending: list, expected: list[tuple]) -> list[np.ndarray]:

@@ -46,6 +46,7 @@ def check_architecture(config, source: str) -> dict:
     _refuse_code(config, source)
     translated = to_keras3(config, source)
     _check_size(translated, source)
+    _check_given_statistics(translated, source)
     return translated
 
 
@@ -125,7 +126,8 @@ LAYER_WEIGHTS = {
         [((o["units"],), FLOAT32, True)] if o.get("use_bias", True) else []),
     "BatchNormalization": lambda o, width: [((width,), FLOAT32, True)] * (o.get("scale", True) + o.get("center", True))
                                            + [((width,), FLOAT32, False)] * 2,
-    "Normalization": lambda o, width: [((width,), FLOAT32, False)] * 2 + [((), INT64, False)],  # mean, variance, count
+    "Normalization": lambda o, width: [] if o.get("mean") is not None else  # given in the config, not weights
+                     [((width,), FLOAT32, False)] * 2 + [((), INT64, False)],  # adapted: mean, variance, count
     "Activation": lambda o, width: [], "Dropout": lambda o, width: [], "LeakyReLU": lambda o, width: [],
     "Flatten": lambda o, width: [],  # of flat rows, the only Flatten check_architecture lets through
 }
@@ -150,6 +152,17 @@ def layer_weights(config: dict):
 def parameter_count(config: dict) -> int:
     """The number of weights a checked Keras 3 Sequential config has, as Keras' `count_params` counts them."""
     return sum(math.prod(shape) for _, made, _ in layer_weights(config) for shape, _, _ in made)
+
+
+def _check_given_statistics(config: dict, source: str) -> None:
+    """A Normalization given its mean and variance has one value for all inputs or one per input, as Keras needs."""
+    for layer, _, width in layer_weights(config):
+        options = layer["config"]
+        for key in ("mean", "variance") if layer["class_name"] == "Normalization" else ():
+            count = len(options[key]) if isinstance(options[key], list) else 1
+            if options[key] is not None and count not in (1, width):
+                raise InputError(f"{source}: layer {options['name']!r} (Normalization): option {key}: "
+                                 f"expected 1 or {width} values (one per input), received {count}")
 
 
 def _memory_bytes() -> int:
