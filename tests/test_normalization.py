@@ -217,6 +217,10 @@ def test_a_normalization_given_its_mean_and_variance_predicts_like_keras(activat
         np.testing.assert_allclose(predictor.predict(rows), expected, rtol=1e-6, atol=1e-6)
     shown = run("summary", tmp_path / "m.keras")
     assert f"Total params: {model.count_params()} " in shown.stdout
+    from xornet.serve.served_model import load_served_model
+
+    described = load_served_model(tmp_path / "m.keras").describe()["layers"]  # what serve's GET /model shows
+    assert [layer["params"] for layer in described] == [layer.count_params() for layer in model.layers] == [0, 16, 5]
     assert run("export", tmp_path / "m_model.json", tmp_path / "k2", "--to", "keras2").exit_code == 0
     keras2 = tf_keras.models.model_from_json((tmp_path / "k2/m_model.json").read_text(),
                                              custom_objects={"gelu": tf_keras.activations.gelu})

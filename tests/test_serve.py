@@ -207,6 +207,8 @@ def test_reload_on_change_swaps_in_the_retrained_model_only_once_it_verifies(mod
         facts = wait_for(running, lambda facts: facts["reload_error"])
         assert "basic_weights.h5: does not match its run record" in facts["reload_error"]
         assert facts["files"]["weights"]["sha256"] == old
+        assert facts["serving"].endswith("weights changed on disk since, and is not used until it loads "
+                                         "(reload_error says why if it cannot)")
         # Retraining in place (an atomic, journaled save) is picked up.
         train(directory, "--seed", "7", "--force")
         facts = wait_for(running, lambda facts: facts["files"]["weights"]["sha256"] != old and not facts["reload_error"])

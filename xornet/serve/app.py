@@ -153,7 +153,7 @@ async def _send(send, status: int, content: bytes, content_type: bytes = b"appli
 
 def model_facts(state: SimpleNamespace) -> dict:
     """What GET /model answers: the served model's description and how the server serves it."""
-    return {**state.served.describe(), "reload_on_change": state.reload_on_change,
+    return {**state.served.describe(state.reload_on_change), "reload_on_change": state.reload_on_change,
             "reload_error": state.reload_error, "tensorflow_imported": "tensorflow" in sys.modules}
 
 

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,17 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xornet.errors import InputError
+from xornet.files.architecture import layer_weights
 from xornet.files.load import find_model_file, find_weights_file, read_model_json
 from xornet.files.names import record_path
 from xornet.files.record import read_record
 from xornet.files.safe_write import sha256_of
-from xornet.files.weights_h5 import layer_classes, read_weights_h5
 from xornet.predicting import input_names, prediction_labels
 from xornet.prediction_inputs import input_encoding
 from xornet.predictor import Predictor, load_predictor
 
-# Layers that hold no weights; any other layer takes the next entry of the weights file.
-WEIGHTLESS_LAYERS = {"InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout"}
 TASKS = {
     "binary_crossentropy": "binary classification",
     "binary_focal_crossentropy": "binary classification",
@@ -97,7 +96,7 @@ class ServedModel:
                        "matches_disk": _sha256_or_none(path) == self.sha256.get(role)}
                 for role, path in self.paths.items()}
 
-    def describe(self) -> dict:
+    def describe(self, reload_on_change: bool = False) -> dict:
         """What GET /model shows: architecture, inputs, task, class names, run facts, files.
 
         Example:
@@ -124,7 +123,8 @@ class ServedModel:
                         + (", verified against the run record" if self.verified() else ", without a run record to verify them")
                         if not changed else
                         f"the version loaded at {self.loaded_at}: {', '.join(changed)} changed on disk since, "
-                        "and is not used (restart, or serve with --reload-on-change)"),
+                        + ("and is not used until it loads (reload_error says why if it cannot)" if reload_on_change else
+                           "and is not used (restart, or serve with --reload-on-change)")),
         }
 
     def task(self) -> str:
@@ -152,30 +152,28 @@ def load_served_model(model_path: str | Path, weights_path: str | Path | None = 
     files = {"model": path, "weights": weights, "record": record_path(path)}
     before = {role: _sha256_or_none(file) for role, file in files.items()}
     predictor = load_predictor(path, weights)
-    layers = describe_layers(read_model_json(path), weights)
+    layers = describe_layers(read_model_json(path))
     after = {role: _sha256_or_none(file) for role, file in files.items()}
     if before != after:
         raise InputError(f"{path}: the model files changed while they were being loaded", hint="try again")
     return ServedModel(predictor, path, weights, after, layers)
 
 
-def describe_layers(config: dict, weights_path: Path) -> list[dict]:
-    """One dict per layer: name, type, units, activation, output width and parameter count.
+def describe_layers(config: dict) -> list[dict]:
+    """One dict per layer: name, type, units, activation, output width and parameter count, from the checked
+    architecture (`files.architecture.layer_weights`, which the weights file was checked against on loading).
 
-    Parameter counts come from the weights file, so no Keras is needed.
+    Example:
+        >>> [layer["params"] for layer in describe_layers(read_model_json(Path("models/basic_model.json")))]
+        [30, 0, 11, 0]
     """
-    stored = [sum(int(v.size) for v in values) for _, values in read_weights_h5(weights_path, layer_classes(config))]
-    layers, width = [], None
-    for layer in config.get("config", {}).get("layers", []):
-        kind, options = layer.get("class_name"), layer.get("config", {})
-        if kind == "InputLayer":
-            continue
-        params = 0 if kind in WEIGHTLESS_LAYERS else (stored.pop(0) if stored else None)
-        width = options.get("units", width)
+    layers = []
+    for layer, made, width in layer_weights(config):
+        options = layer["config"]
         activation = options.get("activation")
-        layers.append({"name": options.get("name"), "type": kind, "units": options.get("units"),
+        layers.append({"name": options.get("name"), "type": layer["class_name"], "units": options.get("units"),
                        "activation": activation.get("config") if isinstance(activation, dict) else activation,
-                       "output_width": width, "params": params})
+                       "output_width": width, "params": sum(math.prod(shape) for shape, _, _ in made)})
     return layers
 
 
