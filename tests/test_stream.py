@@ -172,7 +172,8 @@ def test_streaming_refuses_what_it_does_not_support_in_one_line(workdir, xornet)
     config("gaps", "gaps.csv", "  stream: true\n")
     result = xornet("train", "gaps.yaml")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (hint: data.missing: drop skips such rows when streaming)\n")
+    assert result.stderr == (f"error: {workdir / 'gaps.csv'}, line 3, column 'b': missing value (1 missing cell in the "
+                             "file) (hint: fill it in, or set data.missing: drop, mean or zero)\n")
     write("inf.csv", "a,b,label\n1,2,0\n3,1e39,1\n")
     config("inf", "inf.csv", "  stream: true\n")
     result = xornet("train", "inf.yaml")
@@ -191,12 +192,6 @@ STREAMED = "error: {where}: {what} is not supported with streamed data (data.str
 
 
 @pytest.mark.parametrize("extra, where, what, hint", [
-    ("  validation_path: rows.csv\n", "line 7", "data.validation_path",
-     "data.validation (a fraction) holds out rows of the streamed file, or data.stream: false"),
-    ("  test_path: rows.csv\n", "line 7", "data.test_path",
-     "data.test (a fraction) holds out rows of the streamed file, or data.stream: false"),
-    ("  missing: zero\n", "line 7", "data.missing 'zero'",
-     "data.missing: drop skips rows with missing cells when streaming, or data.stream: false"),
     ("training:\n  engine: keras\n", "line 12", "training.engine 'keras'",
      "training.engine: auto (the compiled engine streams), or data.stream: false"),
 ])
@@ -223,7 +218,8 @@ def test_set_refusals_name_the_set_and_come_before_any_training_output(workdir, 
                                        "training.engine: auto (the compiled engine streams), or data.stream: false"),
              "data.categorical=[f0]": ("data.categorical", "data.stream: false to read the file into memory"),
              "training.batch_size=null": ("training.batch_size null (full batch)",
-                                          "streamed data trains in mini-batches: set training.batch_size, e.g. 256")}
+                                          "a full batch holds every training row in memory at once, which streaming "
+                                          "avoids: set training.batch_size, e.g. 256, or data.stream: false")}
     for override, (what, hint) in cases.items():
         result = xornet("train", "big.yaml", "--set", override)
         assert result.exit_code == 2 and result.stdout == "", override

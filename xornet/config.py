@@ -462,11 +462,9 @@ class Config(_Section):
 
 STREAM_HINTS = {  # what streamed data (data.stream) does not support -> the hint of its refusal
     "training.engine": "training.engine: auto (the compiled engine streams), or data.stream: false",
-    "data.validation_path": "data.validation (a fraction) holds out rows of the streamed file, or data.stream: false",
-    "data.test_path": "data.test (a fraction) holds out rows of the streamed file, or data.stream: false",
     "data.categorical": "data.stream: false to read the file into memory",
-    "data.missing": "data.missing: drop skips rows with missing cells when streaming, or data.stream: false",
-    "training.batch_size": "streamed data trains in mini-batches: set training.batch_size, e.g. 256",
+    "training.batch_size": "a full batch holds every training row in memory at once, which streaming avoids: set "
+                           "training.batch_size, e.g. 256, or data.stream: false",
 }
 
 
@@ -481,10 +479,7 @@ def check_streamable(config: Config, why: str = "data.stream: true") -> None:
     """
     data, training = config.data, config.training
     refused = {"training.engine": f"training.engine {training.engine!r}" if training.engine == "keras" else None,
-               "data.validation_path": "data.validation_path" if data.validation_path is not None else None,
-               "data.test_path": "data.test_path" if data.test_path is not None else None,
                "data.categorical": "data.categorical" if data.categorical else None,
-               "data.missing": f"data.missing {data.missing!r}" if data.missing in ("mean", "zero") else None,
                "training.batch_size": "training.batch_size null (full batch)" if training.batch_size is None else None}
     for key, what in refused.items():
         if what is not None:

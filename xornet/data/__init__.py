@@ -374,7 +374,7 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
         from xornet.data.stream import stream_part
 
         names = record["data"].get("classes") if record["data"].get("text_label") else None
-        test = stream_part(config, recorded["seed"], "test", classes=names)
+        test = stream_part(config, recorded["seed"], "test", classes=names, fill=record["data"].get("fill") or None)
     else:
         test = load_splits(config, recorded["seed"]).test
     expected, values = recorded["test"].get("sha256"), recorded["test"].get("values_sha256")

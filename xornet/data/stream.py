@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config, check_streamable
+from xornet.config import Config, check_streamable, did_you_mean
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
 from xornet.data.encoding import _last_layer, check_class_names, task_of
 from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
@@ -111,26 +111,30 @@ def split_codes(rows: np.ndarray, validation: float | None, test: float | None, 
 
 
 class _Moments:
-    """Count, mean and sum of squared deviations per column, merged batch by batch (Chan et al.)."""
+    """Count, mean and sum of squared deviations of each column's values, merged batch by batch (Chan et al.);
+    a missing value (NaN, data.missing: mean before its fill values are known) is left out of its column's."""
 
     def __init__(self, width: int):
-        self.count, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
+        self.count, self.mean, self.m2 = np.zeros(width), np.zeros(width), np.zeros(width)
 
     def add(self, x: np.ndarray) -> None:
         if not len(x):
             return
         x = x.astype(np.float64)
-        n, mean = len(x), x.mean(axis=0)
-        m2 = ((x - mean) ** 2).sum(axis=0)
+        gaps = np.isnan(x)
+        if gaps.any():
+            n = (~gaps).sum(axis=0)
+            mean = np.nansum(x, axis=0) / np.maximum(n, 1)
+            m2 = np.nansum((x - mean) ** 2, axis=0)
+        else:
+            n, mean = len(x), x.mean(axis=0)
+            m2 = ((x - mean) ** 2).sum(axis=0)
         total = self.count + n
+        share = n / np.maximum(total, 1)
         delta = mean - self.mean
-        self.mean = self.mean + delta * n / total
-        self.m2 = self.m2 + m2 + delta**2 * self.count * n / total
+        self.mean = self.mean + delta * share
+        self.m2 = self.m2 + m2 + delta**2 * self.count * share
         self.count = total
-
-    @property
-    def variance(self) -> np.ndarray:
-        return self.m2 / max(self.count, 1)
 
 
 @dataclass
@@ -148,7 +152,11 @@ class Stream:
     variance: np.ndarray | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
-    drop_missing: bool = False
+    missing: str = "error"  # data.missing
+    fill: np.ndarray | None = None  # data.missing mean or zero: each feature's fill value (mean: after the scan)
+    missing_counts: dict = field(default_factory=dict)  # the scan's "rows_dropped", "cells_filled", as in memory
+    rows_read: int = 0  # the file's rows, dropped ones too (data.rows, as in memory)
+    files: dict[str, "Stream"] = field(default_factory=dict)  # parts read from their own file (data.test_path)
     test_values_hash: str | None = None  # splits.values_hash of the test rows (evaluate checks it)
     classes: list[str] | None = None  # a label of class names: its names, sorted (their index is the class)
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
@@ -178,8 +186,10 @@ class Stream:
                 writer.close()
         self.cache = cache
 
-    def chunks(self):
-        """(first row number, x float32, y float32) for each record batch of the whole file."""
+    def chunks(self, tally: dict | None = None):
+        """(row numbers, x float32, y float32) for each record batch of the whole file, rows with a missing cell
+        dropped or filled as data.missing says. The scan pass's `tally` counts what data.missing did (see
+        _handle_missing) and the rows read."""
         start = 0
         for batch in _record_batches(self.cache or self.path, [*self.features, self.label], self.classes is not None):
             rows = np.arange(start, start + batch.num_rows)
@@ -193,15 +203,41 @@ class Stream:
                 finite = np.isfinite(values.sum())  # a sum is faster than looking at every value
             if not finite and np.isinf(values).any():
                 self._refuse_infinite(values, rows)
-            missing = None if finite else np.isnan(values).any(axis=1)
-            if missing is not None and missing.any():
-                if not self.drop_missing:
-                    row = int(np.flatnonzero(missing)[0])
-                    column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
-                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value",
-                                     hint="data.missing: drop skips such rows when streaming")
-                x, y, rows = x[~missing], y[~missing], rows[~missing]
+            if tally is not None:
+                tally["rows"] += len(values)
+            if not finite and np.isnan(values).any():
+                x, y, rows = self._handle_missing(values, rows, tally)
             yield rows, x, y
+
+    def _handle_missing(self, values: np.ndarray, rows: np.ndarray, tally: dict | None):
+        """(x, y, rows) of a batch holding a missing cell, as the in-memory reader does: a row without a label is
+        dropped; one with a missing feature too with data.missing drop, else filled (mean, zero); data.missing:
+        error refuses the first such cell (the scan pass counts them all first, for the message)."""
+        gaps = np.isnan(values)
+        features = gaps[:, :-1]
+        lost = gaps[:, -1] | (features.any(axis=1) if self.missing in ("drop", "error") else False)
+        if tally is not None:
+            if tally["first"] is None:
+                at = int(np.flatnonzero(gaps.any(axis=1))[0])
+                tally["first"] = (int(rows[at]), int(np.flatnonzero(gaps[at])[0]))
+            tally["columns"] += gaps.sum(axis=0)
+            tally["rows_dropped"] += int(np.count_nonzero(lost))
+            tally["cells_filled"] += int(np.count_nonzero(features[~lost])) if self.missing in ("mean", "zero") else 0
+        elif self.missing == "error":
+            at = int(np.flatnonzero(gaps.any(axis=1))[0])
+            self._refuse_missing((int(rows[at]), int(np.flatnonzero(gaps[at])[0])))
+        values, rows = values[~lost], rows[~lost]
+        x, y = values[:, :-1], values[:, -1:]
+        if self.fill is not None:
+            x = np.where(np.isnan(x), self.fill, x).astype(np.float32, copy=False)
+        return x, y, rows
+
+    def _refuse_missing(self, first: tuple[int, int], cells: int | None = None) -> None:
+        """The in-memory reader's error for a missing cell with data.missing: error: (row, column) and the file's count."""
+        row, column = first
+        count = f" ({cells} missing cell{'s' if cells > 1 else ''} in the file)" if cells else ""
+        raise InputError(f"{self._where(row)}, column {[*self.features, self.label][column]!r}: missing value{count}",
+                         hint="fill it in, or set data.missing: drop, mean or zero")
 
     def _class_numbers(self, names, rows: np.ndarray) -> np.ndarray:
         """A text label's class numbers (NaN where the cell is missing); a name that is not a class is refused."""
@@ -237,7 +273,11 @@ class Stream:
         return None if self.path.suffix.lower() in (".parquet", ".pq") else csv_header(self.path)[1] + 1
 
     def part(self, name: str):
-        """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
+        """(rows, x, y) of each record batch, keeping only the rows of part `name` (read from its own file with
+        data.validation_path or data.test_path)."""
+        if name in self.files:
+            yield from self.files[name].chunks()
+            return
         if not (self.validation or self.test):  # every row trains: no hash to compute
             yield from self.chunks() if name == "train" else ()
             return
@@ -452,10 +492,15 @@ def _class_names(stream: Stream) -> tuple[list[str], str | None]:
     return sorted(names), first
 
 
-def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str] | None = None) -> Stream:
+SUFFIXES = (".csv", ".txt", ".parquet", ".pq")
+
+
+def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str] | None = None,
+                fill: dict[str, float] | None = None) -> Stream:
     """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
-    part's row numbers, label checks, the training rows' mean and variance. A label of class names is
-    numbered by `classes` (a run record's), or else by its sorted names, found by a pass over the label.
+    part's row numbers, label checks, missing cells, the training rows' mean and variance. A label of class
+    names is numbered by `classes` (a run record's), or else by its sorted names, found by a pass over the
+    label; data.missing: mean fills with `fill` (a run record's), or else with the scan's means.
 
     Example:
         >>> open_stream(config, seed=1).counts
@@ -465,15 +510,23 @@ def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str]
     path = Path(data.path)
     if not path.is_file():
         raise InputError(f"{source}: data file not found (data.path)")
-    if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+    if path.suffix.lower() not in SUFFIXES:
         raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
                          hint="data.stream: false to read it into memory")
     check_streamable(config, why=stream_reason(config))
     features, label = pick_columns(column_names(path), data.features, data.label, source, config.override_of("data.label"))
     _check_numeric_schema(path, [*features, label], label)
-    stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
+    stream = Stream(path, features, label, None if data.validation_path else data.validation,
+                    None if data.test_path else data.test, seed, missing=data.missing)
+    if data.missing == "zero":
+        stream.fill = np.zeros(len(features), np.float32)
+    elif data.missing == "mean" and fill is not None:
+        stream.fill = np.array([fill[name] for name in features], np.float32)
     if _text_label(path, label):
         stream.classes = classes if classes is not None else []
+    for name in ("validation", "test"):
+        if getattr(data, f"{name}_path") is not None:
+            stream.files[name] = _part_file(stream, Path(getattr(data, f"{name}_path")), f"data.{name}_path")
     if scan:
         stream.cache_csv()
         if classes is None and stream.classes is not None:  # a run's own classes were checked when it trained
@@ -481,21 +534,96 @@ def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str]
             if stream.classes:
                 check_class_names(stream.classes, label, config, source, (stream._where(0), first))
         _scan(stream, config)
+    _share_encoding(stream)
     return stream
 
 
-def stream_part(config: Config, seed: int, name: str, classes: list[str] | None = None) -> Dataset:
-    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores); a label of class
-    names is numbered by `classes`, the run's.
+def _part_file(stream: Stream, path: Path, key: str) -> Stream:
+    """The stream of a validation or test file (`key`: data.validation_path ...), its columns checked from its
+    header or schema; it is read as the training file is (its classes and fill values, see _share_encoding)."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found ({key})")
+    if path.suffix.lower() not in SUFFIXES:
+        raise InputError(f"{path}: data.stream reads .csv and .parquet files ({key}), received "
+                         f"{path.suffix or 'no extension'!r}", hint="data.stream: false to read it into memory")
+    names = column_names(path)
+    for name in [*stream.features, stream.label]:
+        if name not in names:
+            raise InputError(f"{path}: {key}: no column named {name!r}{did_you_mean(name, names)}; "
+                             f"the file has columns: {', '.join(names)}")
+    _check_numeric_schema(path, [*stream.features, stream.label], stream.label)
+    return Stream(path, stream.features, stream.label, None, None, stream.seed, missing=stream.missing)
+
+
+def _share_encoding(stream: Stream) -> None:
+    """Give the validation and test files the training file's classes and fill values."""
+    for part in stream.files.values():
+        part.classes, part.fill = stream.classes, stream.fill
+
+
+def stream_part(config: Config, seed: int, name: str, classes: list[str] | None = None,
+                fill: dict[str, float] | None = None) -> Dataset:
+    """Part `name` ("test", ...) of a streamed file (or its data.test_path file), read into memory (what
+    `evaluate` scores); a label of class names is numbered by `classes`, missing cells filled by `fill`,
+    the run's.
 
     Example:
         >>> stream_part(config, seed=1, name="test").rows[:3]
         array([ 4, 17, 30])
     """
-    stream = open_stream(config, seed, scan=False, classes=classes)
+    stream = open_stream(config, seed, scan=False, classes=classes, fill=fill)
     parts = list(stream.part(name))
     rows, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    return Dataset(x, y, stream.features, stream.label, str(stream.path), classes=stream.classes or None, rows=rows)
+    return Dataset(x, y, stream.features, stream.label, str(stream.files.get(name, stream).path),
+                   classes=stream.classes or None, rows=rows)
+
+
+def _tally(stream: Stream) -> dict:
+    """What the scan pass counts of a file's rows and missing cells (see Stream.chunks)."""
+    return {"rows": 0, "rows_dropped": 0, "cells_filled": 0, "first": None,
+            "columns": np.zeros(len(stream.features) + 1, np.int64)}
+
+
+def _check_missing(stream: Stream, tally: dict) -> None:
+    """After a file's scan: refuse its missing cells (data.missing: error) or a file left without rows, as the
+    in-memory reader does, else keep its counts."""
+    if stream.missing == "error" and tally["first"] is not None:
+        stream._refuse_missing(tally["first"], int(tally["columns"].sum()))
+    if tally["rows"] and tally["rows_dropped"] == tally["rows"]:
+        empty = [name for name, count in zip([*stream.features, stream.label], tally["columns"].tolist())
+                 if count == tally["rows"]]
+        raise InputError(f"{stream.path}: no rows left with data.missing: {stream.missing}: "
+                         + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
+                         hint=f"check data.label (now {stream.label!r}): a comma at the end of every line makes an "
+                              "empty last column" if stream.label in empty else
+                              "fill in the missing cells, or data.missing: mean")
+    stream.missing_counts = {"rows_dropped": tally["rows_dropped"], "cells_filled": tally["cells_filled"]}
+    stream.rows_read = tally["rows"]
+
+
+def _means(stream: Stream, moments: _Moments) -> np.ndarray:
+    """data.missing: mean: each feature's mean over the training rows' values it has, as float32."""
+    empty = np.flatnonzero(moments.count == 0)
+    if empty.size:
+        raise InputError(f"{stream.path}: column {stream.features[int(empty[0])]!r} is empty in every training row: "
+                         "it has no mean to fill its missing cells with (data.missing: mean)",
+                         hint="leave it out with data.features, or fill it in")
+    return moments.mean.astype(np.float32)
+
+
+def _values_hash(parts, check=None) -> tuple[int, str]:
+    """(rows, splits.values_hash) of the (rows, x, y) batches `parts`: their inputs' bytes in order, then
+    their labels' (kept until the end: 4 bytes a row); `check(rows, x, y)` looks at each batch."""
+    digest, labels, count = hashlib.sha256(), [], 0
+    for rows, x, y in parts:
+        if check is not None:
+            check(rows, x, y)
+        digest.update(np.ascontiguousarray(x, dtype="<f4").tobytes())
+        labels.append(np.ascontiguousarray(y, dtype="<f4"))
+        count += len(x)
+    for label in labels:
+        digest.update(label.tobytes())
+    return count, digest.hexdigest()
 
 
 def _scan(stream: Stream, config: Config) -> None:
@@ -505,28 +633,46 @@ def _scan(stream: Stream, config: Config) -> None:
     hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
     # values_hash of the test rows, as evaluate checks them: their inputs' bytes in order (row-major, so chunk by
     # chunk), then their labels' (kept until the end: 4 bytes a test row)
-    test_values, test_labels = hashlib.sha256(), []
+    test_values, test_labels, test_gaps = hashlib.sha256(), [], False
     moments = _Moments(len(stream.features))
-    for rows, x, y in stream.chunks():
+    tally = _tally(stream)
+    for rows, x, y in stream.chunks(tally):
         codes = split_codes(rows, stream.validation, stream.test, stream.seed)
         check_fits_model(Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows), config)
         for code, name in enumerate(PARTS):
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
         moments.add(x[codes == 0])
-        test_values.update(np.ascontiguousarray(x[codes == 2], dtype="<f4").tobytes())
+        test = x[codes == 2]
+        test_gaps = test_gaps or (stream.fill is None and bool(np.isnan(test).any()))  # mean: filled after the scan
+        test_values.update(np.ascontiguousarray(test, dtype="<f4").tobytes())
         test_labels.append(np.ascontiguousarray(y[codes == 2], dtype="<f4"))
         if config.training.class_weight == "balanced":
             for label, n in zip(*np.unique(class_labels(y[codes == 0]), return_counts=True)):
                 classes[int(label)] = classes.get(int(label), 0) + int(n)
+    _check_missing(stream, tally)
     if counts["train"] == 0:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
-    stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
+    if stream.missing == "mean":
+        stream.fill = _means(stream, moments)
+    # the variance of the filled column (a mean-filled cell adds no deviation), as Normalization.adapt finds it
+    stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.m2 / counts["train"]
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
     for labels in test_labels:
         test_values.update(labels.tobytes())
     stream.test_values_hash = test_values.hexdigest()
+    if test_gaps:  # one more read of the test rows, now with their fill values
+        stream.test_values_hash = _values_hash(stream.part("test"))[1]
     stream.class_counts = dict(sorted(classes.items()))
+    _share_encoding(stream)
+    for name, part in stream.files.items():
+        part.cache_csv()
+        part_tally = _tally(part)
+        counts[name], digest = _values_hash(part.chunks(part_tally), lambda rows, x, y: check_fits_model(
+            Dataset(x, y, part.features, part.label, str(part.path), rows=rows), config))
+        _check_missing(part, part_tally)
+        if name == "test":
+            stream.test_values_hash = digest
 
 
 class PreviewRows:
@@ -564,19 +710,28 @@ def stream_splits(config: Config, seed: int) -> StreamSplits:
     train = Dataset(PreviewRows(x, stream.counts["train"]), PreviewRows(y, stream.counts["train"]),
                     stream.features, stream.label, str(stream.path), classes=stream.classes or None)
     train.held_out = {name: stream.counts[name] for name in PARTS[1:] if stream.counts[name]}
-    train.missing = {"policy": config.data.missing}
+    train.missing = {"policy": config.data.missing, **stream.missing_counts}
     task = task_of(config.training.loss)
     units = _last_layer(config)[0]
-    encoding = {"source": str(stream.path), "rows": sum(stream.counts.values()), "features": stream.features,
+    encoding = {"source": str(stream.path), "rows": stream.rows_read, "features": stream.features,
                 "label": stream.label, "task": task,
                 "classes": stream.classes if stream.classes is not None else
                 [str(i) for i in range(units or 0)] if task == "multiclass" else None,
                 "text_label": stream.classes is not None,
-                "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
-                "missing": {"policy": config.data.missing},
+                "categorical": {}, "unknown": config.data.unknown,
+                "fill": {} if stream.fill is None else dict(zip(stream.features, stream.fill.tolist())),
+                "inputs": stream.features, "missing": train.missing,
                 "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
-                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name],
-                                     **({"values_sha256": stream.test_values_hash} if name == "test" else {})}
-                              for name, n in stream.counts.items() if n or name == "train"}},
+                           **{name: _split_record(stream, name) for name, n in stream.counts.items()
+                              if n or name == "train"}},
                 "stream": True}
     return StreamSplits(train, encoding=encoding, stream=stream)
+
+
+def _split_record(stream: Stream, name: str) -> dict:
+    """The run record's entry of part `name`: its rows, file, hash of its row numbers (none for a part read
+    from its own file, as in memory) and, for the test part, of its values."""
+    source = stream.files.get(name, stream)
+    return {"rows": stream.counts[name], "source": str(source.path),
+            **({"sha256": stream.hashes[name]} if source is stream else {}),
+            **({"values_sha256": stream.test_values_hash} if name == "test" else {})}

@@ -1,0 +1,124 @@
+"""Streamed runs (data.stream) against in-memory runs of the same config and files: data.missing, data.validation_path
+and data.test_path give the same fills, counts, histories and scores.
+
+Every comparison here trains on the whole training file (no data.validation / data.test fraction), with
+training.shuffle: false: in memory and streamed, the same rows in the same batches, so the histories agree to
+float rounding (the hash split of a streamed file differs from the in-memory split, which is why no fraction is used).
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from tests.conftest import write
+from tests.test_stream import config, make_rows
+
+NUMBERS = re.compile(r"\d+\.\d+(?:e[-+]\d+)?")
+
+
+def write_gaps(name, x, y):
+    """A CSV of x and y where NaN is an empty cell."""
+    cells = [["" if np.isnan(v) else f"{v:.6g}" for v in row] for row in np.column_stack([x, y])]
+    write(name, "f0,f1,f2,f3,label\n" + "".join(",".join(row) + "\n" for row in cells))
+
+
+def with_gaps(rows, seed, label_gaps=3):
+    x, y = make_rows(rows, seed=seed)
+    rng = np.random.default_rng(seed)
+    x[rng.random(x.shape) < 0.08] = np.nan
+    y[rng.choice(rows, label_gaps, replace=False)] = np.nan
+    return x, y
+
+
+def pair(name, extra, training=""):
+    """Two configs of the same experiment: `{name}_mem` in memory, `{name}_str` streamed; epochs in file order."""
+    for how, stream in (("mem", "false"), ("str", "true")):
+        text = config(f"{name}_{how}", "rows.csv", f"{extra}  normalize: true\n  stream: {stream}\n").read_text()
+        write(f"{name}_{how}.yaml", text.replace("epochs: 3", f"epochs: 4\n  shuffle: false{training}"))
+
+
+def train_both(xornet, workdir, name):
+    outputs, records = [], []
+    for how in ("mem", "str"):
+        result = xornet("train", f"{name}_{how}.yaml")
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+        records.append(json.loads((workdir / f"out_{name}_{how}/basic_run.json").read_text()))
+    assert "engine fast (streamed)" in outputs[1] and "streamed" not in outputs[0]
+    return outputs, records
+
+
+def lines_with(text, start):
+    return [line for line in text.splitlines() if line.startswith(start)]
+
+
+def assert_same_numbers(first, second, tolerance=1e-5):
+    """The same text but for float rounding in its numbers."""
+    assert NUMBERS.sub("#", first) == NUMBERS.sub("#", second)
+    np.testing.assert_allclose([float(v) for v in NUMBERS.findall(first)],
+                               [float(v) for v in NUMBERS.findall(second)], atol=tolerance, rtol=0)
+
+
+@pytest.mark.parametrize("policy", ["mean", "zero", "drop"])
+def test_streamed_missing_cells_are_filled_or_dropped_as_in_memory(workdir, xornet, policy):
+    x, y = with_gaps(300, seed=5)
+    write_gaps("rows.csv", x, y)
+    pair("gaps", f"  missing: {policy}\n")
+    (mem, streamed), (memory, record) = train_both(xornet, workdir, "gaps")
+    kept = ~np.isnan(y) & (~np.isnan(x).any(axis=1) if policy == "drop" else True)
+    filled = 0 if policy == "drop" else int(np.isnan(x[kept]).sum())
+    assert lines_with(streamed, "Missing values") == lines_with(mem, "Missing values") == [
+        f"Missing values (data.missing: {policy}): {int((~kept).sum())} rows dropped, {filled} cells filled"]
+    assert lines_with(streamed, "Data: ") == lines_with(mem, "Data: ") == [f"Data: rows.csv, {int(kept.sum())} rows, 4 inputs"]
+    assert record["data"]["missing"] == memory["data"]["missing"] == {
+        "policy": policy, "rows_dropped": int((~kept).sum()), "cells_filled": filled}
+    assert record["data"]["rows"] == memory["data"]["rows"] == 300  # the file's rows, dropped ones too
+    assert list(record["data"]["fill"]) == list(memory["data"]["fill"]) == ([] if policy == "drop" else ["f0", "f1", "f2", "f3"])
+    means = np.nanmean(x[kept].astype("float64"), axis=0) if policy == "mean" else np.zeros(4)
+    for fills in (record["data"]["fill"], memory["data"]["fill"]):
+        np.testing.assert_allclose(list(fills.values()), means[:len(fills)], rtol=1e-6, atol=1e-7)
+    for name in ("loss", "accuracy"):  # the same filled rows, normalized alike, in the same batches
+        np.testing.assert_allclose(record["history"][name], memory["history"][name], atol=1e-5, rtol=0)
+    write("ask.csv", "f0,f1,f2,f3\n0.5,,50,\n,3,,0.1\n")
+    answers = [xornet("predict", "--model", f"out_gaps_{how}/basic_model.json", "--input", "ask.csv", "--format", "csv")
+               for how in ("mem", "str")]
+    if policy == "drop":  # nothing to fill with: both refuse, alike
+        assert answers[0].exit_code == answers[1].exit_code == 2 and answers[0].stderr == answers[1].stderr
+    else:  # filled with the recorded values
+        assert answers[0].exit_code == answers[1].exit_code == 0, answers[1].stderr
+        assert_same_numbers(answers[0].stdout, answers[1].stdout)
+
+
+def test_streamed_mean_fills_the_test_rows_evaluate_scores(workdir, xornet):
+    x, y = with_gaps(600, seed=6)
+    write_gaps("rows.csv", x, y)
+    config("held", "rows.csv", "  missing: mean\n  test: 0.3\n  normalize: true\n  stream: true\n")
+    result = xornet("train", "held.yaml")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((workdir / "out_held/basic_run.json").read_text())
+    scores = json.loads(xornet("evaluate", "-m", "out_held/basic_model.json", "-f", "json").stdout)
+    assert scores["rows"] == record["held_out"]["test"]["rows"]  # the test rows' values hash matched: filled alike
+    assert scores["loss"] == pytest.approx(record["held_out"]["test"]["loss"], abs=1e-5)
+
+
+def test_streamed_missing_errors_say_what_in_memory_says(workdir, xornet):
+    x, y = with_gaps(50, seed=7, label_gaps=0)
+    write_gaps("rows.csv", x, y)
+    errors = []
+    for how, stream in (("mem", "false"), ("str", "true")):
+        config(f"err_{how}", "rows.csv", f"  stream: {stream}\n")
+        errors.append(xornet("train", f"err_{how}.yaml"))
+    assert errors[0].exit_code == errors[1].exit_code == 2
+    assert errors[1].stderr == errors[0].stderr
+    assert f"({int(np.isnan(x).sum())} missing cells in the file) (hint: fill it in, or set data.missing: drop, mean or zero)" in errors[1].stderr
+    x[:, 1] = np.nan
+    write_gaps("rows.csv", x, y)
+    for policy in ("drop", "mean"):
+        errors = []
+        for how, stream in (("mem", "false"), ("str", "true")):
+            config(f"none_{how}", "rows.csv", f"  stream: {stream}\n  missing: {policy}\n")
+            errors.append(xornet("train", f"none_{how}.yaml", "--force"))
+        assert errors[0].exit_code == errors[1].exit_code == 2
+        assert errors[1].stderr == errors[0].stderr, policy
