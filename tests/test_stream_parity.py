@@ -32,11 +32,12 @@ def with_gaps(rows, seed, label_gaps=3):
     return x, y
 
 
-def pair(name, extra, training=""):
+def pair(name, extra, epochs=4, learning_rate=0.02, training=""):
     """Two configs of the same experiment: `{name}_mem` in memory, `{name}_str` streamed; epochs in file order."""
     for how, stream in (("mem", "false"), ("str", "true")):
         text = config(f"{name}_{how}", "rows.csv", f"{extra}  normalize: true\n  stream: {stream}\n").read_text()
-        write(f"{name}_{how}.yaml", text.replace("epochs: 3", f"epochs: 4\n  shuffle: false{training}"))
+        text = text.replace("learning_rate: 0.02", f"learning_rate: {learning_rate}")
+        write(f"{name}_{how}.yaml", text.replace("epochs: 3", f"epochs: {epochs}\n  shuffle: false{training}"))
 
 
 def train_both(xornet, workdir, name):
@@ -122,3 +123,63 @@ def test_streamed_missing_errors_say_what_in_memory_says(workdir, xornet):
             errors.append(xornet("train", f"none_{how}.yaml", "--force"))
         assert errors[0].exit_code == errors[1].exit_code == 2
         assert errors[1].stderr == errors[0].stderr, policy
+
+
+def write_parts(parquet_test=False):
+    """rows.csv to train on, val.csv and test.csv (or test.parquet) beside it, each with a few missing cells."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for name, seed in (("rows.csv", 8), ("val.csv", 9), ("test.csv", 10)):
+        x, y = with_gaps(300, seed=seed, label_gaps=2)
+        write_gaps(name, x, y)
+        if name == "test.csv" and parquet_test:
+            columns = {f"f{i}": x[:, i] for i in range(4)} | {"label": y}
+            pq.write_table(pa.table(columns), "test.parquet")
+
+
+@pytest.mark.parametrize("test_file", ["test.csv", "test.parquet"])
+def test_streamed_validation_and_test_files_score_as_in_memory(workdir, xornet, test_file):
+    write_parts(parquet_test=test_file.endswith(".parquet"))
+    pair("files", f"  missing: mean\n  validation_path: val.csv\n  test_path: {test_file}\n",
+         epochs=40, learning_rate=0.2, training="\n  early_stopping: {monitor: val_loss, patience: 2}")
+    (mem, streamed), (memory, record) = train_both(xornet, workdir, "files")
+    assert lines_with(streamed, "Data: ") == lines_with(mem, "Data: ") == [
+        "Data: rows.csv, 298 training rows (298 validation, 298 test), 4 inputs"]
+    assert record["stop_reason"] == memory["stop_reason"] == "early_stopping"
+    assert record["epochs_run"] == memory["epochs_run"] < 40
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(record["history"][name], memory["history"][name], atol=1e-5, rtol=0)
+    for name in ("validation", "test"):
+        assert record["held_out"][name]["rows"] == memory["held_out"][name]["rows"] == 298
+        np.testing.assert_allclose(record["held_out"][name]["loss"], memory["held_out"][name]["loss"], atol=1e-5)
+        assert {k: v for k, v in record["data"]["splits"][name].items() if k != "values_sha256"} == \
+               {k: v for k, v in memory["data"]["splits"][name].items() if k != "values_sha256"}
+    # (values_sha256 differs: it hashes the filled test rows, and the two means differ in float32's last digit)
+    assert_same_numbers("\n".join(lines_with(streamed, "On the ")), "\n".join(lines_with(mem, "On the ")))
+    scores = [json.loads(xornet("evaluate", "-m", f"out_files_{how}/basic_model.json", "-f", "json").stdout)
+              for how in ("mem", "str")]
+    assert scores[1]["rows"] == scores[0]["rows"] == 298
+    assert scores[1]["loss"] == pytest.approx(scores[0]["loss"], abs=1e-5)
+    assert scores[1]["loss"] == pytest.approx(record["held_out"]["test"]["loss"], abs=1e-5)
+
+
+def test_a_streamed_validation_file_is_checked_as_in_memory(workdir, xornet):
+    write_parts()
+    write("val.csv", "f0,f1,f3,label\n1,2,3,0\n")
+    errors = []
+    for how, stream in (("mem", "false"), ("str", "true")):
+        config(f"bad_{how}", "rows.csv", f"  missing: mean\n  validation_path: val.csv\n  stream: {stream}\n")
+        errors.append(xornet("train", f"bad_{how}.yaml"))
+    assert errors[0].exit_code == errors[1].exit_code == 2
+    assert errors[1].stderr == errors[0].stderr == (f"error: {workdir / 'val.csv'}: data.validation_path: no column named "
+                                                    "'f2'; the file has columns: f0, f1, f3, label\n")
+    result = xornet("config", "validate", "bad_str.yaml")
+    assert result.exit_code == 2 and result.stderr == errors[1].stderr
+    write("val.csv", "f0,f1,f2,f3,label\n1,2,3,4,0\n1,,3,4,1\n")
+    errors = []
+    for how in ("mem", "str"):
+        write(f"bad_{how}.yaml", (workdir / f"bad_{how}.yaml").read_text().replace("  missing: mean\n", ""))
+        errors.append(xornet("train", f"bad_{how}.yaml", "--force"))
+    assert errors[0].exit_code == errors[1].exit_code == 2
+    assert errors[1].stderr == errors[0].stderr
