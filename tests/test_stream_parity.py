@@ -183,3 +183,78 @@ def test_a_streamed_validation_file_is_checked_as_in_memory(workdir, xornet):
         errors.append(xornet("train", f"bad_{how}.yaml", "--force"))
     assert errors[0].exit_code == errors[1].exit_code == 2
     assert errors[1].stderr == errors[0].stderr
+
+
+def write_colors(name, rows, seed, colors=("red", "green", "blue")):
+    """f0, color (text, a few empty), size (numbers read as categories), label: a CSV or Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    f0 = rng.normal(size=rows).round(3)
+    color = rng.choice(colors, rows).astype(object)
+    color[rng.choice(rows, 4, replace=False)] = None
+    size = rng.choice([1, 2, 3], rows)
+    label = ((f0 > 0) ^ (color == "red")).astype(int)
+    columns = {"f0": f0, "color": color, "size": size, "label": label}
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({k: list(v) if k == "color" else v for k, v in columns.items()}), name)
+    else:
+        write(name, "f0,color,size,label\n" + "".join(f"{a},{'' if c is None else c},{s},{y}\n"
+                                                      for a, c, s, y in zip(f0, color, size, label)))
+
+
+@pytest.mark.parametrize("data, unknown", [("rows.csv", "ignore"), ("rows.parquet", "error")])
+def test_streamed_categorical_columns_are_one_hot_encoded_as_in_memory(workdir, xornet, data, unknown):
+    write_colors(data, 300, seed=11)
+    write_colors("test.csv", 100, seed=12)
+    missing = "zero" if unknown == "ignore" else "drop"  # zero: a missing color goes to the <other> column
+    for how, stream in (("mem", "false"), ("str", "true")):
+        text = config(f"cat_{how}", data, f"  categorical: [color, size]\n  unknown: {unknown}\n  missing: {missing}\n"
+                                          f"  test_path: test.csv\n  normalize: true\n  stream: {stream}\n").read_text()
+        write(f"cat_{how}.yaml", text.replace("epochs: 3", "epochs: 4\n  shuffle: false"))
+    (mem, streamed), (memory, record) = train_both(xornet, workdir, "cat")
+    other = ["color=<other>"] if unknown == "ignore" else []
+    assert record["data"]["categorical"] == memory["data"]["categorical"] == {"color": ["blue", "green", "red"],
+                                                                             "size": ["1", "2", "3"]}
+    assert record["data"]["inputs"] == memory["data"]["inputs"] == [
+        "f0", "color=blue", "color=green", "color=red", *other, "size=1", "size=2", "size=3",
+        *(["size=<other>"] if other else [])]
+    assert record["data"]["missing"] == memory["data"]["missing"]
+    assert lines_with(streamed, "Data: ") == lines_with(mem, "Data: ")
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(record["history"][name], memory["history"][name], atol=1e-5, rtol=0)
+    assert record["held_out"]["test"]["rows"] == memory["held_out"]["test"]["rows"]
+    assert record["held_out"]["test"]["loss"] == pytest.approx(memory["held_out"]["test"]["loss"], abs=1e-5)
+    assert record["data"]["splits"]["test"]["values_sha256"] == memory["data"]["splits"]["test"]["values_sha256"]
+    scores = [json.loads(xornet("evaluate", "-m", f"out_cat_{how}/basic_model.json", "-f", "json").stdout)
+              for how in ("mem", "str")]
+    assert scores[1]["loss"] == pytest.approx(scores[0]["loss"], abs=1e-5)
+    write("ask.csv", "f0,color,size\n0.5,red,2\n-1,green,1\n")
+    answers = [xornet("predict", "--model", f"out_cat_{how}/basic_model.json", "--input", "ask.csv", "--format", "csv")
+               for how in ("mem", "str")]
+    assert answers[0].exit_code == answers[1].exit_code == 0, answers[1].stderr
+    assert_same_numbers(answers[0].stdout, answers[1].stdout)
+    write_colors("test.csv", 100, seed=12, colors=("red", "green", "purple"))  # a category training never saw
+    errors = [xornet("train", f"cat_{how}.yaml", "--force") for how in ("mem", "str")]
+    assert errors[0].exit_code == errors[1].exit_code == (0 if unknown == "ignore" else 2)
+    assert errors[1].stderr == errors[0].stderr
+    if unknown == "error":
+        assert "column 'color': unknown category 'purple', the training rows have: blue, green, red" in errors[1].stderr
+
+
+def test_streamed_vocabularies_come_from_the_training_rows_only(workdir, monkeypatch):
+    from xornet.config import load_config
+    from xornet.data import stream as streaming
+    from xornet.data.stream import open_stream, split_codes
+
+    rows = 400
+    names = np.array([f"c{i}" for i in range(rows)], object)  # every row its own category
+    write("rows.csv", "f0,color,label\n" + "".join(f"{i % 7},{n},{i % 2}\n" for i, n in enumerate(names)))
+    config("voc", "rows.csv", "  categorical: [color]\n  unknown: ignore\n  test: 0.3\n  stream: true\n")
+    monkeypatch.setattr(streaming, "READ_ROWS", 64)  # many record batches
+    stream = open_stream(load_config("voc.yaml"), seed=3)
+    train = split_codes(np.arange(rows), None, 0.3, seed=3) == 0
+    assert stream.categorical == {"color": sorted(names[train])} and 0 < train.sum() < rows
+    x = np.concatenate([x for _, x, _ in stream.part("test")])
+    assert x.shape == (rows - train.sum(), 1 + train.sum() + 1) and np.all(x[:, -1] == 1)  # all <other>

@@ -462,7 +462,6 @@ class Config(_Section):
 
 STREAM_HINTS = {  # what streamed data (data.stream) does not support -> the hint of its refusal
     "training.engine": "training.engine: auto (the compiled engine streams), or data.stream: false",
-    "data.categorical": "data.stream: false to read the file into memory",
     "training.batch_size": "a full batch holds every training row in memory at once, which streaming avoids: set "
                            "training.batch_size, e.g. 256, or data.stream: false",
 }
@@ -479,7 +478,6 @@ def check_streamable(config: Config, why: str = "data.stream: true") -> None:
     """
     data, training = config.data, config.training
     refused = {"training.engine": f"training.engine {training.engine!r}" if training.engine == "keras" else None,
-               "data.categorical": "data.categorical" if data.categorical else None,
                "training.batch_size": "training.batch_size null (full batch)" if training.batch_size is None else None}
     for key, what in refused.items():
         if what is not None:

@@ -41,7 +41,7 @@ def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: Pr
 
     stream, dataset = splits.stream, splits.train
     preview = dataset.x.rows
-    model = build_model(config, len(stream.features), seed, normalize_on=preview if config.data.normalize else None)
+    model = build_model(config, len(stream.inputs), seed, normalize_on=preview if config.data.normalize else None)
     if config.data.normalize:
         set_moments(model.get_layer("normalization"), stream.mean, stream.variance)  # as adapt would have
     compile_model(model, config.training)
@@ -148,7 +148,7 @@ def stream_class_weight(setting, stream: Stream) -> dict[int, float] | None:
 
 def _fingerprint(model, stream: Stream, training: TrainingConfig, seed: int, validation: bool) -> dict:
     """What a checkpoint must match to be resumed: as the in-memory engine's, plus the training rows' hash."""
-    counts, width = stream.counts, len(stream.features)
+    counts, width = stream.counts, len(stream.inputs)
     shapes = [[counts["train"], width], [counts["train"], 1]]
     shapes += [[counts["validation"], width], [counts["validation"], 1]] if validation else []
     return {"data.stream": "streamed", "training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)),
