@@ -118,12 +118,13 @@ class _Moments:
     def __init__(self, width: int):
         self.count, self.mean, self.m2 = np.zeros(width), np.zeros(width), np.zeros(width)
 
-    def add(self, x: np.ndarray) -> None:
+    def add(self, x: np.ndarray, gaps: bool = False) -> None:
+        """Merge the rows `x` (holding NaN only if `gaps`)."""
         if not len(x):
             return
         x = x.astype(np.float64)
-        gaps = np.isnan(x)
-        if gaps.any():
+        if gaps and np.isnan(x).any():
+            gaps = np.isnan(x)
             n = (~gaps).sum(axis=0)
             mean = np.nansum(x, axis=0) / np.maximum(n, 1)
             m2 = np.nansum((x - mean) ** 2, axis=0)
@@ -753,9 +754,10 @@ def _scan(stream: Stream, config: Config) -> None:
         for code, name in enumerate(PARTS):
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
-        moments.add(x[codes == 0])
+        unfilled = stream.fill is None and stream.missing == "mean"  # filled after the scan, with the means
+        moments.add(x[codes == 0], gaps=unfilled)
         test = x[codes == 2]
-        test_gaps = test_gaps or (stream.fill is None and bool(np.isnan(test).any()))  # mean: filled after the scan
+        test_gaps = test_gaps or (unfilled and bool(np.isnan(test).any()))
         test_values.update(np.ascontiguousarray(test, dtype="<f4").tobytes())
         test_labels.append(np.ascontiguousarray(y[codes == 2], dtype="<f4"))
         if config.training.class_weight == "balanced":
