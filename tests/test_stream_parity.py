@@ -40,13 +40,19 @@ def pair(name, extra, epochs=4, learning_rate=0.02, training=""):
         write(f"{name}_{how}.yaml", text.replace("epochs: 3", f"epochs: {epochs}\n  shuffle: false{training}"))
 
 
-def train_both(xornet, workdir, name):
+def train(xornet, workdir, names):
+    """(stdout, run record) of training each config `names` (name.yaml, into out_name)."""
     outputs, records = [], []
-    for how in ("mem", "str"):
-        result = xornet("train", f"{name}_{how}.yaml")
-        assert result.exit_code == 0, result.stderr
+    for name in names:
+        result = xornet("train", f"{name}.yaml")
+        assert result.exit_code == 0 and result.stderr == "", result.stderr  # no warning either
         outputs.append(result.stdout)
-        records.append(json.loads((workdir / f"out_{name}_{how}/basic_run.json").read_text()))
+        records.append(json.loads((workdir / f"out_{name}/basic_run.json").read_text()))
+    return outputs, records
+
+
+def train_both(xornet, workdir, name):
+    outputs, records = train(xornet, workdir, [f"{name}_mem", f"{name}_str"])
     assert "engine fast (streamed)" in outputs[1] and "streamed" not in outputs[0]
     return outputs, records
 
@@ -258,3 +264,23 @@ def test_streamed_vocabularies_come_from_the_training_rows_only(workdir, monkeyp
     assert stream.categorical == {"color": sorted(names[train])} and 0 < train.sum() < rows
     x = np.concatenate([x for _, x, _ in stream.part("test")])
     assert x.shape == (rows - train.sum(), 1 + train.sum() + 1) and np.all(x[:, -1] == 1)  # all <other>
+
+
+def test_streamed_keras_engine_is_model_fit_on_the_fast_loops_batches(workdir, xornet):
+    x, _ = make_rows(900, seed=2)
+    y = (x[:, 0] > 1.0).astype("float32")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({f"f{i}": x[:, i] for i in range(4)} | {"label": y}), "rows.parquet")
+    for engine in ("auto", "keras"):  # shuffled epochs, class weights, validation rows, early stopping
+        text = config(f"eng_{engine}", "rows.parquet", "  validation: 0.3\n  normalize: true\n  stream: true\n").read_text()
+        write(f"eng_{engine}.yaml", text.replace("epochs: 3", f"epochs: 60\n  engine: {engine}\n  class_weight: balanced\n"
+                                                 "  early_stopping: {monitor: val_loss, patience: 3}"))
+    (fast, keras), (loop, fitted) = train(xornet, workdir, ["eng_auto", "eng_keras"])
+    assert "engine keras (streamed)" in keras and "engine fast (streamed)" in fast
+    assert fitted["stop_reason"] == loop["stop_reason"] == "early_stopping"
+    assert fitted["epochs_run"] == loop["epochs_run"] < 60
+    assert sorted(fitted["history"]) == sorted(loop["history"])
+    for name in loop["history"]:
+        np.testing.assert_allclose(fitted["history"][name], loop["history"][name], atol=1e-5, rtol=0)
