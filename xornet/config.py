@@ -902,6 +902,7 @@ data:
   # missing: error              # empty / NA cells: error | drop (the row) | mean | zero (fill features)
   # stream: auto                # read the file in record batches, not into memory: auto | true | false;
   # stream_memory_share: 0.25   #   auto streams a file larger than this share of MemAvailable
+  #                             #   (every data key streams; training.batch_size must be a number)
   normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:
