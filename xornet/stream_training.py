@@ -5,7 +5,8 @@ of chunks of whole batches prefetched in a background thread; one compiled
 call trains a chunk's batches with `model.train_step`, as the fast engine
 does for in-memory data. Validation rows are read again at the end of each
 epoch and scored with `model.test_step`, so `val_*` figures, Keras'
-EarlyStopping and ReduceLROnPlateau work as in memory.
+EarlyStopping and ReduceLROnPlateau work as in memory. With training.engine
+keras, Keras' own model.fit trains on the same batches instead.
 
 Example:
     >>> result = train_stream(model, stream, config.training, seed=1, validation=True)
@@ -25,8 +26,8 @@ from xornet.backend import import_keras
 from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
-from xornet.preprocessing import set_moments
 from xornet.errors import InputError
+from xornet.preprocessing import set_moments
 from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
                             _fit_with_keras, _keras_callbacks, balanced_class_weight, check_monitors, choose_engine,
                             resolve_class_weight, restore_checkpoint, snapshot)

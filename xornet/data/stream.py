@@ -2,11 +2,16 @@
 
 Rows go to train, validation or test by a seeded hash of their row number, so
 a split needs no pass over the file and no index in memory. One scan pass
-counts the rows of each part, checks the labels and computes the training
-rows' mean and variance (for `Normalization`); each epoch then reads the file
-again through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of
-whole batches. Memory is flat in the number of rows. A CSV is parsed once,
-into a temporary Arrow IPC file of its float32 columns that the epochs read.
+counts the rows of each part, checks the labels, counts the missing cells and
+computes the training rows' mean and variance (for `Normalization`, and the
+fill values of data.missing: mean); each epoch then reads the file again
+through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of whole
+batches. Memory is flat in the number of rows. A CSV is parsed once, into a
+temporary Arrow IPC file of its columns (float32; data.categorical ones as
+text) that the epochs read. data.validation_path and data.test_path files are
+read in record batches too; data.categorical columns are one-hot encoded
+batch by batch with the training rows' categories, found in a pass before the
+scan.
 
 Example:
     >>> stream = open_stream(load_config("big.yaml"), seed=1)
