@@ -461,35 +461,23 @@ class Config(_Section):
 
 
 STREAM_HINTS = {  # what streamed data (data.stream) does not support -> the hint of its refusal
-    "training.engine": "training.engine: auto (the compiled engine streams), or data.stream: false",
-    "data.validation_path": "data.validation (a fraction) holds out rows of the streamed file, or data.stream: false",
-    "data.test_path": "data.test (a fraction) holds out rows of the streamed file, or data.stream: false",
-    "data.categorical": "data.stream: false to read the file into memory",
-    "data.missing": "data.missing: drop skips rows with missing cells when streaming, or data.stream: false",
-    "training.batch_size": "streamed data trains in mini-batches: set training.batch_size, e.g. 256",
+    "training.batch_size": "a full batch holds every training row in memory at once, which streaming avoids: set "
+                           "training.batch_size, e.g. 256, or data.stream: false",
 }
 
 
 def check_streamable(config: Config, why: str = "data.stream: true") -> None:
-    """Refuse, in one line naming where it was set, a key streamed data does not support; `why` says why the
-    data is streamed.
+    """Refuse, in one line naming where it was set, what streamed data does not support: training.batch_size
+    null (a full batch); `why` says why the data is streamed.
 
     Example:
-        >>> check_streamable(load_config("big.yaml", ["training.engine=keras"]))
+        >>> check_streamable(load_config("big.yaml", ["training.batch_size=null"]))
         Traceback (most recent call last):
-        xornet.errors.InputError: --set training.engine=keras: training.engine 'keras' is not supported with ...
+        xornet.errors.InputError: --set training.batch_size=null: training.batch_size null (full batch) is not ...
     """
-    data, training = config.data, config.training
-    refused = {"training.engine": f"training.engine {training.engine!r}" if training.engine == "keras" else None,
-               "data.validation_path": "data.validation_path" if data.validation_path is not None else None,
-               "data.test_path": "data.test_path" if data.test_path is not None else None,
-               "data.categorical": "data.categorical" if data.categorical else None,
-               "data.missing": f"data.missing {data.missing!r}" if data.missing in ("mean", "zero") else None,
-               "training.batch_size": "training.batch_size null (full batch)" if training.batch_size is None else None}
-    for key, what in refused.items():
-        if what is not None:
-            raise InputError(f"{config.place_of(key)}: {what} is not supported with streamed data ({why})",
-                             hint=STREAM_HINTS[key])
+    if config.training.batch_size is None:
+        raise InputError(f"{config.place_of('training.batch_size')}: training.batch_size null (full batch) is not "
+                         f"supported with streamed data ({why})", hint=STREAM_HINTS["training.batch_size"])
 
 
 # --- reading YAML with line numbers ---------------------------------------------------
@@ -916,6 +904,7 @@ data:
   # missing: error              # empty / NA cells: error | drop (the row) | mean | zero (fill features)
   # stream: auto                # read the file in record batches, not into memory: auto | true | false;
   # stream_memory_share: 0.25   #   auto streams a file larger than this share of MemAvailable
+  #                             #   (every data key streams; training.batch_size must be a number)
   normalize: false              # true: a Keras Normalization layer, adapted on the training rows, first
 
 model:

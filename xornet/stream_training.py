@@ -5,7 +5,8 @@ of chunks of whole batches prefetched in a background thread; one compiled
 call trains a chunk's batches with `model.train_step`, as the fast engine
 does for in-memory data. Validation rows are read again at the end of each
 epoch and scored with `model.test_step`, so `val_*` figures, Keras'
-EarlyStopping and ReduceLROnPlateau work as in memory.
+EarlyStopping and ReduceLROnPlateau work as in memory. With training.engine
+keras, Keras' own model.fit trains on the same batches instead.
 
 Example:
     >>> result = train_stream(model, stream, config.training, seed=1, validation=True)
@@ -25,10 +26,11 @@ from xornet.backend import import_keras
 from xornet.checkpoint import save_checkpoint
 from xornet.config import Config, TrainingConfig
 from xornet.data.stream import Stream, StreamSplits
+from xornet.errors import InputError
 from xornet.preprocessing import set_moments
 from xornet.trainer import (RESUMABLE_CHANGES, ProgressFn, TrainResult, _apply_schedule, _build_state, _check_finite,
-                            _keras_callbacks, balanced_class_weight, check_monitors, resolve_class_weight,
-                            restore_checkpoint, snapshot)
+                            _fit_with_keras, _keras_callbacks, balanced_class_weight, check_monitors, choose_engine,
+                            resolve_class_weight, restore_checkpoint, snapshot)
 
 EVALUATE_ROWS = 65536  # rows per test_step call when scoring a part after training
 
@@ -41,7 +43,7 @@ def train_streamed(config: Config, splits: StreamSplits, seed: int, progress: Pr
 
     stream, dataset = splits.stream, splits.train
     preview = dataset.x.rows
-    model = build_model(config, len(stream.features), seed, normalize_on=preview if config.data.normalize else None)
+    model = build_model(config, len(stream.inputs), seed, normalize_on=preview if config.data.normalize else None)
     if config.data.normalize:
         set_moments(model.get_layer("normalization"), stream.mean, stream.variance)  # as adapt would have
     compile_model(model, config.training)
@@ -71,11 +73,17 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
     import tensorflow as tf
 
     check_monitors(training, validation)
+    keras_engine = choose_engine(training)[0] == "keras"
+    if resume and keras_engine:
+        raise InputError("resuming goes with training.engine auto or fast, received engine 'keras'")
     started = time.perf_counter()
     keras = import_keras()
     _apply_schedule(model, training)
     callbacks = _keras_callbacks(keras, training)
     class_weight = stream_class_weight(training.class_weight, stream)
+    if keras_engine:
+        history, stop = _fit_stream_with_keras(model, stream, training, progress, validation, class_weight, callbacks)
+        return _result(history, stop, "keras (streamed)", callbacks, started, None)
     steps = _Steps(tf, model, training.batch_size)
     x0, y0 = next(iter(stream.shuffled("train", 1, 0, shuffle=False)))
     names = _build_state(model, tf.constant(x0), tf.constant(y0))
@@ -114,11 +122,36 @@ def train_stream(model, stream: Stream, training: TrainingConfig, seed: int = 0,
             save_checkpoint(checkpoint_path, snapshot(model, callbacks, epoch, history, fingerprint, stop))
     for callback in callbacks:
         callback.on_train_end()
+    return _result(history, stop or "completed", "fast (streamed)", callbacks, started, resumed_from)
+
+
+def _result(history: dict, stop: str, engine: str, callbacks: list, started: float, resumed_from) -> TrainResult:
     early = next((c for c in callbacks if type(c).__name__ == "EarlyStopping"), None)
     best = early.best_epoch + 1 if early is not None and early.best is not None else None
+    if early is not None and early.stopped_epoch > 0:  # model.fit's stop (the fast loop says so itself)
+        stop = "early_stopping"
     reason = "data.stream: the file is read in record batches each epoch"
-    return TrainResult(history, len(history["loss"]), stop or "completed", "fast (streamed)", reason,
-                       time.perf_counter() - started, best, resumed_from)
+    return TrainResult(history, len(history["loss"]), stop, engine, reason, time.perf_counter() - started, best,
+                       resumed_from)
+
+
+def _fit_stream_with_keras(model, stream: Stream, training: TrainingConfig, progress: ProgressFn | None,
+                           validation: bool, class_weight: dict[int, float] | None, callbacks: list):
+    """training.engine keras: Keras' own model.fit over the stream's tf.data batches, each epoch's rows in the
+    order the fast loop reads them (class weights as each row's sample weight)."""
+    import tensorflow as tf
+
+    def batches(chunks):  # chunks of whole batches -> the batches model.fit takes
+        return chunks.flat_map(lambda *parts: tf.data.Dataset.from_tensor_slices(parts).batch(training.batch_size))
+
+    train = batches(stream.dataset("train", training.batch_size, 0, training.shuffle, class_weight,
+                                   epochs=training.epochs))
+    held = None
+    if validation:  # its length told: fit would warn that it "ran out of data" at the end of an unknown length
+        steps = -(-stream.counts["validation"] // training.batch_size)
+        held = batches(stream.dataset("validation", training.batch_size, shuffle=False))
+        held = held.apply(tf.data.experimental.assert_cardinality(steps))
+    return _fit_with_keras(model, train, None, training, progress, held, None, callbacks, rows=stream.counts["train"])
 
 
 def _train_epoch(model, stream: Stream, training: TrainingConfig, steps: _Steps, names: list[str], epoch: int,
@@ -148,7 +181,7 @@ def stream_class_weight(setting, stream: Stream) -> dict[int, float] | None:
 
 def _fingerprint(model, stream: Stream, training: TrainingConfig, seed: int, validation: bool) -> dict:
     """What a checkpoint must match to be resumed: as the in-memory engine's, plus the training rows' hash."""
-    counts, width = stream.counts, len(stream.features)
+    counts, width = stream.counts, len(stream.inputs)
     shapes = [[counts["train"], width], [counts["train"], 1]]
     shapes += [[counts["validation"], width], [counts["validation"], 1]] if validation else []
     return {"data.stream": "streamed", "training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)),

@@ -456,7 +456,8 @@ def _timed(function, *args):
 
 
 def _fit_with_keras(model, x, y, training: TrainingConfig, progress: ProgressFn | None, validation,
-                    class_weight, callbacks):
+                    class_weight, callbacks, rows: int | None = None):
+    # x may be a tf.data.Dataset of the batches of every epoch, `rows` rows an epoch, and y None (data.stream)
     keras = import_keras()
 
     class Report(keras.callbacks.Callback):
@@ -472,10 +473,12 @@ def _fit_with_keras(model, x, y, training: TrainingConfig, progress: ProgressFn 
                 self.model.stop_training = True
 
     report = Report()
-    check_fit_split(model, min(training.batch_size or len(x), len(x)))
+    rows = len(x) if rows is None else rows
+    check_fit_split(model, min(training.batch_size or rows, rows))
     fitted = model.fit(
-        x, y, epochs=training.epochs, batch_size=training.batch_size or len(x),
-        shuffle=training.shuffle, verbose=0, callbacks=[report, *callbacks],
+        x, y, epochs=training.epochs, batch_size=training.batch_size or rows if y is not None else None,
+        steps_per_epoch=None if y is not None else -(-rows // training.batch_size),
+        shuffle=training.shuffle and y is not None, verbose=0, callbacks=[report, *callbacks],
         validation_data=validation, class_weight=class_weight,
     )
     names = list(fitted.history)

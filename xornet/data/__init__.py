@@ -373,8 +373,7 @@ def test_split_of_record(record: dict, source: str) -> Dataset:
     if record["data"].get("stream"):  # a streamed run: its test rows are picked by a hash of the row number
         from xornet.data.stream import stream_part
 
-        names = record["data"].get("classes") if record["data"].get("text_label") else None
-        test = stream_part(config, recorded["seed"], "test", classes=names)
+        test = stream_part(config, recorded["seed"], "test", record["data"])
     else:
         test = load_splits(config, recorded["seed"]).test
     expected, values = recorded["test"].get("sha256"), recorded["test"].get("values_sha256")

@@ -2,11 +2,16 @@
 
 Rows go to train, validation or test by a seeded hash of their row number, so
 a split needs no pass over the file and no index in memory. One scan pass
-counts the rows of each part, checks the labels and computes the training
-rows' mean and variance (for `Normalization`); each epoch then reads the file
-again through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of
-whole batches. Memory is flat in the number of rows. A CSV is parsed once,
-into a temporary Arrow IPC file of its float32 columns that the epochs read.
+counts the rows of each part, checks the labels, counts the missing cells and
+computes the training rows' mean and variance (for `Normalization`, and the
+fill values of data.missing: mean); each epoch then reads the file again
+through a bounded shuffle buffer, as a `tf.data.Dataset` of chunks of whole
+batches. Memory is flat in the number of rows. A CSV is parsed once, into a
+temporary Arrow IPC file of its columns (float32; data.categorical ones as
+text) that the epochs read. data.validation_path and data.test_path files are
+read in record batches too; data.categorical columns are one-hot encoded
+batch by batch with the training rows' categories, found in a pass before the
+scan.
 
 Example:
     >>> stream = open_stream(load_config("big.yaml"), seed=1)
@@ -26,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config, check_streamable
+from xornet.config import Config, check_streamable, did_you_mean
 from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
-from xornet.data.encoding import _last_layer, check_class_names, task_of
+from xornet.data.encoding import OTHER, _class_name, _last_layer, check_class_names, task_of
 from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
                                  is_text_type, location, value_type)
 from xornet.errors import InputError
@@ -39,7 +44,8 @@ SHUFFLE_ROWS = 262144  # rows the shuffle buffer holds (about 9 MB for 8 feature
 PREVIEW_ROWS = 16
 NUMBER_LABEL_HINT = ("a streamed label holds class names when its first row does, else numbers; "
                      "data.stream: false reads a label of numbers and names as class names")
-TEXT_CELL_HINT = "streamed data (data.stream) reads every cell as a number; data.stream: false reads text columns"
+TEXT_CELL_HINT = ("streamed data (data.stream) reads every cell as a number, but a data.categorical column's: add a text "
+                  "column to data.categorical to one-hot encode it")
 
 
 def memory_available() -> int:
@@ -111,26 +117,31 @@ def split_codes(rows: np.ndarray, validation: float | None, test: float | None, 
 
 
 class _Moments:
-    """Count, mean and sum of squared deviations per column, merged batch by batch (Chan et al.)."""
+    """Count, mean and sum of squared deviations of each column's values, merged batch by batch (Chan et al.);
+    a missing value (NaN, data.missing: mean before its fill values are known) is left out of its column's."""
 
     def __init__(self, width: int):
-        self.count, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
+        self.count, self.mean, self.m2 = np.zeros(width), np.zeros(width), np.zeros(width)
 
-    def add(self, x: np.ndarray) -> None:
+    def add(self, x: np.ndarray, gaps: bool = False) -> None:
+        """Merge the rows `x` (holding NaN only if `gaps`)."""
         if not len(x):
             return
         x = x.astype(np.float64)
-        n, mean = len(x), x.mean(axis=0)
-        m2 = ((x - mean) ** 2).sum(axis=0)
+        if gaps and np.isnan(x).any():
+            gaps = np.isnan(x)
+            n = (~gaps).sum(axis=0)
+            mean = np.nansum(x, axis=0) / np.maximum(n, 1)
+            m2 = np.nansum((x - mean) ** 2, axis=0)
+        else:
+            n, mean = len(x), x.mean(axis=0)
+            m2 = ((x - mean) ** 2).sum(axis=0)
         total = self.count + n
+        share = n / np.maximum(total, 1)
         delta = mean - self.mean
-        self.mean = self.mean + delta * n / total
-        self.m2 = self.m2 + m2 + delta**2 * self.count * n / total
+        self.mean = self.mean + delta * share
+        self.m2 = self.m2 + m2 + delta**2 * self.count * share
         self.count = total
-
-    @property
-    def variance(self) -> np.ndarray:
-        return self.m2 / max(self.count, 1)
 
 
 @dataclass
@@ -148,9 +159,15 @@ class Stream:
     variance: np.ndarray | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     class_counts: dict[int, int] = field(default_factory=dict)  # training rows of each class (class_weight)
-    drop_missing: bool = False
+    missing: str = "error"  # data.missing
+    fill: np.ndarray | None = None  # data.missing mean or zero: each feature's fill value (mean: after the scan)
+    missing_counts: dict = field(default_factory=dict)  # the scan's "rows_dropped", "cells_filled", as in memory
+    rows_read: int = 0  # the file's rows, dropped ones too (data.rows, as in memory)
+    files: dict[str, "Stream"] = field(default_factory=dict)  # parts read from their own file (data.test_path)
     test_values_hash: str | None = None  # splits.values_hash of the test rows (evaluate checks it)
     classes: list[str] | None = None  # a label of class names: its names, sorted (their index is the class)
+    categorical: dict[str, list[str] | None] = field(default_factory=dict)  # data.categorical: each one's vocabulary
+    unknown: str = "error"  # data.unknown
     cache: Path | None = None  # a CSV's columns as a temporary Arrow IPC file, parsed once (see cache_csv)
 
     def cache_csv(self) -> None:
@@ -171,19 +188,44 @@ class Stream:
         cache = Path(directory) / "columns.arrows"
         writer = None
         with pa.OSFile(str(cache), "wb") as sink:
-            for batch in _record_batches(self.path, [*self.features, self.label], self.classes is not None):
+            for batch in _record_batches(self.path, [*self.features, self.label], self.text_columns):
                 writer = writer or pa.ipc.new_stream(sink, batch.schema)
                 writer.write_batch(batch)
             if writer is not None:
                 writer.close()
         self.cache = cache
 
-    def chunks(self):
-        """(first row number, x float32, y float32) for each record batch of the whole file."""
+    @property
+    def text_columns(self) -> set[str]:
+        """The columns read as text: data.categorical ones, and a label of class names."""
+        return set(self.categorical) | ({self.label} if self.classes is not None else set())
+
+    @property
+    def inputs(self) -> list[str]:
+        """The model's inputs, as in memory: each feature, or a categorical one's one-hot columns ("color=red").
+
+        Example:
+            >>> stream.inputs
+            ['color=blue', 'color=red', 'size']
+        """
+        names = []
+        for name in self.features:
+            if name in self.categorical:
+                names += [f"{name}={value}" for value in self.categorical[name] or []]
+                names += [f"{name}={OTHER}"] if self.unknown == "ignore" else []
+            else:
+                names.append(name)
+        return names
+
+    def chunks(self, tally: dict | None = None):
+        """(row numbers, x float32, y float32) for each record batch of the whole file, rows with a missing cell
+        dropped or filled as data.missing says. The scan pass's `tally` counts what data.missing did (see
+        _handle_missing) and the rows read."""
         start = 0
-        for batch in _record_batches(self.cache or self.path, [*self.features, self.label], self.classes is not None):
-            rows = np.arange(start, start + batch.num_rows)
-            columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in self.features]
+        for batch in _record_batches(self.cache or self.path, [*self.features, self.label], self.text_columns):
+            begin, rows = start, np.arange(start, start + batch.num_rows)
+            columns = [self._category_numbers(batch.column(name), self.categorical[name]) if name in self.categorical
+                       else batch.column(name).to_numpy(zero_copy_only=False) for name in self.features]
             columns.append(self._class_numbers(batch.column(self.label), rows) if self.classes is not None else
                            batch.column(self.label).to_numpy(zero_copy_only=False))
             values = np.column_stack(columns).astype(np.float32, copy=False)
@@ -193,15 +235,83 @@ class Stream:
                 finite = np.isfinite(values.sum())  # a sum is faster than looking at every value
             if not finite and np.isinf(values).any():
                 self._refuse_infinite(values, rows)
-            missing = None if finite else np.isnan(values).any(axis=1)
-            if missing is not None and missing.any():
-                if not self.drop_missing:
-                    row = int(np.flatnonzero(missing)[0])
-                    column = [*self.features, self.label][int(np.flatnonzero(np.isnan(values[row]))[0])]
-                    raise InputError(f"{self._where(int(rows[row]))}, column {column!r}: missing value",
-                                     hint="data.missing: drop skips such rows when streaming")
-                x, y, rows = x[~missing], y[~missing], rows[~missing]
-            yield rows, x, y
+            if tally is not None:
+                tally["rows"] += len(values)
+            if not finite and np.isnan(values).any():
+                x, y, rows = self._handle_missing(values, rows, tally)
+            yield rows, self._one_hot(x, rows, batch, begin) if self.categorical else x, y
+
+    @staticmethod
+    def _category_numbers(column, vocabulary: list[str]) -> np.ndarray:
+        """A categorical column's values as their index in `vocabulary`: NaN where missing, -1 where unknown."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = _category_names(column)
+        numbers = pc.index_in(column, value_set=pa.array(vocabulary, pa.string())).to_numpy(zero_copy_only=False)
+        numbers = numbers.astype(np.float64)
+        numbers[np.isnan(numbers) & column.is_valid().to_numpy(zero_copy_only=False)] = -1
+        return numbers
+
+    def _one_hot(self, x: np.ndarray, rows: np.ndarray, batch, start: int) -> np.ndarray:
+        """The batch's inputs: each categorical column's category numbers as one-hot columns, as in memory (a
+        missing or unknown category goes to the "<other>" column with data.unknown: ignore, else is refused)."""
+        out = np.zeros((len(x), len(self.inputs)), np.float32)
+        at = 0
+        for column, name in enumerate(self.features):
+            if name not in self.categorical:
+                out[:, at] = x[:, column]
+                at += 1
+                continue
+            vocabulary, numbers = self.categorical[name], x[:, column]
+            bad = np.flatnonzero(~(numbers >= 0))  # NaN (missing) or -1 (not in the vocabulary)
+            if bad.size and self.unknown != "ignore":
+                row = int(rows[bad[0]])
+                self._refuse_category(name, row, _category_names(batch.column(name))[row - start].as_py())
+            numbers = np.where(numbers >= 0, numbers, len(vocabulary)).astype(np.int64)
+            out[np.arange(len(x)), at + numbers] = 1.0
+            at += len(vocabulary) + (self.unknown == "ignore")
+        return out
+
+    def _refuse_category(self, name: str, row: int, value: str | None) -> None:
+        """The in-memory encoder's error for a missing or unknown category."""
+        if value is None:
+            raise InputError(f"{self._where(row)}, column {name!r}: missing value",
+                             hint="fill it in, or set data.missing: drop")
+        vocabulary = self.categorical[name]
+        shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
+        raise InputError(f"{self._where(row)}, column {name!r}: unknown category {value!r}, the training rows "
+                         f"have: {shown}", hint="set data.unknown: ignore to give unseen categories their own column")
+
+    def _handle_missing(self, values: np.ndarray, rows: np.ndarray, tally: dict | None):
+        """(x, y, rows) of a batch holding a missing cell, as the in-memory reader does: a row without a label is
+        dropped; one with a missing feature too with data.missing drop, else filled (mean, zero); data.missing:
+        error refuses the first such cell (the scan pass counts them all first, for the message)."""
+        gaps = np.isnan(values)
+        features = gaps[:, :-1]
+        lost = gaps[:, -1] | (features.any(axis=1) if self.missing in ("drop", "error") else False)
+        if tally is not None:
+            if tally["first"] is None:
+                at = int(np.flatnonzero(gaps.any(axis=1))[0])
+                tally["first"] = (int(rows[at]), int(np.flatnonzero(gaps[at])[0]))
+            tally["columns"] += gaps.sum(axis=0)
+            tally["rows_dropped"] += int(np.count_nonzero(lost))
+            tally["cells_filled"] += int(np.count_nonzero(features[~lost])) if self.missing in ("mean", "zero") else 0
+        elif self.missing == "error":
+            at = int(np.flatnonzero(gaps.any(axis=1))[0])
+            self._refuse_missing((int(rows[at]), int(np.flatnonzero(gaps[at])[0])))
+        values, rows = values[~lost], rows[~lost]
+        x, y = values[:, :-1], values[:, -1:]
+        if self.fill is not None:
+            x = np.where(np.isnan(x), self.fill, x).astype(np.float32, copy=False)
+        return x, y, rows
+
+    def _refuse_missing(self, first: tuple[int, int], cells: int | None = None) -> None:
+        """The in-memory reader's error for a missing cell with data.missing: error: (row, column) and the file's count."""
+        row, column = first
+        count = f" ({cells} missing cell{'s' if cells > 1 else ''} in the file)" if cells else ""
+        raise InputError(f"{self._where(row)}, column {[*self.features, self.label][column]!r}: missing value{count}",
+                         hint="fill it in, or set data.missing: drop, mean or zero")
 
     def _class_numbers(self, names, rows: np.ndarray) -> np.ndarray:
         """A text label's class numbers (NaN where the cell is missing); a name that is not a class is refused."""
@@ -237,7 +347,11 @@ class Stream:
         return None if self.path.suffix.lower() in (".parquet", ".pq") else csv_header(self.path)[1] + 1
 
     def part(self, name: str):
-        """(rows, x, y) of each record batch, keeping only the rows of part `name`."""
+        """(rows, x, y) of each record batch, keeping only the rows of part `name` (read from its own file with
+        data.validation_path or data.test_path)."""
+        if name in self.files:
+            yield from self.files[name].chunks()
+            return
         if not (self.validation or self.test):  # every row trains: no hash to compute
             yield from self.chunks() if name == "train" else ()
             return
@@ -253,7 +367,7 @@ class Stream:
         if not shuffle:
             yield from _rechunk(pieces, chunk_rows)
             return
-        buffer = _ShuffleBuffer(len(self.features), chunk_rows, np.random.default_rng([self.seed, epoch]))
+        buffer = _ShuffleBuffer(len(self.inputs), chunk_rows, np.random.default_rng([self.seed, epoch]))
         for x, y in pieces:
             for start in range(0, len(x), chunk_rows):
                 buffer.add(x[start:start + chunk_rows], y[start:start + chunk_rows])
@@ -277,7 +391,7 @@ class Stream:
         from xornet.trainer import sample_weights
 
         chunk_rows = self.chunk_rows(batch_size)
-        signature = (tf.TensorSpec([None, len(self.features)], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+        signature = (tf.TensorSpec([None, len(self.inputs)], tf.float32), tf.TensorSpec([None, 1], tf.float32))
         if class_weight is not None:
             signature += (tf.TensorSpec([None], tf.float32),)
 
@@ -376,8 +490,8 @@ def _process_exists(pid: int) -> bool:
         return True
 
 
-def _record_batches(path: Path, columns: list[str], text_label: bool = False):
-    """pyarrow record batches of `columns` (the label last, as text with `text_label`): `ParquetFile.iter_batches`
+def _record_batches(path: Path, columns: list[str], text: set[str] = frozenset()):
+    """pyarrow record batches of `columns` (those in `text` as text, the others float32): `ParquetFile.iter_batches`
     (row group by row group), float32 `csv.open_csv`, or the Arrow IPC file of `Stream.cache_csv`."""
     import pyarrow as pa
 
@@ -396,7 +510,7 @@ def _record_batches(path: Path, columns: list[str], text_label: bool = False):
 
     names, skip, _ = csv_header(path)
     read = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 22)
-    types = {name: pa.float32() for name in columns} | ({columns[-1]: pa.string()} if text_label else {})
+    types = {name: pa.string() if name in text else pa.float32() for name in columns}
     convert = pacsv.ConvertOptions(column_types=types, include_columns=columns,
                                    null_values=NULL_VALUES, strings_can_be_null=True)
     try:
@@ -407,9 +521,9 @@ def _record_batches(path: Path, columns: list[str], text_label: bool = False):
                                  if name == columns[-1] else TEXT_CELL_HINT) from None  # the label: the last column
 
 
-def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
-    """Refuse a Parquet feature of text (categories), or a label neither numbers nor text, from the file's schema,
-    before reading rows."""
+def _check_numeric_schema(path: Path, columns: list[str], label: str, categorical=()) -> None:
+    """Refuse a Parquet feature of text not in data.categorical, or a label neither numbers nor text, from the
+    file's schema, before reading rows."""
     if path.suffix.lower() not in (".parquet", ".pq"):
         return
     import pyarrow.parquet as pq
@@ -417,7 +531,7 @@ def _check_numeric_schema(path: Path, columns: list[str], label: str) -> None:
     schema = pq.read_schema(path)
     for name in columns:
         kind = value_type(schema.field(name).type)
-        if not is_numeric_type(kind) and not (name == label and is_text_type(kind)):
+        if not is_numeric_type(kind) and not ((name == label or name in categorical) and is_text_type(kind)):
             raise InputError(f"{path}: column {name!r}: expected {'numbers or class names' if name == label else 'numbers'}"
                              f", received Parquet type {kind}", hint=None if name == label else TEXT_CELL_HINT)
 
@@ -444,7 +558,7 @@ def _class_names(stream: Stream) -> tuple[list[str], str | None]:
     import pyarrow.compute as pc
 
     names, first = set(), None
-    for batch in _record_batches(stream.cache or stream.path, [stream.label], text_label=True):
+    for batch in _record_batches(stream.cache or stream.path, [stream.label], {stream.label}):
         if first is None and batch.num_rows:
             first = batch.column(stream.label)[0].as_py()
         names.update(pc.unique(batch.column(stream.label)).to_pylist())
@@ -452,10 +566,16 @@ def _class_names(stream: Stream) -> tuple[list[str], str | None]:
     return sorted(names), first
 
 
-def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str] | None = None) -> Stream:
+SUFFIXES = (".csv", ".txt", ".parquet", ".pq")
+
+
+def open_stream(config: Config, seed: int, scan: bool = True, learned: dict | None = None) -> Stream:
     """Check what streaming supports, then (with `scan`) make the scan pass: part sizes, hashes of each
-    part's row numbers, label checks, the training rows' mean and variance. A label of class names is
-    numbered by `classes` (a run record's), or else by its sorted names, found by a pass over the label.
+    part's row numbers, label checks, missing cells, the training rows' mean and variance. What a run learned
+    (its record's "data": class names, fill values, categorical vocabularies) comes from `learned`, or else:
+    a label of class names is numbered by its sorted names, found by a pass over the label; data.categorical
+    one-hot encodes the categories of the training rows, found by a pass before the scan; data.missing: mean
+    fills with the scan's means.
 
     Example:
         >>> open_stream(config, seed=1).counts
@@ -465,37 +585,162 @@ def open_stream(config: Config, seed: int, scan: bool = True, classes: list[str]
     path = Path(data.path)
     if not path.is_file():
         raise InputError(f"{source}: data file not found (data.path)")
-    if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+    if path.suffix.lower() not in SUFFIXES:
         raise InputError(f"{source}: data.stream reads .csv and .parquet files, received {path.suffix or 'no extension'!r}",
                          hint="data.stream: false to read it into memory")
     check_streamable(config, why=stream_reason(config))
     features, label = pick_columns(column_names(path), data.features, data.label, source, config.override_of("data.label"))
-    _check_numeric_schema(path, [*features, label], label)
-    stream = Stream(path, features, label, data.validation, data.test, seed, drop_missing=data.missing == "drop")
+    categorical = [str(name) for name in data.categorical]
+    for name in categorical:
+        if name not in features:
+            raise InputError(f"{source}: data.categorical: {name!r} is not one of the feature columns "
+                             f"({', '.join(features)})")
+    _check_numeric_schema(path, [*features, label], label, categorical)
+    learned = learned or {}
+    stream = Stream(path, features, label, None if data.validation_path else data.validation,
+                    None if data.test_path else data.test, seed, missing=data.missing, unknown=data.unknown,
+                    categorical={name: learned.get("categorical", {}).get(name) for name in categorical})
+    fill = {"mean": learned.get("fill") or {}, "zero": dict.fromkeys(features, 0.0)}.get(data.missing)
+    if fill:  # NaN: a categorical column is one-hot encoded, not filled
+        stream.fill = np.array([np.nan if name in categorical else fill[name] for name in features], np.float32)
+    classes = learned.get("classes") if learned.get("text_label") else None
     if _text_label(path, label):
         stream.classes = classes if classes is not None else []
+    for name in ("validation", "test"):
+        if getattr(data, f"{name}_path") is not None:
+            stream.files[name] = _part_file(stream, Path(getattr(data, f"{name}_path")), f"data.{name}_path")
     if scan:
         stream.cache_csv()
         if classes is None and stream.classes is not None:  # a run's own classes were checked when it trained
             stream.classes, first = _class_names(stream)
             if stream.classes:
                 check_class_names(stream.classes, label, config, source, (stream._where(0), first))
+        if categorical and not learned:
+            stream.categorical = _vocabularies(stream)
         _scan(stream, config)
+    _share_encoding(stream)
     return stream
 
 
-def stream_part(config: Config, seed: int, name: str, classes: list[str] | None = None) -> Dataset:
-    """Part `name` ("test", ...) of a streamed file, read into memory (what `evaluate` scores); a label of class
-    names is numbered by `classes`, the run's.
+def _part_file(stream: Stream, path: Path, key: str) -> Stream:
+    """The stream of a validation or test file (`key`: data.validation_path ...), its columns checked from its
+    header or schema; it is read as the training file is (its classes and fill values, see _share_encoding)."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found ({key})")
+    if path.suffix.lower() not in SUFFIXES:
+        raise InputError(f"{path}: data.stream reads .csv and .parquet files ({key}), received "
+                         f"{path.suffix or 'no extension'!r}", hint="data.stream: false to read it into memory")
+    names = column_names(path)
+    for name in [*stream.features, stream.label]:
+        if name not in names:
+            raise InputError(f"{path}: {key}: no column named {name!r}{did_you_mean(name, names)}; "
+                             f"the file has columns: {', '.join(names)}")
+    _check_numeric_schema(path, [*stream.features, stream.label], stream.label, stream.categorical)
+    return Stream(path, stream.features, stream.label, None, None, stream.seed, missing=stream.missing,
+                  unknown=stream.unknown)
+
+
+def _share_encoding(stream: Stream) -> None:
+    """Give the validation and test files the training file's classes, fill values and vocabularies."""
+    for part in stream.files.values():
+        part.classes, part.fill, part.categorical = stream.classes, stream.fill, stream.categorical
+
+
+def _category_names(column):
+    """A categorical column as text: a column of numbers (Parquet) named as the in-memory encoder names them."""
+    import pyarrow as pa
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    return pa.array([None if value is None or value != value else _class_name(value) for value in column.to_pylist()],
+                    pa.string())
+
+
+def _vocabularies(stream: Stream) -> dict[str, list[str]]:
+    """Each data.categorical column's sorted categories in the training rows (the rows the scan keeps), as the
+    in-memory encoder learns them: one pass over the file before the scan, which one-hot encodes with them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found, start = {name: set() for name in stream.categorical}, 0
+    for batch in _record_batches(stream.cache or stream.path, [*stream.features, stream.label], stream.text_columns):
+        rows = np.arange(start, start + batch.num_rows)
+        start += batch.num_rows
+        keep = split_codes(rows, stream.validation, stream.test, stream.seed) == 0
+        for name in [*stream.features, stream.label]:  # the rows that _handle_missing drops
+            if name == stream.label or stream.missing in ("drop", "error"):
+                keep &= ~pc.is_null(batch.column(name), nan_is_null=True).to_numpy(zero_copy_only=False)
+        for name in found:
+            found[name].update(pc.unique(_category_names(batch.column(name).filter(pa.array(keep)))).to_pylist())
+    return {name: sorted(values - {None}) for name, values in found.items()}
+
+
+def stream_part(config: Config, seed: int, name: str, learned: dict | None = None) -> Dataset:
+    """Part `name` ("test", ...) of a streamed file (or its data.test_path file), read into memory (what
+    `evaluate` scores), encoded as the run's record says (`learned`: its "data").
 
     Example:
         >>> stream_part(config, seed=1, name="test").rows[:3]
         array([ 4, 17, 30])
     """
-    stream = open_stream(config, seed, scan=False, classes=classes)
+    stream = open_stream(config, seed, scan=False, learned=learned)
     parts = list(stream.part(name))
     rows, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    return Dataset(x, y, stream.features, stream.label, str(stream.path), classes=stream.classes or None, rows=rows)
+    return Dataset(x, y, stream.inputs, stream.label, str(stream.files.get(name, stream).path),
+                   classes=stream.classes or None, rows=rows)
+
+
+def _tally(stream: Stream) -> dict:
+    """What the scan pass counts of a file's rows and missing cells (see Stream.chunks)."""
+    return {"rows": 0, "rows_dropped": 0, "cells_filled": 0, "first": None,
+            "columns": np.zeros(len(stream.features) + 1, np.int64)}
+
+
+def _check_missing(stream: Stream, tally: dict) -> None:
+    """After a file's scan: refuse its missing cells (data.missing: error) or a file left without rows, as the
+    in-memory reader does, else keep its counts."""
+    if stream.missing == "error" and tally["first"] is not None:
+        stream._refuse_missing(tally["first"], int(tally["columns"].sum()))
+    if tally["rows"] and tally["rows_dropped"] == tally["rows"]:
+        empty = [name for name, count in zip([*stream.features, stream.label], tally["columns"].tolist())
+                 if count == tally["rows"]]
+        raise InputError(f"{stream.path}: no rows left with data.missing: {stream.missing}: "
+                         + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
+                         hint=f"check data.label (now {stream.label!r}): a comma at the end of every line makes an "
+                              "empty last column" if stream.label in empty else
+                              "fill in the missing cells, or data.missing: mean")
+    stream.missing_counts = {"rows_dropped": tally["rows_dropped"], "cells_filled": tally["cells_filled"]}
+    stream.rows_read = tally["rows"]
+
+
+def _means(stream: Stream, moments: _Moments) -> np.ndarray:
+    """data.missing: mean: each feature's mean over the training rows' values it has, as float32 (NaN for a
+    categorical feature: it is not filled)."""
+    inputs, fill = stream.inputs, np.full(len(stream.features), np.nan, np.float32)
+    for column, name in enumerate(stream.features):
+        if name not in stream.categorical:
+            at = inputs.index(name)
+            if moments.count[at] == 0:
+                raise InputError(f"{stream.path}: column {name!r} is empty in every training row: it has no mean to "
+                                 "fill its missing cells with (data.missing: mean)",
+                                 hint="leave it out with data.features, or fill it in")
+            fill[column] = moments.mean[at]
+    return fill
+
+
+def _values_hash(parts, check=None) -> tuple[int, str]:
+    """(rows, splits.values_hash) of the (rows, x, y) batches `parts`: their inputs' bytes in order, then
+    their labels' (kept until the end: 4 bytes a row); `check(rows, x, y)` looks at each batch."""
+    digest, labels, count = hashlib.sha256(), [], 0
+    for rows, x, y in parts:
+        if check is not None:
+            check(rows, x, y)
+        digest.update(np.ascontiguousarray(x, dtype="<f4").tobytes())
+        labels.append(np.ascontiguousarray(y, dtype="<f4"))
+        count += len(x)
+    for label in labels:
+        digest.update(label.tobytes())
+    return count, digest.hexdigest()
 
 
 def _scan(stream: Stream, config: Config) -> None:
@@ -505,28 +750,47 @@ def _scan(stream: Stream, config: Config) -> None:
     hashes = {name: hashlib.sha256() for name in PARTS}  # equal to rows_hash of each part's row numbers
     # values_hash of the test rows, as evaluate checks them: their inputs' bytes in order (row-major, so chunk by
     # chunk), then their labels' (kept until the end: 4 bytes a test row)
-    test_values, test_labels = hashlib.sha256(), []
-    moments = _Moments(len(stream.features))
-    for rows, x, y in stream.chunks():
+    test_values, test_labels, test_gaps = hashlib.sha256(), [], False
+    moments = _Moments(len(stream.inputs))
+    tally = _tally(stream)
+    for rows, x, y in stream.chunks(tally):
         codes = split_codes(rows, stream.validation, stream.test, stream.seed)
-        check_fits_model(Dataset(x, y, stream.features, stream.label, str(stream.path), rows=rows), config)
+        check_fits_model(Dataset(x, y, stream.inputs, stream.label, str(stream.path), rows=rows), config)
         for code, name in enumerate(PARTS):
             counts[name] += int(np.count_nonzero(codes == code))
             hashes[name].update(rows[codes == code].astype("<i8").tobytes())
-        moments.add(x[codes == 0])
-        test_values.update(np.ascontiguousarray(x[codes == 2], dtype="<f4").tobytes())
+        unfilled = stream.fill is None and stream.missing == "mean"  # filled after the scan, with the means
+        moments.add(x[codes == 0], gaps=unfilled)
+        test = x[codes == 2]
+        test_gaps = test_gaps or (unfilled and bool(np.isnan(test).any()))
+        test_values.update(np.ascontiguousarray(test, dtype="<f4").tobytes())
         test_labels.append(np.ascontiguousarray(y[codes == 2], dtype="<f4"))
         if config.training.class_weight == "balanced":
             for label, n in zip(*np.unique(class_labels(y[codes == 0]), return_counts=True)):
                 classes[int(label)] = classes.get(int(label), 0) + int(n)
+    _check_missing(stream, tally)
     if counts["train"] == 0:
         raise InputError(f"{stream.path}: no training rows to stream (the file is empty, or every row is held out)")
-    stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.variance
+    if stream.missing == "mean":
+        stream.fill = _means(stream, moments)
+    # the variance of the filled column (a mean-filled cell adds no deviation), as Normalization.adapt finds it
+    stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.m2 / counts["train"]
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
     for labels in test_labels:
         test_values.update(labels.tobytes())
     stream.test_values_hash = test_values.hexdigest()
+    if test_gaps:  # one more read of the test rows, now with their fill values
+        stream.test_values_hash = _values_hash(stream.part("test"))[1]
     stream.class_counts = dict(sorted(classes.items()))
+    _share_encoding(stream)
+    for name, part in stream.files.items():
+        part.cache_csv()
+        part_tally = _tally(part)
+        counts[name], digest = _values_hash(part.chunks(part_tally), lambda rows, x, y: check_fits_model(
+            Dataset(x, y, part.inputs, part.label, str(part.path), rows=rows), config))
+        _check_missing(part, part_tally)
+        if name == "test":
+            stream.test_values_hash = digest
 
 
 class PreviewRows:
@@ -562,21 +826,32 @@ def stream_splits(config: Config, seed: int) -> StreamSplits:
     stream = open_stream(config, seed)
     x, y = next(iter(stream.shuffled("train", PREVIEW_ROWS, 0, shuffle=False)))
     train = Dataset(PreviewRows(x, stream.counts["train"]), PreviewRows(y, stream.counts["train"]),
-                    stream.features, stream.label, str(stream.path), classes=stream.classes or None)
+                    stream.inputs, stream.label, str(stream.path), classes=stream.classes or None)
     train.held_out = {name: stream.counts[name] for name in PARTS[1:] if stream.counts[name]}
-    train.missing = {"policy": config.data.missing}
+    train.missing = {"policy": config.data.missing, **stream.missing_counts}
     task = task_of(config.training.loss)
     units = _last_layer(config)[0]
-    encoding = {"source": str(stream.path), "rows": sum(stream.counts.values()), "features": stream.features,
+    encoding = {"source": str(stream.path), "rows": stream.rows_read, "features": stream.features,
                 "label": stream.label, "task": task,
                 "classes": stream.classes if stream.classes is not None else
                 [str(i) for i in range(units or 0)] if task == "multiclass" else None,
                 "text_label": stream.classes is not None,
-                "categorical": {}, "unknown": config.data.unknown, "fill": {}, "inputs": stream.features,
-                "missing": {"policy": config.data.missing},
+                "categorical": stream.categorical, "unknown": config.data.unknown,
+                "fill": {} if stream.fill is None else {name: value for name, value in
+                                                         zip(stream.features, stream.fill.tolist())
+                                                         if name not in stream.categorical},
+                "inputs": stream.inputs, "missing": train.missing,
                 "splits": {"seed": seed, "method": "hash of the row number (data.stream)",
-                           **{name: {"rows": n, "source": str(stream.path), "sha256": stream.hashes[name],
-                                     **({"values_sha256": stream.test_values_hash} if name == "test" else {})}
-                              for name, n in stream.counts.items() if n or name == "train"}},
+                           **{name: _split_record(stream, name) for name, n in stream.counts.items()
+                              if n or name == "train"}},
                 "stream": True}
     return StreamSplits(train, encoding=encoding, stream=stream)
+
+
+def _split_record(stream: Stream, name: str) -> dict:
+    """The run record's entry of part `name`: its rows, file, hash of its row numbers (none for a part read
+    from its own file, as in memory) and, for the test part, of its values."""
+    source = stream.files.get(name, stream)
+    return {"rows": stream.counts[name], "source": str(source.path),
+            **({"sha256": stream.hashes[name]} if source is stream else {}),
+            **({"values_sha256": stream.test_values_hash} if name == "test" else {})}
