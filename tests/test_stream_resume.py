@@ -75,6 +75,14 @@ def test_killed_streamed_run_resumes_and_matches_an_uninterrupted_run(workdir, x
                             "1150 -> 1071; validation rows: 350 -> 429) (hint: to start over, train with --force and "
                             "without --resume; it replaces the checkpoint)\n")
 
+    write_data("rows.csv", x + 1, y)  # the file edited: the same rows and columns, other numbers
+    edited = xornet("train", "long.yaml", "--resume")
+    assert (edited.exit_code, edited.stderr) == (
+        2, "error: models/.basic_checkpoint.npz: the checkpoint is of a different run (the training or validation rows "
+           "hold other values (the data file, or its split, changed)) (hint: to start over, train with --force and "
+           "without --resume; it replaces the checkpoint)\n")
+    write_data("rows.csv", x, y)
+
     write("memory.yaml", CONFIG.replace("stream: true", "stream: false"))  # the same rows, split another way
     memory = xornet("train", "memory.yaml", "--resume")
     assert memory.exit_code == 2

@@ -180,13 +180,14 @@ def stream_class_weight(setting, stream: Stream) -> dict[int, float] | None:
 
 
 def _fingerprint(model, stream: Stream, training: TrainingConfig, seed: int, validation: bool) -> dict:
-    """What a checkpoint must match to be resumed: as the in-memory engine's, plus the training rows' hash."""
+    """What a checkpoint must match to be resumed: as the in-memory engine's, plus the hashes of the training rows'
+    numbers and of every value read."""
     counts, width = stream.counts, len(stream.inputs)
     shapes = [[counts["train"], width], [counts["train"], 1]]
     shapes += [[counts["validation"], width], [counts["validation"], 1]] if validation else []
     return {"data.stream": "streamed", "training": training.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES)),
             "seed": seed, "data": shapes, "weights": [list(v.shape) for v in model.variables],
-            "stream": stream.hashes["train"]}
+            "stream": stream.hashes["train"], "values": stream.values_hash}
 
 
 def _logs(model, names: list[str], prefix: str) -> dict[str, float]:

@@ -165,6 +165,7 @@ class Stream:
     rows_read: int = 0  # the file's rows, dropped ones too (data.rows, as in memory)
     files: dict[str, "Stream"] = field(default_factory=dict)  # parts read from their own file (data.test_path)
     test_values_hash: str | None = None  # splits.values_hash of the test rows (evaluate checks it)
+    values_hash: str | None = None  # with training.checkpoint_every: SHA-256 of every value read (a resume matches it)
     classes: list[str] | None = None  # a label of class names: its names, sorted (their index is the class)
     categorical: dict[str, list[str] | None] = field(default_factory=dict)  # data.categorical: each one's vocabulary
     unknown: str = "error"  # data.unknown
@@ -753,8 +754,12 @@ def _scan(stream: Stream, config: Config) -> None:
     test_values, test_labels, test_gaps = hashlib.sha256(), [], False
     moments = _Moments(len(stream.inputs))
     tally = _tally(stream)
+    values = hashlib.sha256() if config.training.checkpoint_every else None  # an edited file is not resumed
     for rows, x, y in stream.chunks(tally):
         codes = split_codes(rows, stream.validation, stream.test, stream.seed)
+        if values is not None:
+            values.update(np.ascontiguousarray(x, dtype="<f4").tobytes())
+            values.update(np.ascontiguousarray(y, dtype="<f4").tobytes())
         check_fits_model(Dataset(x, y, stream.inputs, stream.label, str(stream.path), rows=rows), config)
         for code, name in enumerate(PARTS):
             counts[name] += int(np.count_nonzero(codes == code))
@@ -791,6 +796,9 @@ def _scan(stream: Stream, config: Config) -> None:
         _check_missing(part, part_tally)
         if name == "test":
             stream.test_values_hash = digest
+        if values is not None:
+            values.update(digest.encode())
+    stream.values_hash = values.hexdigest() if values is not None else None
 
 
 class PreviewRows:
