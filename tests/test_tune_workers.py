@@ -1,0 +1,94 @@
+"""`xornet tune` with several workers on one study, killed workers and Ctrl-C: every trial its own values, exactly
+--trials finished trials, a killed worker's trial failed and run again, and a Ctrl-C that says how to go on."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from optuna.trial import TrialState
+
+from xornet.sweep import open_study
+
+SEARCH = ["configs/xor.yaml", "--search", "training.learning_rate=loguniform(1e-2,1)",
+          "--search", "model.layers.0.units=int(2,16)", "--study", "s", "--out", "t"]
+QUICK = ["--set", "training.epochs=20"]
+
+
+def tune_process(workdir, *args):
+    return subprocess.Popen([sys.executable, "-m", "xornet", "tune", *SEARCH, *args], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def trials_of(storage="t/study.log"):
+    if not storage.startswith("postgresql") and not Path(storage).exists():  # the worker has not made it yet
+        return []
+    return open_study(storage, "s").optuna.get_trials()
+
+
+def params(trials):
+    return [tuple(t.params.values()) for t in trials if t.params]
+
+
+def wait_for(condition, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the worker never got there"
+        time.sleep(0.1)
+
+
+def test_one_worker_draws_the_values_it_always_drew_from_the_seed(workdir, xornet):
+    result = xornet("tune", *SEARCH, *QUICK, "--trials", "5")
+    assert result.exit_code == 0, result.stderr
+    with open(workdir / "t/trials.csv") as handle:
+        rows = [(row["training.learning_rate"], row["model.layers.0.units"]) for row in csv.DictReader(handle)]
+    assert rows == [  # xornet 0.x before several workers split a study: TPESampler(seed=42), one random stream
+        ("0.05611516415334506", "16"), ("0.29106359131330695", "10"), ("0.8597392498054096", "5"),
+        ("0.02962338736801955", "2"), ("0.6738804521378654", "2")]
+
+
+def test_two_workers_on_one_journal_file_run_each_value_once_and_exactly_the_trials_asked(workdir):
+    workers = [tune_process(workdir, *QUICK, "--trials", "6") for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = trials_of()
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
+    assert all(t.state != TrialState.RUNNING for t in trials)
+    assert len(set(params(trials))) == len(params(trials)) >= 6  # no trial repeats another's values
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
+
+
+def test_a_killed_workers_trial_fails_and_a_rerun_runs_the_budget_with_new_values(workdir, xornet):
+    worker = tune_process(workdir, "--set", "training.epochs=3000", "--trials", "3")
+    wait_for(lambda: [t.state for t in trials_of()][:2] == [TrialState.COMPLETE, TrialState.RUNNING], worker)
+    worker.send_signal(signal.SIGKILL)  # mid-trial: trial 1 stays "running" in the study
+    worker.wait()
+    killed = [t for t in trials_of() if t.state == TrialState.RUNNING]
+    assert [t.number for t in killed] == [1]
+    again = xornet("tune", *SEARCH, "--set", "training.epochs=3000", "--trials", "3")
+    assert again.exit_code == 0, again.stderr
+    trials = trials_of()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE,
+                                         TrialState.COMPLETE]
+    assert len(set(params(trials))) == 4  # the re-run's trials do not repeat trial 0's values (nor the killed one's)
+    with open(workdir / "t/trials.csv") as handle:
+        assert [row["state"] for row in csv.DictReader(handle)] == ["complete", "fail", "complete", "complete"]
+    assert "\n3 complete, 0 pruned in " in again.stdout
+
+
+def test_ctrl_c_says_how_many_trials_are_kept_and_how_to_continue(workdir, xornet):
+    worker = tune_process(workdir, "--set", "training.epochs=3000", "--trials", "4")
+    wait_for(lambda: [t.state for t in trials_of()][:2] == [TrialState.COMPLETE, TrialState.RUNNING], worker)
+    worker.send_signal(signal.SIGINT)
+    stdout, stderr = worker.communicate(timeout=60)
+    done = sum(t.state == TrialState.COMPLETE for t in trials_of())
+    assert (worker.returncode, stdout, stderr.splitlines()[-1]) == (
+        130, "", f"error: interrupted after {done} of 4 trials; the study s is kept in t/study.log: run the same "
+                 "command to continue")
+    assert "Traceback" not in stderr and trials_of()[-1].state == TrialState.FAIL  # the interrupted trial
+    again = xornet("tune", *SEARCH, "--set", "training.epochs=3000", "--trials", "4")
+    assert again.exit_code == 0, again.stderr
+    assert sum(t.state == TrialState.COMPLETE for t in trials_of()) == 4
