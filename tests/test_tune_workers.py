@@ -75,8 +75,8 @@ def test_a_killed_workers_trial_fails_and_a_rerun_runs_the_budget_with_new_value
                                          TrialState.COMPLETE]
     assert len(set(params(trials))) == 4  # the re-run's trials do not repeat trial 0's values (nor the killed one's)
     with open(workdir / "t/trials.csv") as handle:
-        assert [row["state"] for row in csv.DictReader(handle)] == ["complete", "fail", "complete", "complete"]
-    assert "\n3 complete, 0 pruned in " in again.stdout
+        assert [row["state"] for row in csv.DictReader(handle)] == ["complete", "stopped", "complete", "complete"]
+    assert "\n3 complete, 0 pruned, 1 stopped (worker killed or interrupted) in " in again.stdout
 
 
 def test_ctrl_c_says_how_many_trials_are_kept_and_how_to_continue(workdir, xornet):
@@ -92,3 +92,26 @@ def test_ctrl_c_says_how_many_trials_are_kept_and_how_to_continue(workdir, xorne
     again = xornet("tune", *SEARCH, "--set", "training.epochs=3000", "--trials", "4")
     assert again.exit_code == 0, again.stderr
     assert sum(t.state == TrialState.COMPLETE for t in trials_of()) == 4
+
+
+def test_a_trial_that_does_not_follow_its_workers_last_one_draws_from_its_own_seed(tmp_path):
+    """What the sampler relies on: a TPESampler seeded with s draws its random start as RandomSampler(seed=s)
+    does (Optuna's behaviour); a fresh sampler (a second worker, a resumed search) starting at trial 3 draws from
+    trial_seed(seed, 3), and goes on with that stream."""
+    import optuna
+
+    from xornet.tune import open_tune_study, parse_search, suggest
+    from xornet.tune_sampler import trial_seed
+
+    space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
+
+    def drawn(study, trials):
+        study.optimize(lambda trial: suggest(trial, space)["training.learning_rate"], n_trials=trials)
+        return [tuple(t.params.values()) for t in study.trials]
+
+    storage = str(tmp_path / "study.log")
+    first = drawn(open_tune_study(storage, "s", 7, trials=20), 3)  # random start: 10 trials
+    resumed = drawn(open_tune_study(storage, "s", 7, trials=20), 2)
+    assert resumed[:3] == first == drawn(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)), 3)
+    own = drawn(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=trial_seed(7, 3))), 2)
+    assert resumed[3:] == own and not set(own) & set(first)

@@ -356,6 +356,16 @@ def _finished(trial) -> bool:
         trial.state == TrialState.FAIL and "failed" in trial.user_attrs)
 
 
+def state_of(trial) -> str:
+    """A trial's state as trials.csv and the summary name it: Optuna's (complete, pruned, running; fail: its
+    loss diverged), or "stopped": its worker was killed or interrupted, and another trial took its place."""
+    from optuna.trial import TrialState
+
+    if trial.state == TrialState.FAIL and "failed" not in trial.user_attrs:
+        return "stopped"
+    return trial.state.name.lower()
+
+
 def diverged(study) -> int:
     """The trials stopped because their loss became NaN or inf (their reason is the user attribute "failed")."""
     return sum("failed" in t.user_attrs for t in study.get_trials(deepcopy=False))
@@ -423,7 +433,7 @@ def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:
             continue
         params = trial.user_attrs.get("params", {})
         steps = max(trial.intermediate_values, default="")
-        writer.writerow([trial.number, trial.state.name.lower(), *(params.get(k, "") for k in space),
+        writer.writerow([trial.number, state_of(trial), *(params.get(k, "") for k in space),
                          "" if trial.value is None else trial.value, steps])
     return out.getvalue()
 

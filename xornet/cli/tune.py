@@ -36,7 +36,7 @@ def tune(
     from xornet.sweep import Progress, shown_storage
     from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_seed,
                              check_space, default_study_name, diverged, finished_trials, format_table,
-                             open_tune_study, parse_search, plot_trials, search, trials_csv)
+                             open_tune_study, parse_search, plot_trials, search, state_of, trials_csv)
 
     if trials > MAX_TRIALS:
         raise InputError(f"--trials {trials}: expected at most {MAX_TRIALS:,}")
@@ -100,7 +100,9 @@ def tune(
     atomic_write_text(paths[0], best_yaml(best, directory, name))
     atomic_write_text(paths[1], trials_csv(study, space, metric))
     plot_trials(study, metric, paths[2])
-    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    states = [state_of(t) for t in study.get_trials(deepcopy=False) if "surplus" not in t.user_attrs]
+    if "stopped" in states:
+        why += f", {states.count('stopped')} stopped (worker killed or interrupted)"
     typer.echo(format_table(study, space, metric))
     typer.echo(f"\n{states.count('complete')} complete, {states.count('pruned')} pruned{why} in "
                f"{time.perf_counter() - started:.1f} s; best trial {study.best_trial.number}: {metric} "
