@@ -86,12 +86,34 @@ def test_ctrl_c_says_how_many_trials_are_kept_and_how_to_continue(workdir, xorne
     stdout, stderr = worker.communicate(timeout=60)
     done = sum(t.state == TrialState.COMPLETE for t in trials_of())
     assert (worker.returncode, stdout, stderr.splitlines()[-1]) == (
-        130, "", f"error: interrupted after {done} of 4 trials; the study s is kept in t/study.log: run the same "
-                 "command to continue")
+        130, "", (f"error: interrupted after {done} of 4 trials; the study s is kept in t/study.log: run the same "
+                  "command to continue"))
     assert "Traceback" not in stderr and trials_of()[-1].state == TrialState.FAIL  # the interrupted trial
     again = xornet("tune", *SEARCH, "--set", "training.epochs=3000", "--trials", "4")
     assert again.exit_code == 0, again.stderr
     assert sum(t.state == TrialState.COMPLETE for t in trials_of()) == 4
+
+
+def test_a_ctrl_c_that_a_library_turned_into_another_error_is_still_an_interruption(workdir, xornet, monkeypatch):
+    """Seen once: TensorFlow, interrupted as a trial started, raised "TypeError: Failed to convert elements of
+    (None,) to Tensor" instead of KeyboardInterrupt, and tune said "error: unexpected failure: TypeError ..."."""
+    import os
+
+    from xornet import experiment
+
+    def train_interrupted_in_tensorflow(*_args, **_kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+            time.sleep(10)
+        except KeyboardInterrupt:
+            raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
+
+    monkeypatch.setattr(experiment, "train", train_interrupted_in_tensorflow)
+    result = xornet("tune", *SEARCH, *QUICK, "--trials", "2")
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        130, ("error: interrupted after 0 of 2 trials; the study s is kept in t/study.log: run the same command "
+              "to continue"))
+    assert [t.state for t in trials_of()] == [TrialState.FAIL]
 
 
 def test_a_trial_that_does_not_follow_its_workers_last_one_draws_from_its_own_seed(tmp_path):

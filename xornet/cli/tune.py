@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
@@ -30,8 +32,6 @@ def tune(
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run trials (used by --jobs)."),
 ):
     """Search config values for the best --metric; write the best config as YAML that `xornet train` takes."""
-    import subprocess
-
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import Progress, shown_storage
     from xornet.tune import (MAX_TRIALS, best_config, best_yaml, check_metric, check_results_of, check_seed,
@@ -56,7 +56,8 @@ def tune(
     study = open_tune_study(url, name, cfg.seed, trials, cfg.training.epochs, metric, grace)
     if worker:
         try:
-            search(study, cfg, space, metric, trials)
+            with _ctrl_c_noted():
+                search(study, cfg, space, metric, trials)
         except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the command that started us says it
             raise typer.Exit(130) from None
         return
@@ -65,29 +66,16 @@ def tune(
          f"storage {shown_storage(url)}")
     started = time.perf_counter()
     progress = Progress(trials, unit="trials")
-    workers = []
+    command = [sys.executable, "-m", "xornet", "tune", str(config), "--trials", str(trials), "--metric", metric,
+               "--storage", url, "--study", name, "--out", str(directory), "--grace", str(grace), "--worker"]
+    command += [a for s in searches for a in ("--search", s)] + [a for o in overrides for a in ("--set", o)]
     try:
-        if jobs == 1:
-            search(study, cfg, space, metric, trials, on_trial=progress.update)
-        else:
-            command = [sys.executable, "-m", "xornet", "tune", str(config), "--trials", str(trials), "--metric",
-                       metric, "--storage", url, "--study", name, "--out", str(directory), "--grace", str(grace),
-                       "--worker"]
-            command += [a for s in searches for a in ("--search", s)] + [a for o in overrides for a in ("--set", o)]
-            workers = [subprocess.Popen(command) for _ in range(jobs)]
-            while any(w.poll() is None for w in workers):
-                time.sleep(0.5)
-                progress.update(finished_trials(study))
+        with _ctrl_c_noted():
+            _run_trials(study, cfg, space, metric, trials, jobs, command, progress)
     except KeyboardInterrupt:
-        for w in workers:  # they had the Ctrl-C too: their running trials are marked failed as they stop
-            w.wait()
         progress.close()
         raise Interrupted(f"interrupted after {finished_trials(study)} of {trials} trials; the study {name} is kept "
                           f"in {shown_storage(url)}: run the same command to continue") from None
-    if jobs > 1:
-        if any(w.returncode for w in workers):
-            raise XornetError(f"a tune worker failed (exit codes {[w.returncode for w in workers]}); "
-                              "run the same command again to resume the search")
     progress.close()
     failed = diverged(study)
     why = f", {failed} diverged (the loss became NaN or inf)" if failed else ""
@@ -107,3 +95,50 @@ def tune(
     typer.echo(f"\n{states.count('complete')} complete, {states.count('pruned')} pruned{why} in "
                f"{time.perf_counter() - started:.1f} s; best trial {study.best_trial.number}: {metric} "
                f"{study.best_value:.4f}; wrote {', '.join(map(str, paths))}")
+
+
+def _run_trials(study, cfg, space, metric: str, trials: int, jobs: int, command: list[str], progress) -> None:
+    """Run the search in this process (`jobs` 1), or in `jobs` worker processes running `command`."""
+    import subprocess
+
+    from xornet.tune import finished_trials, search
+
+    if jobs == 1:
+        search(study, cfg, space, metric, trials, on_trial=progress.update)
+        return
+    workers = [subprocess.Popen(command) for _ in range(jobs)]
+    try:
+        while any(w.poll() is None for w in workers):
+            time.sleep(0.5)
+            progress.update(finished_trials(study))
+    finally:
+        for w in workers:  # interrupted: a Ctrl-C at the terminal reached them too; a signal to this process alone not
+            if w.poll() is None:
+                w.send_signal(signal.SIGINT)
+            w.wait()
+    if any(w.returncode for w in workers):
+        raise XornetError(f"a tune worker failed (exit codes {[w.returncode for w in workers]}); "
+                          "run the same command again to resume the search")
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted():
+    """Ctrl-C raises KeyboardInterrupt, even where a library turns it into another error (TensorFlow raised
+    "TypeError: Failed to convert elements of (None,) to Tensor" from a trial interrupted as it started); a
+    second Ctrl-C is ignored, so that the first one's trial is still marked stopped in the study."""
+    seen = []
+
+    def interrupt(_signal, _frame):
+        if not seen:
+            seen.append(True)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    except Exception:
+        if seen:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
