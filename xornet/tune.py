@@ -9,8 +9,11 @@ the same width, the same initial weights, so trials differ by their values
 rather than by a luckier draw, and `xornet train best.yaml` gives the best
 trial's model again. The study lives in a storage like a sweep's (a journal
 file by default, PostgreSQL across machines), so a search resumes where it
-stopped and several workers share it; `--trials` is the total over all of
-them.
+stopped and several workers share it: `--trials` is the number of finished
+trials over all of them, exactly (`search`). Each trial draws its own values
+(`xornet.tune_sampler`); a single worker draws the same ones on every run. A
+trial whose worker was killed is failed (a dead pid on this machine, or
+heartbeats that stopped on an RDB) and another takes its place.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
