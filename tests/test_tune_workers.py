@@ -137,3 +137,32 @@ def test_a_trial_that_does_not_follow_its_workers_last_one_draws_from_its_own_se
     assert resumed[:3] == first == drawn(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7)), 3)
     own = drawn(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=trial_seed(7, 3))), 2)
     assert resumed[3:] == own and not set(own) & set(first)
+
+
+def test_a_trial_started_just_after_another_worker_took_the_last_place_gives_way(workdir):
+    """The race that the count before each trial cannot see: another worker starts the last trial between this
+    worker's count and its own start. (Staged here: two workers rarely finish a trial at the same moment.)"""
+    import threading
+
+    from xornet.config import load_config
+    from xornet.sweep import _worker_id
+    from xornet.tune import open_tune_study, parse_search, search, trials_csv
+
+    space = parse_search(["training.learning_rate=loguniform(1e-2,1)"])
+    study = open_tune_study(str(workdir / "study.log"), "s", 42, trials=1, epochs=20)
+    ask, finish = study.ask, []
+
+    def another_worker_first(*args, **kwargs):
+        study.ask = ask
+        other = ask()  # trial 0, of a live worker on this machine; it finishes 2 s later
+        other.set_user_attr("worker", _worker_id())
+        finish.append(threading.Timer(2, lambda: study.tell(other, 0.5)))
+        finish[0].start()
+        return ask(*args, **kwargs)
+
+    study.ask = another_worker_first
+    search(study, load_config("configs/xor.yaml", ["training.epochs=20"]), space, "loss", 1)
+    finish[0].join()
+    assert [(t.state, "surplus" in t.user_attrs) for t in study.trials] == [(TrialState.COMPLETE, False),
+                                                                             (TrialState.FAIL, True)]
+    assert [row.split(",")[:2] for row in trials_csv(study, space, "loss").splitlines()[1:]] == [["0", "complete"]]
