@@ -37,7 +37,8 @@ def test_a_killed_workers_trial_fails_when_its_heartbeats_stop_and_a_rerun_compl
                               stderr=subprocess.DEVNULL)
     study = open_study(postgres, "killed").optuna
     deadline = time.monotonic() + 120
-    while [t.state for t in study.get_trials()][:2] != [TrialState.COMPLETE, TrialState.RUNNING]:
+    while [(t.state, bool(t.params)) for t in study.get_trials()][:2] != [(TrialState.COMPLETE, True),
+                                                                          (TrialState.RUNNING, True)]:
         assert worker.poll() is None and time.monotonic() < deadline, "the worker never started its second trial"
         time.sleep(0.1)
     worker.send_signal(signal.SIGKILL)

@@ -40,6 +40,12 @@ def wait_for(condition, process, seconds=120):
         time.sleep(0.1)
 
 
+def second_trial_training():
+    """Trial 0 complete, trial 1 running with its values drawn."""
+    return [(t.state, bool(t.params)) for t in trials_of()][:2] == [(TrialState.COMPLETE, True),
+                                                                    (TrialState.RUNNING, True)]
+
+
 def test_one_worker_draws_the_values_it_always_drew_from_the_seed(workdir, xornet):
     result = xornet("tune", *SEARCH, *QUICK, "--trials", "5")
     assert result.exit_code == 0, result.stderr
@@ -63,7 +69,7 @@ def test_two_workers_on_one_journal_file_run_each_value_once_and_exactly_the_tri
 
 def test_a_killed_workers_trial_fails_and_a_rerun_runs_the_budget_with_new_values(workdir, xornet):
     worker = tune_process(workdir, "--set", "training.epochs=3000", "--trials", "3")
-    wait_for(lambda: [t.state for t in trials_of()][:2] == [TrialState.COMPLETE, TrialState.RUNNING], worker)
+    wait_for(second_trial_training, worker)
     worker.send_signal(signal.SIGKILL)  # mid-trial: trial 1 stays "running" in the study
     worker.wait()
     killed = [t for t in trials_of() if t.state == TrialState.RUNNING]
@@ -81,7 +87,7 @@ def test_a_killed_workers_trial_fails_and_a_rerun_runs_the_budget_with_new_value
 
 def test_ctrl_c_says_how_many_trials_are_kept_and_how_to_continue(workdir, xornet):
     worker = tune_process(workdir, "--set", "training.epochs=3000", "--trials", "4")
-    wait_for(lambda: [t.state for t in trials_of()][:2] == [TrialState.COMPLETE, TrialState.RUNNING], worker)
+    wait_for(second_trial_training, worker)
     worker.send_signal(signal.SIGINT)
     stdout, stderr = worker.communicate(timeout=60)
     done = sum(t.state == TrialState.COMPLETE for t in trials_of())
@@ -166,3 +172,21 @@ def test_a_trial_started_just_after_another_worker_took_the_last_place_gives_way
     assert [(t.state, "surplus" in t.user_attrs) for t in study.trials] == [(TrialState.COMPLETE, False),
                                                                              (TrialState.FAIL, True)]
     assert [row.split(",")[:2] for row in trials_csv(study, space, "loss").splitlines()[1:]] == [["0", "complete"]]
+
+
+def test_a_trial_whose_worker_was_killed_as_it_started_fails_after_the_grace_period(workdir, xornet):
+    """Killed between creating its trial and recording its pid, a worker leaves a running trial without a worker;
+    after the grace period (60 s) it is failed (it stayed running, and may hold the budget's last place)."""
+    import datetime
+
+    import optuna
+
+    (workdir / "t").mkdir()
+    study = open_study("t/study.log", "s").optuna
+    study.add_trial(optuna.trial.FrozenTrial(
+        number=0, state=TrialState.RUNNING, datetime_start=datetime.datetime.now() - datetime.timedelta(seconds=61),
+        params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}, value=None,
+        datetime_complete=None, trial_id=0))
+    result = xornet("tune", *SEARCH, *QUICK, "--trials", "2")
+    assert result.exit_code == 0, result.stderr
+    assert [t.state for t in trials_of()] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]

@@ -298,6 +298,7 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a traceback per failed trial: the summary counts them
     while True:
         _fail_dead_workers(workers)
+        _fail_killed_as_started(study)
         done = finished_trials(study)
         if done >= trials:
             return
@@ -334,17 +335,30 @@ def _taken(workers, below: int | None = None) -> int:
 
 def _may_finish(workers, trial) -> bool:
     """A running trial on an RDB (a dead worker's fails when its heartbeats stop); on a journal file, one of a
-    live worker on this machine (`_fail_dead_workers` failed the dead ones), or one just started, which has
-    no worker yet (one that stays without for the grace period was killed as it started)."""
-    import datetime
+    live worker on this machine (`_fail_dead_workers` failed the dead ones); on both, one just started, which
+    has no worker yet (`_fail_killed_as_started` failed the old ones)."""
     import socket
 
-    if workers.heartbeat_seconds:
-        return True
     worker = trial.user_attrs.get("worker")
-    if worker is None:
-        return datetime.datetime.now() - trial.datetime_start < datetime.timedelta(seconds=GRACE_SECONDS)
+    if workers.heartbeat_seconds or worker is None:
+        return True
     return worker.rpartition(":")[0] == socket.gethostname()
+
+
+def _fail_killed_as_started(study) -> None:
+    """Fail running trials without a worker after the grace period: their worker was killed in the moment between
+    starting the trial and recording its pid (before its first heartbeat, on an RDB), so nothing else would."""
+    import contextlib
+    import datetime
+
+    import optuna
+    from optuna.trial import TrialState
+
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_SECONDS)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "worker" not in trial.user_attrs and trial.datetime_start < long_ago:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study.tell(trial.number, state=TrialState.FAIL)
 
 
 def finished_trials(study) -> int:
