@@ -9,8 +9,11 @@ the same width, the same initial weights, so trials differ by their values
 rather than by a luckier draw, and `xornet train best.yaml` gives the best
 trial's model again. The study lives in a storage like a sweep's (a journal
 file by default, PostgreSQL across machines), so a search resumes where it
-stopped and several workers share it; `--trials` is the total over all of
-them.
+stopped and several workers share it: `--trials` is the number of finished
+trials over all of them, exactly (`search`). Each trial draws its own values
+(`xornet.tune_sampler`); a single worker draws the same ones on every run. A
+trial whose worker was killed is failed (a dead pid on this machine, or
+heartbeats that stopped on an RDB) and another takes its place.
 
 Example:
     >>> space = parse_search(["training.learning_rate=loguniform(1e-3,1)", "model.layers.0.units=int(2,64)"])
@@ -24,6 +27,7 @@ import csv
 import io
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +35,7 @@ from typing import Any, Callable
 from xornet.config import (Config, apply_override, config_folder, parse_override, relative_data_paths,
                            validate_config)
 from xornet.errors import InputError, TrainingError
+from xornet.sweep import GRACE_SECONDS
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 MAX_TRIALS = 100_000
@@ -209,9 +214,15 @@ def objective(config: Config, space: dict[str, Dimension], metric: str) -> Calla
 
 
 def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50, epochs: int = 100,
-                    metric: str = "loss"):
+                    metric: str = "loss", grace: int = GRACE_SECONDS):
     """The search study: multivariate TPE sampler (seeded from the config), patient median pruner, optimising
     `metric` in its direction (`metric_direction`); a study that exists already must have that direction.
+
+    The sampler draws a single worker's trials from the config's seed (the
+    same values on every run) and gives a trial another worker started, or
+    one of a resumed search, its own random stream (`TrialSeededSampler`):
+    workers sharing the study never repeat each other's values. On an RDB
+    each trial sends heartbeats; one silent for `grace` seconds has failed.
 
     TPE samples at random for its first trials (`startup_trials`): half of a
     small budget, 10 (Optuna's default) from 20 trials on. Started sooner, its
@@ -226,17 +237,17 @@ def open_tune_study(storage: str, name: str, seed: int | None, trials: int = 50,
     import optuna
 
     from xornet.sweep import open_study, shown_storage
+    from xornet.tune_sampler import TrialSeededSampler
 
     startup = startup_trials(trials)
     direction = metric_direction(metric)
-    study = open_study(storage, name, direction=direction).optuna
+    study = open_study(storage, name, grace, direction=direction).optuna
     had = study.direction.name.lower()
     if had != direction:
         raise InputError(f"--metric {metric}: study {name} in {shown_storage(storage)} was created to {had} its "
                          f"metric, but {metric} is to {direction} (Keras' rule for {metric})",
                          hint="pass --study NAME for a new study, or --out DIR for a new search")
-    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
-                                               constant_liar=True)
+    study.sampler = TrialSeededSampler(seed, n_startup_trials=startup, multivariate=True, constant_liar=True)
     median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=max(1, epochs // 5))
     study.pruner = optuna.pruners.PatientPruner(median, patience=max(1, epochs // 10))
     return study
@@ -252,35 +263,124 @@ def startup_trials(trials: int) -> int:
     return min(10, max(2, trials // 2))
 
 
+class Surplus(Exception):
+    """A trial started when the study already had its trials finished or running (another worker's came first)."""
+
+
 def search(study, config: Config, space: dict[str, Dimension], metric: str, trials: int,
            on_trial: Callable[[int], None] | None = None) -> None:
     """Run trials until the study has `trials` finished ones (`finished_trials`), whichever worker ran them.
 
+    A trial starts only while the finished and running trials are fewer than
+    `trials`; else this worker waits for the running ones, which finish or,
+    their worker dead, fail and leave their place to a new trial
+    (`_fail_dead_workers`). Two workers starting a trial at the same moment:
+    the one with the higher number gives way (`Surplus`). So the study ends
+    with exactly `trials` finished trials.
     A trial whose loss became NaN or inf fails: its reason is recorded
     (`diverged`) and the search goes on. It counts against `trials` as any
     other, so a space where every trial diverges still ends.
     """
     import optuna
 
-    def stop_when_done(study, _trial) -> None:
-        done = finished_trials(study)
-        if on_trial:
-            on_trial(done)
-        if done >= trials:
-            study.stop()
+    from xornet.sweep import _fail_dead_workers, _worker_id
 
-    if finished_trials(study) >= trials:
-        return
+    train_trial = objective(config, space, metric)
+    workers = _workers_view(study)
+
+    def run(trial) -> float:
+        trial.set_user_attr("worker", _worker_id())  # host:pid, to find the trial of a killed worker (journal file)
+        if _taken(workers, below=trial.number) >= trials:
+            trial.set_user_attr("surplus", True)
+            raise Surplus(f"trial {trial.number}: the study has {trials} trials finished or running")
+        return train_trial(trial)
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a traceback per failed trial: the summary counts them
-    study.optimize(objective(config, space, metric), callbacks=[stop_when_done], catch=(TrainingError,))
+    while True:
+        _fail_dead_workers(workers)
+        _fail_killed_as_started(study)
+        done = finished_trials(study)
+        if done >= trials:
+            return
+        if _taken(workers) >= trials:
+            time.sleep(1.0)  # the last trials run in other workers: they finish, or fail and run again
+            continue
+        study.optimize(run, n_trials=1, catch=(TrainingError, Surplus))
+        if on_trial:
+            on_trial(finished_trials(study))
+
+
+def _workers_view(study):
+    """`study` as xornet.sweep's dead-worker functions see it: with heartbeats on an RDB (Optuna's own, which
+    study.optimize sends for each trial), without on a journal file or in memory (the trial's worker pid)."""
+    # Private Optuna API, kept to this function: Optuna has no public way to ask a study whether its storage beats.
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    from xornet.sweep import Study
+
+    return Study(study, study._storage, 1 if is_heartbeat_enabled(study._storage) else None)
+
+
+def _taken(workers, below: int | None = None) -> int:
+    """Finished trials and running ones that may still finish (numbered below `below`, if given)."""
+    from optuna.trial import TrialState
+
+    counted = 0
+    for trial in workers.optuna.get_trials(deepcopy=False):
+        if below is not None and trial.number >= below:
+            continue
+        counted += _finished(trial) or (trial.state == TrialState.RUNNING and _may_finish(workers, trial))
+    return counted
+
+
+def _may_finish(workers, trial) -> bool:
+    """A running trial on an RDB (a dead worker's fails when its heartbeats stop); on a journal file, one of a
+    live worker on this machine (`_fail_dead_workers` failed the dead ones); on both, one just started, which
+    has no worker yet (`_fail_killed_as_started` failed the old ones)."""
+    import socket
+
+    worker = trial.user_attrs.get("worker")
+    if workers.heartbeat_seconds or worker is None:
+        return True
+    return worker.rpartition(":")[0] == socket.gethostname()
+
+
+def _fail_killed_as_started(study) -> None:
+    """Fail running trials without a worker after the grace period: their worker was killed in the moment between
+    starting the trial and recording its pid (before its first heartbeat, on an RDB), so nothing else would."""
+    import contextlib
+    import datetime
+
+    import optuna
+    from optuna.trial import TrialState
+
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_SECONDS)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "worker" not in trial.user_attrs and trial.datetime_start < long_ago:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study.tell(trial.number, state=TrialState.FAIL)
 
 
 def finished_trials(study) -> int:
     """Trials that complete, were pruned or diverged; not those of a killed worker, which are run again."""
+    return sum(_finished(t) for t in study.get_trials(deepcopy=False))
+
+
+def _finished(trial) -> bool:
     from optuna.trial import TrialState
 
-    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) or "failed" in t.user_attrs
-               for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and "failed" in trial.user_attrs)
+
+
+def state_of(trial) -> str:
+    """A trial's state as trials.csv and the summary name it: Optuna's (complete, pruned, running; fail: its
+    loss diverged), or "stopped": its worker was killed or interrupted, and another trial took its place."""
+    from optuna.trial import TrialState
+
+    if trial.state == TrialState.FAIL and "failed" not in trial.user_attrs:
+        return "stopped"
+    return trial.state.name.lower()
 
 
 def diverged(study) -> int:
@@ -346,9 +446,11 @@ def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["trial", "state", *space, metric, "epochs"])
     for trial in study.get_trials(deepcopy=False):
+        if "surplus" in trial.user_attrs:  # never trained: another worker's trial took its place
+            continue
         params = trial.user_attrs.get("params", {})
         steps = max(trial.intermediate_values, default="")
-        writer.writerow([trial.number, trial.state.name.lower(), *(params.get(k, "") for k in space),
+        writer.writerow([trial.number, state_of(trial), *(params.get(k, "") for k in space),
                          "" if trial.value is None else trial.value, steps])
     return out.getvalue()
 
