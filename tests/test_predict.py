@@ -230,8 +230,10 @@ def test_parquet_inputs_by_feature_name_or_width(trained, xornet):
         ["x1", "x2", "class"], ["0", "1", "1"], ["1", "1", "0"]]
     pq.write_table(pa.table({"a": [0.0], "b": [1.0], "c": [1.0]}), "wide.parquet")
     result = xornet("predict", "-i", "wide.parquet")
-    assert (result.exit_code, result.stderr) == (2, "error: wide.parquet: expected 2 columns (the model's input width) "
-                                                    "or columns named x1, x2, received 3 (a, b, c)\n")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: wide.parquet: no column named 'x1', expected the training features (x1, x2), received a, b, c (hint: "
+           "name the columns as the features are named, or leave the header out to give the values in the training "
+           "order)\n")
 
 
 def test_a_model_without_a_record_whose_outputs_are_not_probabilities_predicts_values(workdir, xornet):

@@ -84,6 +84,26 @@ def test_every_input_path_one_hot_encodes_the_categorical_column(cls_model, xorn
     assert table[1].startswith("1.5 -0.9 -0.4 1 0 0  ")
 
 
+def test_columns_are_taken_by_name_and_a_header_missing_a_feature_is_refused(cls_model, xornet):
+    """Another order of the same names predicts the same; one name that differs is refused (it was taken by
+    position, putting f2's values under f1), in a CSV file, stdin, Parquet and a served CSV body."""
+    write("pc2.csv", f"{HEADER}\n{ROW}\n")
+    expected = ok(xornet("predict", "--model", cls_model, "--input", "pc2.csv", "--format", "csv"))
+    write("swapped.csv", "f2,f1,region,f3\n-0.9,1.5,east,-0.4\n")
+    assert ok(xornet("predict", "--model", cls_model, "--input", "swapped.csv", "--format", "csv")) == expected
+    refusal = ("no column named 'f1', expected the training features (f1, f2, f3, region), received f2, F1, f3, region "
+               "(hint: name the columns as the features are named, or leave the header out to give the values in the "
+               "training order)")
+    write("renamed.csv", "f2,F1,f3,region\n-0.9,1.5,-0.4,east\n")
+    assert one_error(xornet("predict", "--model", cls_model, "--input", "renamed.csv")) == (
+        f"error: renamed.csv, line 1: {refusal}")
+    assert one_error(xornet("predict", "--model", cls_model, "--input", "-", input=Path("renamed.csv").read_text())) \
+        == f"error: <stdin>, line 1: {refusal}"
+    parquet("renamed.parquet", {"f2": [-0.9], "F1": [1.5], "f3": [-0.4], "region": ["east"]})
+    assert one_error(xornet("predict", "--model", cls_model, "--input", "renamed.parquet")) == (
+        f"error: renamed.parquet: {refusal}")
+
+
 def test_a_missing_cell_is_filled_with_the_training_mean_on_every_path(cls_model, xornet):
     fill = json.loads(Path("models/cls/basic_run.json").read_text())["data"]["fill"]["f2"]
     expected_f2 = float(np.format_float_positional(np.float32(fill), unique=True, trim="-"))

@@ -35,8 +35,12 @@ CSV_CASES = [
     ("0,1\n1,0,1\n", "badpred.csv, line 2: expected 2 numbers (the model's input width), received 3"),
     # with a header: columns named by it
     ("x1,x2\n0,1\n1,zz\n", "badpred.csv, line 3, column 'x2': expected a number, received 'zz'"),
-    ("a,b\n-inf,0\n-inf,1\n", "badpred.csv, line 2, column 'a': expected a finite number, received '-inf' (2 such values)"),
-    ("a,b\n0,1\n0\n", "badpred.csv, line 3: expected 2 numbers (the model's input width), received 1"),
+    ("x1,x2\n-inf,0\n-inf,1\n", "badpred.csv, line 2, column 'x1': expected a finite number, received '-inf' (2 such "
+                               "values)"),
+    ("x1,x2\n0,1\n0\n", "badpred.csv, line 3: expected 2 cells (as many as the header), received 1"),
+    ("a,b\n0,1\n", "badpred.csv, line 1: no column named 'x1', expected the training features (x1, x2), received a, b "
+                    "(hint: name the columns as the features are named, or leave the header out to give the values in "
+                    "the training order)"),
     # a header naming the training features: other columns (a text label) are not read
     ("y,x2,x1\nodd,1,zz\n", "badpred.csv, line 2, column 'x1': expected a number, received 'zz'"),
     ("y,x2,x1\nodd,nan,0\n", "badpred.csv, line 2, column 'x2': expected a finite number, received 'nan'"),

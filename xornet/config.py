@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
@@ -36,20 +35,9 @@ from pydantic_core import PydanticCustomError
 
 from xornet.errors import InputError
 from xornet.keras_names import ACTIVATIONS, INITIALIZERS, LOSSES, MAX_PARAMETERS, METRICS, OPTIMIZERS, SHORT_NAMES
-from xornet.text import dotted_key, shown_path
+from xornet.text import did_you_mean, dotted_key, shown_path
 
 TRUTH_TABLES = ("xor", "and", "or", "nand", "nor", "xnor")
-
-
-def did_you_mean(received: str, choices) -> str:
-    """Return " (did you mean 'x'?)" for the closest choice, or "".
-
-    Example:
-        >>> did_you_mean("tahn", ["tanh", "relu"])
-        " (did you mean 'tanh'?)"
-    """
-    close = difflib.get_close_matches(str(received), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _one_of(kind: str, choices: tuple[str, ...], examples: int = 6):

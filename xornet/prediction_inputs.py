@@ -23,7 +23,7 @@ import numpy as np
 from xornet.csv_text import carriage_return_error, other_separator_error
 from xornet.errors import InputError
 from xornet.predicting import number_text
-from xornet.text import is_number
+from xornet.text import did_you_mean, is_number
 
 CHUNK_BYTES = 1 << 23  # CSV input is read 8 MiB at a time
 
@@ -335,7 +335,8 @@ def read_parquet_inputs(path: Path, width: int, recorded: dict | None) -> np.nda
 
     features = recorded["features"] if recorded else None
     in_file = column_names(path)
-    names = features if features and set(features) <= set(in_file) else in_file
+    check_header_names(in_file, features, str(path))
+    names = features or in_file
     expected = raw_width(width, recorded)
     if len(names) != expected:
         named = f" or columns named {', '.join(features)}" if features else ""
@@ -408,7 +409,8 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
     cells = [c.strip() for c in next(csv.reader([first.decode("utf-8", errors="replace")]), [])]
     pending = first
     if _is_header(cells, recorded):
-        if features and all(name in cells for name in features):
+        check_header_names(cells, features, f"{source}, line {line_number}")
+        if features:
             columns = [cells.index(name) for name in features]
         elif len(cells) != expected:
             raise other_separator_error(cells, source, line_number) or InputError(
@@ -435,6 +437,23 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
     if not rows_seen:
         raise InputError(f"{source}: the CSV has a header but no data rows, expected rows of {expected} "
                          f"{cells_kind(expected, recorded)}")
+
+
+def check_header_names(names: list[str], features: list[str] | None, where: str) -> None:
+    """Refuse column names (a CSV header, a Parquet file's columns) that do not include every training feature
+    of a model with a run record: its columns taken in order could put one column's values under another's name.
+
+    Example:
+        >>> check_header_names(["rooms", "sqm", "distance"], ["sqm", "rooms", "dist_km"], "in.csv, line 1")
+        Traceback (most recent call last):
+        xornet.errors.InputError: in.csv, line 1: no column named 'dist_km', expected the training features ...
+    """
+    absent = [name for name in features or () if name not in names]
+    if absent:
+        raise InputError(f"{where}: no column named {absent[0]!r}{did_you_mean(absent[0], names)}, expected the "
+                         f"training features ({', '.join(features)}), received {', '.join(map(str, names))}",
+                         hint="name the columns as the features are named, or leave the header out to give the "
+                              "values in the training order")
 
 
 def _is_header(cells: list[str], recorded: dict | None) -> bool:

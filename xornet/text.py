@@ -9,7 +9,19 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
+
+
+def did_you_mean(received: str, choices) -> str:
+    """Return " (did you mean 'x'?)" for the closest choice, or "".
+
+    Example:
+        >>> did_you_mean("tahn", ["tanh", "relu"])
+        " (did you mean 'tanh'?)"
+    """
+    close = difflib.get_close_matches(str(received), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def is_number(text: str) -> bool:
