@@ -188,3 +188,22 @@ def test_csv_rows_of_a_categorical_model_stream_in_chunks_with_exact_line_number
                                          r"have: p, q"):
         list(iter_csv_inputs(io.BytesIO(text.replace("q,5.0", "r,5.0").encode()), 3, "in.csv", recorded,
                              chunk_bytes=13))
+
+
+def test_a_categorical_column_of_numbers_matches_by_value_across_csv_and_parquet(workdir, xornet):
+    """pandas writes 3.0 in a CSV where a Parquet file holds 3: one category, whichever file trained the model."""
+    rng = random.Random(2)
+    rows = [(round(rng.gauss(0, 1), 3), rng.choice([1, 2, 3])) for _ in range(120)]
+    write("rooms.csv", "f,rooms,y\n" + "".join(f"{f},{r:.1f},{int(f > 0) ^ (r == 2)}\n" for f, r in rows))
+    parquet("rooms.parquet", {"f": [f for f, _ in rows], "rooms": [r for _, r in rows],
+                              "y": [int(f > 0) ^ (r == 2) for f, r in rows]})
+    for source in ("csv", "parquet"):
+        write(f"configs/{source}.yaml", f"name: {source}\nseed: 1\ndata: {{path: ../rooms.{source}, label: y, "
+                                        f"categorical: [rooms]}}\ntraining: {{epochs: 3}}\noutput: {{dir: {source}}}\n")
+        assert xornet("train", f"configs/{source}.yaml", "-q").exit_code == 0
+        model = f"{source}/basic_model.json"
+        from_csv = ok(xornet("evaluate", "-m", model, "--data", "rooms.csv", "--label", "y"))
+        assert ok(xornet("evaluate", "-m", model, "--data", "rooms.parquet", "--label", "y")) == from_csv.replace(
+            "rooms.csv", "rooms.parquet")
+        one = [ok(xornet("predict", "-m", model, "--x", f"0.5,{rooms}", "-f", "json")) for rooms in ("3", "3.0")]
+        assert json.loads(one[0])[0]["probability"] == json.loads(one[1])[0]["probability"]

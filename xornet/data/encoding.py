@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from xornet.config import ActivationLayer, Config, DenseLayer
@@ -118,6 +120,30 @@ def drop_missing(table: Table, features: list[str], label: str, policy: str) -> 
     kept = np.flatnonzero(~dropped) if dropped.any() else np.arange(table.rows)
     filled = 0 if policy == "drop" else sum(int(_is_missing(table.columns[n])[kept].sum()) for n in features if n in counts)
     return kept, {"rows_dropped": int(dropped.sum()), "cells_filled": filled}
+
+
+def _numeric_names(vocabulary: list[str]) -> dict[float, int]:
+    """The categories written as numbers, by value: a CSV's "3.0" and a Parquet file's 3 (named "3") are one
+    category, whichever the training file held.
+
+    Example:
+        >>> _numeric_names(["1.0", "2", "red"])
+        {1.0: 0, 2.0: 1}
+    """
+    numbers = {}
+    for index, name in enumerate(vocabulary):
+        value = _as_number(name)
+        if value is not None:
+            numbers.setdefault(value, index)
+    return numbers
+
+
+def _as_number(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _class_name(value) -> str:
@@ -304,7 +330,9 @@ def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], i
     column = table.columns[name][rows]
     if column.dtype != object:
         column = np.array([_class_name(v) for v in column], object)
-    codes = np.array([lookup.get(value, unknown) for value in column.tolist()], dtype=np.int64)
+    numbers = _numeric_names(vocabulary)
+    codes = np.array([lookup.get(value, unknown) if value in lookup or not numbers else
+                      numbers.get(_as_number(value), unknown) for value in column.tolist()], dtype=np.int64)
     bad = np.flatnonzero(codes < 0)
     if bad.size:
         row, value = int(rows[bad[0]]), column[bad[0]]
