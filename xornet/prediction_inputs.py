@@ -409,6 +409,9 @@ def iter_csv_inputs(stream: BinaryIO, width: int, source: str, recorded: dict | 
     cells = [c.strip() for c in next(csv.reader([first.decode("utf-8", errors="replace")]), [])]
     pending = first
     if _is_header(cells, recorded):
+        separator = other_separator_error(cells, source, line_number) if features else None
+        if separator and not set(features) <= set(cells):
+            raise separator
         check_header_names(cells, features, f"{source}, line {line_number}")
         if features:
             columns = [cells.index(name) for name in features]
