@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, write
+from conftest import REPO, one_error, write
 from xornet.cli import app
 from xornet.config import Config, validate_config
 from xornet.files import safe_write
@@ -89,6 +89,22 @@ def test_a_different_architecture_is_refused_and_force_replaces_it(models, xorne
     assert json.loads((models / "basic_run.json").read_text())["config"]["model"]["layers"][0]["units"] == 3
 
 
+def test_a_history_or_record_of_no_model_is_not_overwritten_without_force(workdir, xornet):
+    """Files of the names a run writes, that no run of this experiment wrote, are somebody's."""
+    write("mine/basic_history.csv", "my notes\n")
+    assert one_error(xornet("train", "configs/xor.yaml", "--output-dir", "mine")) == (
+        "error: mine/basic_history.csv already holds a file with no run record (origin unknown); refusing to overwrite "
+        "it with experiment 'xor' (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)")
+    assert Path("mine/basic_history.csv").read_text() == "my notes\n"
+    write("other/basic_run.json", "precious\n")
+    assert one_error(xornet("train", "configs/xor.yaml", "--output-dir", "other")) == (
+        "error: other/basic_run.json: run record is not valid JSON (Expecting value: line 1 column 1 (char 0)), "
+        "expected a run record; refusing to overwrite it (hint: pass --force to replace it, or --output-dir DIR to "
+        "write elsewhere)")
+    assert xornet("train", "configs/xor.yaml", "--output-dir", "other", "--force", "-q").exit_code == 0
+    assert xornet("train", "configs/xor.yaml", "--output-dir", "other", "-q").exit_code == 0  # now its own files
+
+
 def test_many_differences_are_listed_three_at_a_time(models, xornet):
     result = xornet("train", "configs/xor.yaml", "--set", "training.learning_rate=0.5", "--set", "training.metrics=[]",
                     "--set", "training.shuffle=false", "--set", "model.layers.1.activation=relu",
@@ -117,8 +133,7 @@ def test_a_record_without_its_config_is_refused(models, xornet):
         f"config made it; refusing to overwrite it {HINT}")
     (models / "basic_run.json").write_text("[" * 100_000)
     assert one_line_error(xornet("train", "configs/xor.yaml")) == (  # a damaged record is an error, never skipped
-        "models/basic_run.json: run record is nested too deeply to read (hint: retrain the model, restore the "
-        "record, or delete models/basic_run.json to use the model files unchecked)")
+        f"models/basic_run.json: run record is nested too deeply to read; refusing to overwrite it {HINT}")
 
 
 def test_a_record_from_an_older_xornet_is_completed_with_defaults():

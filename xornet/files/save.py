@@ -48,7 +48,7 @@ def check_can_write(directory: Path, model_file: str, weights_file: str, config:
     """Refuse to write where files cannot be written, or over another experiment's model without `force`.
 
     `config` is the resolved config of the new run (`Config.resolved()`).
-    The rule: existing files (model or weights) may be replaced when the
+    The rule: existing files (model, weights, history or record) may be replaced when the
     `config` in their run record equals the new one, key by key, except
     `seed`, `training.epochs`, `training.target_loss`, `training.restarts`,
     `training.tensorboard`, `training.engine`, `training.devices`, `training.checkpoint_every` and
@@ -71,7 +71,7 @@ def check_can_write(directory: Path, model_file: str, weights_file: str, config:
 
 
 def _check_same_experiment(paths: dict[str, Path], config: dict, force: bool) -> None:
-    existing = [p for p in (paths["model"], paths["weights"]) if p.exists()]
+    existing = [p for p in paths.values() if p.exists()]  # a history or record of no model is somebody's too
     if force or not existing:
         return
     hint = "pass --force to replace it, or --output-dir DIR to write elsewhere"
@@ -79,8 +79,11 @@ def _check_same_experiment(paths: dict[str, Path], config: dict, force: bool) ->
         record = read_record(paths["model"])
     except RecursionError:
         record = None
+    except InputError as exc:  # a damaged record: whatever it belongs to is not this run's to replace
+        raise InputError(f"{exc.message}; refusing to overwrite it", hint=hint) from None
     if not isinstance(record, dict):
-        raise InputError(f"{existing[0]} already holds a model with no run record (origin unknown); refusing to "
+        what = "a model" if existing[0] in (paths["model"], paths["weights"]) else "a file"
+        raise InputError(f"{existing[0]} already holds {what} with no run record (origin unknown); refusing to "
                          f"overwrite it with experiment {config.get('name')!r}", hint=hint)
     old = record.get("config")
     if not isinstance(old, dict):
