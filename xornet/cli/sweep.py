@@ -25,9 +25,9 @@ def sweep(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
     study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name and the first 8 hex digits of the config fingerprint)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default: sweeps/<experiment>); each study writes into OUT/<study>/."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default: sweeps/<experiment>); each report is written into OUT/<study>/, its file names ending in its own id."),
     grace: int = typer.Option(60, "--grace", min=2, help="Seconds without a heartbeat after which a worker's trials run again (RDB storage)."),
-    force: bool = typer.Option(False, "--force", help="Use a --study made for another config (its summary is replaced)."),
+    force: bool = typer.Option(False, "--force", help="Add this config's runs to a --study made for another config."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run queued trials (used by --jobs)."),
     share: int = typer.Option(1, "--share", hidden=True, min=1, help="Workers splitting each setting (used by --jobs)."),
 ):
@@ -49,6 +49,8 @@ def sweep(
         raise InputError("--jobs with SQLite storage: SQLite cannot hand trials to parallel workers safely",
                          hint="leave --storage out (a journal file), or use PostgreSQL or MySQL")
     name = study_name or plan.default_study_name
+    for note in [] if worker else plan.notes:
+        _err(f"note: {note}")
     if worker:
         from xornet.sweep import open_study, work
 
@@ -98,7 +100,8 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     progress.close()
     reports = report(plan, study)
     folder.mkdir(parents=True, exist_ok=True)
-    summary_csv, picture, base = folder / "summary.csv", folder / "convergence.png", folder / "config.yaml"
+    summary_csv, picture, base = (folder / f"{stem}-{plan.report_id}{suffix}" for stem, suffix in
+                                  [("summary", ".csv"), ("convergence", ".png"), ("config", ".yaml")])
     atomic_write_text(base, yaml.safe_dump(plan.config.resolved(), sort_keys=False))
     atomic_write_text(summary_csv, report_csv(plan, reports))
     wrote = [summary_csv, base]
