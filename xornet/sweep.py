@@ -487,12 +487,19 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
     """Run queued trials of `plan` until every one has finished (waiting for other workers' running trials).
 
     `share`: how many workers split each setting's seeds; `on_progress(done)` after each batch.
+    On Ctrl-C, the trials this worker holds and has not finished go back into the queue at once (for the other
+    workers, or the next command), then KeyboardInterrupt goes on.
     """
     while True:
         taken = _take(study, plan, share)
         if taken:
-            with _heartbeats(study, taken):
-                _train_batch(plan, study, taken)
+            try:
+                with _heartbeats(study, taken):
+                    _train_batch(plan, study, taken)
+            except KeyboardInterrupt:
+                with _interrupts_ignored():
+                    _put_back(plan, study, taken)
+                raise
             if on_progress:
                 on_progress(count_done(plan, study))
             continue
@@ -500,6 +507,36 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
             return
         time.sleep(1.0)
         enqueue(plan, study)  # trials of workers found dead go back into the queue
+
+
+def _put_back(plan: SweepPlan, study: Study, trials: list) -> None:
+    """Fail the `trials` that have not finished and queue their runs again."""
+    from optuna.trial import TrialState
+
+    for trial in trials:
+        study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    enqueue(plan, study)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored():
+    """Ignore Ctrl-C for a moment (in the main thread): a second one must not leave trials claimed."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_message(plan: SweepPlan, study: Study, storage: str) -> str:
+    """What an interrupted sweep keeps: its finished runs, in the study the same command continues from."""
+    return (f"interrupted: {count_done(plan, study)} of {counted(len(plan.trials), 'run')} finished and kept in study "
+            f"{study.optuna.study_name} (storage {shown_storage(storage)}); no report written")
 
 
 def _others_running(plan: SweepPlan, study: Study) -> bool:

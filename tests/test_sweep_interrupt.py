@@ -1,0 +1,47 @@
+"""Ctrl-C during `xornet sweep`: one line says what was kept and how to continue; the same command continues."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ARGS = ["configs/seed.yaml", "--seeds", "2", "--set", "training.epochs=100", "--out", "sw", "--study", "s",
+        "--grid", "training.learning_rate=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_continues(workdir, xornet, jobs):
+    from optuna.trial import TrialState
+
+    from xornet.sweep import open_study
+
+    # A terminal's Ctrl-C: SIGINT to the whole process group (the command and its workers).
+    command = [sys.executable, "-m", "xornet", "sweep", *ARGS, "--jobs", str(jobs)]
+    sweep = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not (workdir / "sw/study.log").exists() or not open_study(str(workdir / "sw/study.log"), "s").optuna \
+            .get_trials(states=(TrialState.COMPLETE,)):
+        assert sweep.poll() is None and time.monotonic() < deadline, "no run finished"
+        time.sleep(0.2)
+    os.killpg(sweep.pid, signal.SIGINT)
+    stdout, stderr = sweep.communicate(timeout=120)
+    trials = open_study(str(workdir / "sw/study.log"), "s").optuna.trials
+    kept = sum(t.state == TrialState.COMPLETE for t in trials)
+    assert 0 < kept < 16
+    assert (sweep.returncode, stdout) == (130, "")
+    assert stderr.splitlines() == [
+        f"Sweep s: 16 runs (8 settings x 2 seeds), 16 to run, {jobs} worker{'s' * (jobs > 1)}, storage sw/study.log",
+        "reused 0 finished runs: no finished run in the study trains the same resolved config",
+        f"error: interrupted: {kept} of 16 runs finished and kept in study s (storage sw/study.log); no report "
+        "written (hint: run the same command again to continue; it reuses the finished runs)"]
+    # The runs it held went back into the queue at once (none left claimed by a stopped process).
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    assert not list((workdir / "sw").glob("s/summary-*.csv"))
+    again = xornet("sweep", *ARGS)
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr.splitlines()[1].startswith(f"reused {kept} finished run{'s' * (kept > 1)}: ")
+    assert again.stdout.splitlines()[-1].startswith("16 of 16 runs done in ")
