@@ -19,6 +19,11 @@ send heartbeats, and the trials of a worker that stops beating for the grace
 period are failed and queued again; on a journal file, the trials of a dead
 worker on this machine are.
 
+A sweep's report files are named by an id of its runs and target loss
+(`summary-<id>.csv`), so a sweep of another grid in the same study writes its
+own files beside the earlier ones. Grid values that train the same config
+(0.1 and 0.10) are merged into one setting.
+
 Example:
     >>> plan = plan_sweep(config, seeds=range(10), grid={"training.learning_rate": [0.1, 0.5]})
     >>> len(plan.trials)
