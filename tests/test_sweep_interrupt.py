@@ -9,7 +9,7 @@ import time
 import pytest
 
 ARGS = ["configs/seed.yaml", "--seeds", "2", "--set", "training.epochs=100", "--out", "sw", "--study", "s",
-        "--grid", "training.learning_rate=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8"]
+        "--grid", "training.learning_rate=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2"]
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -18,25 +18,26 @@ def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_continues(workdir, 
 
     from xornet.sweep import open_study
 
-    # A terminal's Ctrl-C: SIGINT to the whole process group (the command and its workers).
+    (workdir / "sw").mkdir()
+    study = open_study(str(workdir / "sw/study.log"), "s").optuna  # opened once: watching it must be quick
+    # A terminal's Ctrl-C: SIGINT to the whole process group (the command and its workers), after a first run.
     command = [sys.executable, "-m", "xornet", "sweep", *ARGS, "--jobs", str(jobs)]
     sweep = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
     deadline = time.monotonic() + 180
-    while not (workdir / "sw/study.log").exists() or not open_study(str(workdir / "sw/study.log"), "s").optuna \
-            .get_trials(states=(TrialState.COMPLETE,)):
+    while not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         assert sweep.poll() is None and time.monotonic() < deadline, "no run finished"
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(sweep.pid, signal.SIGINT)
     stdout, stderr = sweep.communicate(timeout=120)
-    trials = open_study(str(workdir / "sw/study.log"), "s").optuna.trials
+    trials = study.get_trials()
     kept = sum(t.state == TrialState.COMPLETE for t in trials)
-    assert 0 < kept < 16
+    assert 0 < kept < 24
     assert (sweep.returncode, stdout) == (130, "")
     assert stderr.splitlines() == [
-        f"Sweep s: 16 runs (8 settings x 2 seeds), 16 to run, {jobs} worker{'s' * (jobs > 1)}, storage sw/study.log",
+        f"Sweep s: 24 runs (12 settings x 2 seeds), 24 to run, {jobs} worker{'s' * (jobs > 1)}, storage sw/study.log",
         "reused 0 finished runs: no finished run in the study trains the same resolved config",
-        f"error: interrupted: {kept} of 16 runs finished and kept in study s (storage sw/study.log); no report "
+        f"error: interrupted: {kept} of 24 runs finished and kept in study s (storage sw/study.log); no report "
         "written (hint: run the same command again to continue; it reuses the finished runs)"]
     # The runs it held went back into the queue at once (none left claimed by a stopped process).
     assert TrialState.RUNNING not in {t.state for t in trials}
@@ -44,4 +45,4 @@ def test_ctrl_c_keeps_the_finished_runs_and_the_same_command_continues(workdir, 
     again = xornet("sweep", *ARGS)
     assert again.exit_code == 0, again.stderr
     assert again.stderr.splitlines()[1].startswith(f"reused {kept} finished run{'s' * (kept > 1)}: ")
-    assert again.stdout.splitlines()[-1].startswith("16 of 16 runs done in ")
+    assert again.stdout.splitlines()[-1].startswith("24 of 24 runs done in ")
