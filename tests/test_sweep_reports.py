@@ -45,8 +45,8 @@ def test_a_sweep_of_another_grid_keeps_the_earlier_report(workdir, xornet):
     assert other.exit_code == 0, other.stderr
     assert other.stderr.splitlines() == [
         f"Sweep {study}: 4 runs (2 settings x 2 seeds), 2 to run, 1 worker, storage sw/study.log",
-        "reused 2 finished runs: same fingerprint (SHA-256 of the resolved config with its setting and seed, and of "
-        "the data) as a planned run"]
+        ("reused 2 finished runs: same fingerprint (SHA-256 of the resolved config with its setting and seed, and of "
+         "the data) as a planned run")]
     (other_summary, _, _) = wrote(other)
     assert other_summary != summary
     assert [row["training.learning_rate"] for row in rows(other_summary)] == ["0.2", "0.5"]
@@ -79,8 +79,8 @@ def test_repeated_grid_values_are_merged_with_a_note(workdir, xornet):
     # A KEY given in two --grid options: its values are added up, repeats merged.
     split = xornet(*BASE, "--grid", "training.learning_rate=0.1", "--grid", "training.learning_rate=0.5,0.1")
     assert split.stderr.splitlines()[:2] == [
-        "note: --grid training.learning_rate=0.1 --grid training.learning_rate=0.5,0.1: 0.1 is repeated: merged into "
-        "one setting",
+        ("note: --grid training.learning_rate=0.1 --grid training.learning_rate=0.5,0.1: 0.1 is repeated: merged "
+         "into one setting"),
         f"Sweep {study}: 4 runs (2 settings x 2 seeds), 2 to run, 1 worker, storage sw/study.log"]
 
 

@@ -495,16 +495,20 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
     On Ctrl-C, the trials this worker holds and has not finished go back into the queue at once (for the other
     workers, or the next command), then KeyboardInterrupt goes on.
     """
+    try:
+        _work(plan, study, share, on_progress)
+    except KeyboardInterrupt:
+        with _interrupts_ignored():
+            _put_back(plan, study)
+        raise
+
+
+def _work(plan: SweepPlan, study: Study, share: int, on_progress: Callable[[int], None] | None) -> None:
     while True:
         taken = _take(study, plan, share)
         if taken:
-            try:
-                with _heartbeats(study, taken):
-                    _train_batch(plan, study, taken)
-            except KeyboardInterrupt:
-                with _interrupts_ignored():
-                    _put_back(plan, study, taken)
-                raise
+            with _heartbeats(study, taken):
+                _train_batch(plan, study, taken)
             if on_progress:
                 on_progress(count_done(plan, study))
             continue
@@ -514,12 +518,13 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
         enqueue(plan, study)  # trials of workers found dead go back into the queue
 
 
-def _put_back(plan: SweepPlan, study: Study, trials: list) -> None:
-    """Fail the `trials` that have not finished and queue their runs again."""
+def _put_back(plan: SweepPlan, study: Study) -> None:
+    """Fail the trials this process holds (claimed, not finished) and queue their runs again."""
     from optuna.trial import TrialState
 
-    for trial in trials:
-        study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == _worker_id():
+            study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     enqueue(plan, study)
 
 
