@@ -38,14 +38,17 @@ def test_sweep_reports_per_setting(workdir, xornet):
     study = result.stderr.split()[1].rstrip(":")
     assert study.startswith("seed-") and len(study) == len("seed-") + 8
     folder = workdir / "sweeps/seed" / study
+    (summary,) = folder.glob("summary-*.csv")
+    report_id = summary.stem.removeprefix("summary-")
+    assert len(report_id) == 8
     assert lines[-1].startswith("8 of 8 runs done in ")
-    assert lines[-1].endswith(f"wrote {folder / 'summary.csv'}, {folder / 'convergence.png'}, "
-                              f"{folder / 'config.yaml'}".replace(str(workdir) + "/", ""))
-    with open(folder / "summary.csv") as handle:
+    assert lines[-1].endswith(f"wrote {summary}, {folder / f'convergence-{report_id}.png'}, "
+                              f"{folder / f'config-{report_id}.yaml'}".replace(str(workdir) + "/", ""))
+    with open(summary) as handle:
         rows = list(csv.DictReader(handle))
     assert [row["training.learning_rate"] for row in rows] == ["0.1", "0.5"]
     assert all(row["runs"] == "4" for row in rows)
-    assert (folder / "convergence.png").stat().st_size > 10000
+    assert (folder / f"convergence-{report_id}.png").stat().st_size > 10000
     # Each run equals a plain `xornet train` with that seed and setting.
     single = xornet("train", "configs/seed.yaml", "--seed", "2", "--epochs", "150", "--set", "training.learning_rate=0.5",
                     "--output-dir", "one", "-q")
@@ -87,10 +90,10 @@ def test_a_changed_config_runs_new_trials_and_keeps_both_reports(workdir, xornet
     assert report_rows(third.stdout)["(config as is)"] != after
     studies = sorted(p.name for p in (workdir / "sw").iterdir() if p.is_dir())
     assert len(studies) == 3 and all(name.startswith("seed-") for name in studies)
-    epochs = sorted(yaml.safe_load((workdir / "sw" / s / "config.yaml").read_text())["training"]["epochs"]
+    epochs = sorted(yaml.safe_load(next((workdir / "sw" / s).glob("config-*.yaml")).read_text())["training"]["epochs"]
                     for s in studies)
     assert epochs == [150, 150, 300]
-    # A named study made for another config is refused (its summary would be replaced) unless --force.
+    # A named study made for another config is refused (a study name reused by mistake) unless --force.
     named = xornet(*SWEEP, "--set", "training.epochs=300", "--study", "mine")
     assert named.exit_code == 0
     clash = xornet(*SWEEP, "--set", "training.epochs=150", "--study", "mine")
@@ -209,6 +212,6 @@ def test_a_sweep_of_runs_without_accuracy_shows_no_accuracy_share(workdir, xorne
     result = xornet("sweep", "line.yaml", "--seeds", "2", "--target-loss", "0.5", "--out", "sw")
     assert result.exit_code == 0, result.stderr
     assert report_rows(result.stdout)["(config as is)"][:2] == ["2", "-"]
-    (summary,) = (workdir / "sw").glob("*/summary.csv")
+    (summary,) = (workdir / "sw").glob("*/summary-*.csv")
     rows = list(csv.DictReader(io.StringIO(summary.read_text())))
     assert rows[0]["full_accuracy_share"] == ""

@@ -35,7 +35,7 @@ def import_keras():
         os.dup2(captured.fileno(), 2)
         try:
             _keras = _import()
-        except BaseException:
+        except Exception:  # an import that failed: show why (a Ctrl-C is not a failure to explain)
             os.dup2(saved, 2)
             captured.seek(0)
             sys.stderr.write(captured.read().decode(errors="replace"))

@@ -19,6 +19,11 @@ send heartbeats, and the trials of a worker that stops beating for the grace
 period are failed and queued again; on a journal file, the trials of a dead
 worker on this machine are.
 
+A sweep's report files are named by an id of its runs and target loss
+(`summary-<id>.csv`), so a sweep of another grid in the same study writes its
+own files beside the earlier ones. Grid values that train the same config
+(0.1 and 0.10) are merged into one setting.
+
 Example:
     >>> plan = plan_sweep(config, seeds=range(10), grid={"training.learning_rate": [0.1, 0.5]})
     >>> len(plan.trials)
@@ -74,7 +79,7 @@ def parse_grid(options: list[str]) -> dict[str, list[Any]]:
         parts = raw.split(",")
         if len(parts) > MAX_RUNS:
             raise InputError(f"--grid {key.strip()}: expected at most {MAX_RUNS:,} values, received {len(parts):,}")
-        grid[key.strip()] = _grid_values(option, key, parts)
+        grid[key.strip()] = grid.get(key.strip(), []) + _grid_values(option, key, parts)  # a repeated KEY adds values
     return grid
 
 
@@ -141,6 +146,7 @@ class SweepPlan:
     target_loss: float
     data_sha256: str
     grid_options: dict[str, str] = field(default_factory=dict)  # key -> the --grid option as typed, for errors
+    notes: list[str] = field(default_factory=list)  # grid values merged with an equal one, for the user
 
     def settings(self) -> list[dict[str, Any]]:
         """Every combination of grid values, as {key: value}."""
@@ -166,16 +172,28 @@ class SweepPlan:
         planned = []
         for setting in self.settings():
             resolved = self.config_for({**setting, "seed": self.seeds[0]}).resolved()
-            group = fingerprint(_trained({**resolved, "seed": None}, self.folder, self.data_sha256))
+            group = self.mark(resolved, None)
             for seed in self.seeds:
-                mark = fingerprint(_trained({**resolved, "seed": seed}, self.folder, self.data_sha256))
-                planned.append(PlannedTrial({**setting, "seed": seed}, mark, group))
+                planned.append(PlannedTrial({**setting, "seed": seed}, self.mark(resolved, seed), group))
         return planned
+
+    def mark(self, resolved: dict, seed: int | None) -> str:
+        """The fingerprint of the `resolved` config with `seed` (None: the setting's, seed left out) and the data."""
+        return fingerprint(_trained({**resolved, "seed": seed}, self.folder, self.data_sha256))
 
     @property
     def config_fingerprint(self) -> str:
         """The fingerprint of the base config (after --set) and data, before the grid and seeds."""
         return fingerprint(_trained(self.config.resolved(), self.folder, self.data_sha256))
+
+    @property
+    def report_id(self) -> str:
+        """8 hex digits naming this sweep's report files: the fingerprint of its runs and target loss.
+
+        The same sweep (in any order of grid values) writes the same files again; another grid, other seeds or
+        another target loss writes new files beside them.
+        """
+        return fingerprint({"runs": sorted(t.fingerprint for t in self.trials), "target_loss": self.target_loss})[:8]
 
     @property
     def folder(self) -> Path:
@@ -203,11 +221,36 @@ def plan_sweep(config: Config, seeds, grid: dict[str, list[Any]], target_loss: f
                grid_options: list[str] = ()) -> SweepPlan:
     """Check every setting of the grid now, before any training; errors name the `grid_options` as typed."""
     target = target_loss or config.training.target_loss or 0.1
-    named = {option.partition("=")[0].strip(): f"--grid {option}" for option in grid_options}
-    plan = SweepPlan(config, grid, list(seeds) or [config.seed or 0], target, data_fingerprint(config), named)
+    named, typed = {}, {}
+    for option in grid_options:
+        key, _, raw = option.partition("=")
+        named[key.strip()] = " ".join(filter(None, [named.get(key.strip()), f"--grid {option}"]))
+        typed[key.strip()] = typed.get(key.strip(), []) + [part.strip() for part in raw.split(",")]
+    plan = SweepPlan(config, dict(grid), list(seeds) or [config.seed or 0], target, data_fingerprint(config), named)
+    _merge_repeated_values(plan, typed)
     for setting in plan.settings():
         plan.config_for({**setting, "seed": plan.seeds[0]})
     return plan
+
+
+def _merge_repeated_values(plan: SweepPlan, typed: dict[str, list[str]]) -> None:
+    """Keep one of the grid values of a key that train the same config (0.1 and 0.10); a note names each merge.
+
+    Two such values would make two settings of equal runs: two report rows of one setting, each run trained once.
+    """
+    first = {key: values[0] for key, values in plan.grid.items() if values}
+    for key, values in plan.grid.items():
+        spelled = typed.get(key) if len(typed.get(key, [])) == len(values) else [str(v) for v in values]
+        kept: dict[str, int] = {}  # setting fingerprint -> index of its first value
+        for number, value in enumerate(values):
+            mark = plan.mark(plan.config_for({**first, key: value, "seed": plan.seeds[0]}).resolved(), None)
+            if mark in kept:
+                earlier, this = spelled[kept[mark]], spelled[number]
+                same = f"{this} is repeated" if this == earlier else f"{this} gives the same config as {earlier}"
+                plan.notes.append(f"{plan.grid_options.get(key, f'--grid {key}')}: {same}: merged into one setting")
+            else:
+                kept[mark] = number
+        plan.grid[key] = [values[number] for number in kept.values()]
 
 
 # --- the study and its queue -------------------------------------------------------------
@@ -284,13 +327,14 @@ def shown_storage(url: str) -> str:
 
 
 def check_study_config(study: Study, plan: SweepPlan, force: bool) -> None:
-    """Refuse to mix another config's sweep into a named study (its summary would be replaced)."""
+    """Refuse to mix another config's runs into a named study (a study name reused by mistake)."""
     mine = plan.config_fingerprint
     theirs = study.optuna.user_attrs.get("config_fingerprint")
     if theirs and theirs != mine and not force:
         raise InputError(f"study {study.optuna.study_name!r} holds a sweep of another config (fingerprint "
-                         f"{theirs[:12]}, this config {mine[:12]}); its summary and plot would be replaced",
-                         hint="leave --study out (the default name includes the config fingerprint), or pass --force")
+                         f"{theirs[:12]}, this config {mine[:12]})",
+                         hint="leave --study out (the default name includes the config fingerprint), or pass --force "
+                              "to add this config's runs to it")
     study.optuna.set_user_attr("config_fingerprint", mine)
 
 
@@ -448,7 +492,18 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
     """Run queued trials of `plan` until every one has finished (waiting for other workers' running trials).
 
     `share`: how many workers split each setting's seeds; `on_progress(done)` after each batch.
+    On Ctrl-C, the trials this worker holds and has not finished go back into the queue at once (for the other
+    workers, or the next command), then KeyboardInterrupt goes on.
     """
+    try:
+        _work(plan, study, share, on_progress)
+    except KeyboardInterrupt:
+        with _interrupts_ignored():
+            _put_back(plan, study)
+        raise
+
+
+def _work(plan: SweepPlan, study: Study, share: int, on_progress: Callable[[int], None] | None) -> None:
     while True:
         taken = _take(study, plan, share)
         if taken:
@@ -461,6 +516,37 @@ def work(plan: SweepPlan, study: Study, share: int = 1, on_progress: Callable[[i
             return
         time.sleep(1.0)
         enqueue(plan, study)  # trials of workers found dead go back into the queue
+
+
+def _put_back(plan: SweepPlan, study: Study) -> None:
+    """Fail the trials this process holds (claimed, not finished) and queue their runs again."""
+    from optuna.trial import TrialState
+
+    for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == _worker_id():
+            study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    enqueue(plan, study)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored():
+    """Ignore Ctrl-C for a moment (in the main thread): a second one must not leave trials claimed."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_message(plan: SweepPlan, study: Study, storage: str) -> str:
+    """What an interrupted sweep keeps: its finished runs, in the study the same command continues from."""
+    return (f"interrupted: {count_done(plan, study)} of {counted(len(plan.trials), 'run')} finished and kept in study "
+            f"{study.optuna.study_name} (storage {shown_storage(storage)}); no report written")
 
 
 def _others_running(plan: SweepPlan, study: Study) -> bool:
@@ -540,6 +626,7 @@ class SettingReport:
     epochs_p90: float | None
     final_loss_median: float
     epochs_to_target: list[int | None]
+    config_fingerprint: str  # of the config this setting trains (seed left out) and its data
 
 
 def epochs_to(losses: list[float], target: float) -> int | None:
@@ -573,6 +660,7 @@ def report(plan: SweepPlan, study: Study) -> list[SettingReport]:
             epochs_p90=float(np.percentile(reached, 90)) if reached else None,
             final_loss_median=float(np.median([t.value for t in trials])),
             epochs_to_target=epochs,
+            config_fingerprint=planned[0].setting,
         ))
     return reports
 
@@ -604,6 +692,7 @@ def format_report(plan: SweepPlan, reports: list[SettingReport]) -> str:
 
 
 def report_csv(plan: SweepPlan, reports: list[SettingReport]) -> str:
+    """The report as CSV: a row per setting; `config_fingerprint` is the `setting` attribute of its runs."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = list(plan.grid)
@@ -614,7 +703,7 @@ def report_csv(plan: SweepPlan, reports: list[SettingReport]) -> str:
                          r.reached_target, plan.target_loss,
                          r.epochs_median if r.epochs_median is not None else "",
                          r.epochs_p90 if r.epochs_p90 is not None else "", r.final_loss_median,
-                         plan.config_fingerprint])
+                         r.config_fingerprint])
     return out.getvalue()
 
 

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from xornet.cli.app import _err, _load_config, app, friendly_errors
-from xornet.errors import InputError, XornetError
+from xornet.errors import InputError, Interrupted, XornetError
 
 
 @app.command()
@@ -25,9 +25,9 @@ def sweep(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes on this machine."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage shared by all workers: a journal file path, or a PostgreSQL/MySQL URL (default: OUT/study.log)."),
     study_name: Optional[str] = typer.Option(None, "--study", help="Optuna study name (default: the experiment name and the first 8 hex digits of the config fingerprint)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default: sweeps/<experiment>); each study writes into OUT/<study>/."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The sweep directory (default: sweeps/<experiment>); each report is written into OUT/<study>/, its file names ending in its own id."),
     grace: int = typer.Option(60, "--grace", min=2, help="Seconds without a heartbeat after which a worker's trials run again (RDB storage)."),
-    force: bool = typer.Option(False, "--force", help="Use a --study made for another config (its summary is replaced)."),
+    force: bool = typer.Option(False, "--force", help="Add this config's runs to a --study made for another config."),
     worker: bool = typer.Option(False, "--worker", hidden=True, help="Only run queued trials (used by --jobs)."),
     share: int = typer.Option(1, "--share", hidden=True, min=1, help="Workers splitting each setting (used by --jobs)."),
 ):
@@ -49,10 +49,15 @@ def sweep(
         raise InputError("--jobs with SQLite storage: SQLite cannot hand trials to parallel workers safely",
                          hint="leave --storage out (a journal file), or use PostgreSQL or MySQL")
     name = study_name or plan.default_study_name
+    for note in [] if worker else plan.notes:
+        _err(f"note: {note}")
     if worker:
         from xornet.sweep import open_study, work
 
-        work(plan, open_study(url, name, grace), share)
+        try:
+            work(plan, open_study(url, name, grace), share)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None  # its trials are back in the queue; the command that started it says so
         return
     _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, directory / name, grace, force)
 
@@ -64,7 +69,8 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
 
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import (Progress, check_study_config, count_done, counted, enqueue, format_report,
-                              open_study, plot_convergence, report, report_csv, shown_storage, work)
+                              interrupted_message, open_study, plot_convergence, report, report_csv, shown_storage,
+                              work)
 
     study = open_study(url, name, grace)
     check_study_config(study, plan, force)
@@ -79,26 +85,26 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     started = time.perf_counter()
     progress = Progress(total)
     progress.update(count_done(plan, study))
-    if jobs == 1:
-        work(plan, study, on_progress=progress.update)
-    else:
-        command = [sys.executable, "-m", "xornet", "sweep", str(config), "--storage", url,
-                   "--study", name, "--grace", str(grace), "--worker", "--share", str(jobs)]
-        command += ["--seeds", str(seeds)] if seeds else []
-        command += [a for g in grid for a in ("--grid", g)] + [a for o in overrides for a in ("--set", o)]
-        if target_loss is not None:
-            command += ["--target-loss", str(target_loss)]
-        workers = [subprocess.Popen(command) for _ in range(jobs)]
-        while any(w.poll() is None for w in workers):
-            time.sleep(0.5)
-            progress.update(count_done(plan, study))
-        codes = [w.returncode for w in workers]
-        if any(codes):
-            raise XornetError(f"a sweep worker failed (exit codes {codes}); run the sweep again to resume it")
+    try:
+        if jobs == 1:
+            work(plan, study, on_progress=progress.update)
+        else:
+            command = [sys.executable, "-m", "xornet", "sweep", str(config), "--storage", url,
+                       "--study", name, "--grace", str(grace), "--worker", "--share", str(jobs)]
+            command += ["--seeds", str(seeds)] if seeds else []
+            command += [a for g in grid for a in ("--grid", g)] + [a for o in overrides for a in ("--set", o)]
+            if target_loss is not None:
+                command += ["--target-loss", str(target_loss)]
+            _run_workers([subprocess.Popen(command) for _ in range(jobs)], plan, study, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        raise Interrupted(interrupted_message(plan, study, url),
+                          hint="run the same command again to continue; it reuses the finished runs") from None
     progress.close()
     reports = report(plan, study)
     folder.mkdir(parents=True, exist_ok=True)
-    summary_csv, picture, base = folder / "summary.csv", folder / "convergence.png", folder / "config.yaml"
+    summary_csv, picture, base = (folder / f"{stem}-{plan.report_id}{suffix}" for stem, suffix in
+                                  [("summary", ".csv"), ("convergence", ".png"), ("config", ".yaml")])
     atomic_write_text(base, yaml.safe_dump(plan.config.resolved(), sort_keys=False))
     atomic_write_text(summary_csv, report_csv(plan, reports))
     wrote = [summary_csv, base]
@@ -108,3 +114,38 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     typer.echo(format_report(plan, reports))
     typer.echo(f"\n{sum(r.runs for r in reports)} of {total} runs done in {time.perf_counter() - started:.1f} s; "
                f"wrote {', '.join(map(str, wrote))}")
+
+
+def _run_workers(workers: list, plan, study, progress) -> None:
+    """Wait for the worker processes, showing progress; on Ctrl-C, let them put their trials back first."""
+    from xornet.sweep import count_done
+
+    try:
+        while any(w.poll() is None for w in workers):
+            time.sleep(0.5)
+            progress.update(count_done(plan, study))
+    except KeyboardInterrupt:
+        _stop(workers)
+        raise
+    codes = [w.returncode for w in workers]
+    if any(codes):
+        raise XornetError(f"a sweep worker failed (exit codes {codes}); run the sweep again to resume it")
+
+
+def _stop(workers: list) -> None:
+    """Stop the workers: on a terminal Ctrl-C reached them too; else (a signal to this process alone) send it."""
+    import signal
+    import subprocess
+
+    deadline = time.monotonic() + 2
+    while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for w in workers:
+        if w.poll() is None:
+            w.send_signal(signal.SIGINT)
+    for w in workers:
+        try:
+            w.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
