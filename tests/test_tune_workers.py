@@ -151,7 +151,7 @@ def test_a_trial_started_just_after_another_worker_took_the_last_place_gives_way
     import threading
 
     from xornet.config import load_config
-    from xornet.sweep import _worker_id
+    from xornet.sweep import worker_id
     from xornet.tune import open_tune_study, parse_search, search, trials_csv
 
     space = parse_search(["training.learning_rate=loguniform(1e-2,1)"])
@@ -161,7 +161,7 @@ def test_a_trial_started_just_after_another_worker_took_the_last_place_gives_way
     def another_worker_first(*args, **kwargs):
         study.ask = ask
         other = ask()  # trial 0, of a live worker on this machine; it finishes 2 s later
-        other.set_user_attr("worker", _worker_id())
+        other.set_user_attr("worker", worker_id())
         finish.append(threading.Timer(2, lambda: study.tell(other, 0.5)))
         finish[0].start()
         return ask(*args, **kwargs)

@@ -368,7 +368,7 @@ def enqueue(plan: SweepPlan, study: Study) -> QueueCounts:
     """Put every planned trial that has not finished (and is not queued or running) into the study's queue."""
     from optuna.trial import TrialState, create_trial
 
-    _fail_dead_workers(study)
+    fail_dead_workers(study)
     state = _state_of(study)
     new = [t for t in plan.trials if t.fingerprint not in state["settled"] | state["alive"]]
     study.optuna.add_trials([create_trial(state=TrialState.WAITING, user_attrs={
@@ -378,11 +378,11 @@ def enqueue(plan: SweepPlan, study: Study) -> QueueCounts:
     return QueueCounts(reused, queued, len(new))
 
 
-def _worker_id() -> str:
+def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _fail_dead_workers(study: Study) -> None:
+def fail_dead_workers(study: Study) -> None:
     """Fail trials whose worker died: stale heartbeats on an RDB; else a vanished process on this machine."""
     import optuna
     from optuna.trial import TrialState
@@ -429,7 +429,7 @@ def _take(study: Study, plan: SweepPlan, share: int) -> list:
                 # (fail_stale_trials never fails a running trial that has none: it would wait forever.)
                 study.storage.record_heartbeat(trial._trial_id)
             if study.storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                study.storage.set_trial_user_attr(trial._trial_id, "worker", _worker_id())
+                study.storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
                 taken.append(trial)
         if len(taken) == limit:
             break
@@ -523,7 +523,7 @@ def _put_back(plan: SweepPlan, study: Study) -> None:
     from optuna.trial import TrialState
 
     for trial in study.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get("worker") == _worker_id():
+        if trial.user_attrs.get("worker") == worker_id():
             study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     enqueue(plan, study)
 

@@ -274,7 +274,7 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
     A trial starts only while the finished and running trials are fewer than
     `trials`; else this worker waits for the running ones, which finish or,
     their worker dead, fail and leave their place to a new trial
-    (`_fail_dead_workers`). Two workers starting a trial at the same moment:
+    (`fail_dead_workers`). Two workers starting a trial at the same moment:
     the one with the higher number gives way (`Surplus`). So the study ends
     with exactly `trials` finished trials.
     A trial whose loss became NaN or inf fails: its reason is recorded
@@ -283,13 +283,13 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
     """
     import optuna
 
-    from xornet.sweep import _fail_dead_workers, _worker_id
+    from xornet.sweep import fail_dead_workers, worker_id
 
     train_trial = objective(config, space, metric)
     workers = _workers_view(study)
 
     def run(trial) -> float:
-        trial.set_user_attr("worker", _worker_id())  # host:pid, to find the trial of a killed worker (journal file)
+        trial.set_user_attr("worker", worker_id())  # host:pid, to find the trial of a killed worker (journal file)
         if _taken(workers, below=trial.number) >= trials:
             trial.set_user_attr("surplus", True)
             raise Surplus(f"trial {trial.number}: the study has {trials} trials finished or running")
@@ -297,7 +297,7 @@ def search(study, config: Config, space: dict[str, Dimension], metric: str, tria
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not a traceback per failed trial: the summary counts them
     while True:
-        _fail_dead_workers(workers)
+        fail_dead_workers(workers)
         _fail_killed_as_started(study)
         done = finished_trials(study)
         if done >= trials:
@@ -335,7 +335,7 @@ def _taken(workers, below: int | None = None) -> int:
 
 def _may_finish(workers, trial) -> bool:
     """A running trial on an RDB (a dead worker's fails when its heartbeats stop); on a journal file, one of a
-    live worker on this machine (`_fail_dead_workers` failed the dead ones); on both, one just started, which
+    live worker on this machine (`fail_dead_workers` failed the dead ones); on both, one just started, which
     has no worker yet (`_fail_killed_as_started` failed the old ones)."""
     import socket
 
