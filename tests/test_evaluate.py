@@ -1,5 +1,7 @@
 """`xornet evaluate --data`: which rows it scores, with which loss, and the data it refuses."""
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,20 @@ def test_the_loss_is_the_one_keras_model_evaluate_reports_even_for_confident_mis
     assert result.exit_code == 0, result.stderr
     assert expected > clipped + 5  # the test tells the two ways apart
     assert json.loads(result.stdout)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_two_named_classes_say_which_class_the_probability_and_the_scores_are_of(workdir, xornet):
+    """One sigmoid over the labels 'stayed' and 'churned' (sorted: churned is 0): the probability is P(stayed)."""
+    write("churn.csv", "a,b,big,y\n" + "".join(
+        f"{row.rsplit(',', 1)[0]},{'stayed' if row.endswith('1') else 'churned'}\n" for row in BIN_CSV.splitlines()[1:]))
+    write("churn.yaml", _config("churn.csv", "y", "binary_crossentropy"))
+    assert xornet("train", "churn.yaml", "-q").exit_code == 0
+    model = "models/chu/basic_model.json"
+    table = xornet("predict", "-m", model, "--x", "0.1,0.2,300").stdout.splitlines()
+    assert table[0] == "a b big      P(stayed)    class"
+    (row,) = json.loads(xornet("predict", "-m", model, "--x", "0.1,0.2,300", "-f", "json").stdout)
+    assert row["probabilities"] == {"churned": 1 - row["probability"], "stayed": row["probability"]}
+    assert row["class"] == ("stayed" if row["probability"] > 0.5 else "churned")
+    scores = xornet("evaluate", "-m", model, "--data", "churn.csv", "--label", "y").stdout.splitlines()
+    assert [re.fullmatch(r"(\w+) +\d\.\d{4} \(positive class: stayed\)", line)[1] for line in scores[3:6]] == [
+        "precision", "recall", "f1"]

@@ -151,7 +151,9 @@ def format_evaluation(scores: dict) -> str:
     if "r2" in scores:
         return "\n".join([f"{'loss':<10} {scores['loss']:.4f}", f"{'MAE':<10} {scores['mae']:.4f}",
                           f"{'RMSE':<10} {scores['rmse']:.4f}", f"{'R²':<10} " + ("n/a (constant targets)" if scores['r2'] is None else f"{scores['r2']:.4f}")])
-    averaged = " (macro average)" if "per_class" in scores else ""
+    classes = scores.get("classes") or []
+    averaged = " (macro average)" if "per_class" in scores else (
+        f" (positive class: {classes[1]})" if len(classes) == 2 else "")
     lines = [f"{'loss':<10} {scores['loss']:.4f}", f"{'accuracy':<10} {scores['accuracy'] * 100:.1f}%"]
     lines += [f"{name:<10} {scores[name]:.4f}{averaged}" for name in ("precision", "recall", "f1")]
     matrix = scores["confusion_matrix"]

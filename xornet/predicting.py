@@ -133,7 +133,8 @@ def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.n
                          class_names: list[str] | None = None, regression: bool = False) -> list[dict]:
     """One dict per row: {"input": [...], "probability": p, "class": c}, or {"input", "prediction"} for regression.
 
-    With class names, "class" is the name and "probabilities" maps each name to its probability.
+    With class names, "class" is the name and "probabilities" maps each name to its probability (with one
+    sigmoid output, "probability" is the second class's).
     """
     if regression:
         return [{"input": [_number(v) for v in xi], "prediction": _probability(pi)} for xi, pi in zip(x, probabilities)]
@@ -144,6 +145,8 @@ def rows_as_json_objects(x: np.ndarray, probabilities: np.ndarray, classes: np.n
             row["class"] = class_names[int(ci)]
             if len(pi) == len(class_names):
                 row["probabilities"] = {name: float(p) for name, p in zip(class_names, pi)}
+            elif len(pi) == 1 and len(class_names) == 2:  # one sigmoid: the probability of the second class
+                row["probabilities"] = {class_names[0]: 1 - float(pi[0]), class_names[1]: float(pi[0])}
         rows.append(row)
     return rows
 
@@ -209,7 +212,8 @@ def format_table(x, probabilities, classes, feature_names: list[str] | None = No
     else:
         inputs = [" ".join(str(_number(v)) for v in row) for row in x]
     probs = [f"{p[0]:.4f}" if len(p) == 1 else " ".join(f"{v:.4f}" for v in p) for p in probabilities]
-    title = "prediction" if regression else "probability"
+    title = "prediction" if regression else (  # one sigmoid: the probability of the second class, named
+        f"P({class_names[1]})" if class_names and len(class_names) == 2 and probabilities.shape[1] == 1 else "probability")
     names = [class_names[int(c)] if class_names else str(int(c)) for c in classes]
     head_input = " ".join(input_names(x.shape[1], feature_names))
     widths = [max(len(head_input), *(len(s) for s in inputs)), max(len(title), *(len(s) for s in probs)),
