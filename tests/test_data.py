@@ -215,7 +215,12 @@ def test_categorical_columns_one_hot_from_training_rows(workdir, xornet):
     config("cattext", "  path: colors.csv\n", training="training:\n  epochs: 2\n")
     first_color = (workdir / "colors.csv").read_text().splitlines()[1].split(",")[2]
     assert error(xornet, "train", "cattext.yaml") == (
-        f"error: {workdir / 'colors.csv'}, line 2, column 'color': expected a number, received {first_color!r}")
+        f"error: {workdir / 'colors.csv'}, line 2, column 'color': expected a number, received {first_color!r} (hint: "
+        "a column of text: add it to data.categorical to one-hot encode it, or leave it out with data.features)")
+    config("cattypo", "  path: colors.csv\n  categorical: [colour]\n", training="training:\n  epochs: 2\n")
+    assert error(xornet, "train", "cattypo.yaml") == (  # named before the text cell is, which it explains
+        f"error: {workdir / 'colors.csv'}: data.categorical: 'colour' is not one of the feature columns (a, b, color) "
+        "(did you mean 'color'?)")
 
 
 def test_task_and_last_layer_must_agree_before_training(workdir, xornet):

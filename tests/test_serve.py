@@ -360,7 +360,9 @@ def test_predict_answers_exactly_as_xornet_predict_with_class_names_or_values(sh
         assert [sorted(row) for row in expected] == [["input", "prediction"]] * 3
     else:
         assert facts["class_names"] == ["benign", "malignant"]
-        assert {row["class"] for row in expected} <= {"benign", "malignant"} and "probabilities" not in expected[0]
+        assert {row["class"] for row in expected} <= {"benign", "malignant"}
+        assert [row["probabilities"] for row in expected] == [  # one sigmoid: the probability of malignant
+            {"benign": 1 - row["probability"], "malignant": row["probability"]} for row in expected]
 
 
 def test_outputs_too_large_to_be_finite_are_refused_as_xornet_predict_refuses_them(shipped_models, xornet):

@@ -199,7 +199,12 @@ def test_bad_inputs_to_train(workdir, xornet):
         f"error: {workdir / 'labels.csv'}, line 3: label 'y' is 2, expected 0 or 1 for loss binary_crossentropy (1 such row)")
     write("text.csv", "a,b,y\n0,x,0\n")
     write("text.yaml", "data:\n  path: text.csv\n")
-    assert error("text.yaml") == f"error: {workdir / 'text.csv'}, line 2, column 'b': expected a number, received 'x'"
+    assert error("text.yaml") == (f"error: {workdir / 'text.csv'}, line 2, column 'b': expected a number, received 'x' "
+                                  "(hint: a column of text: add it to data.categorical to one-hot encode it, or leave "
+                                  "it out with data.features)")
+    write("typo.csv", "a,b,y\n0,1,0\n0,x,1\n1,0,1\n")  # one mistyped cell in a column of numbers: no such hint
+    write("typo.yaml", "data:\n  path: typo.csv\n")
+    assert error("typo.yaml") == f"error: {workdir / 'typo.csv'}, line 3, column 'b': expected a number, received 'x'"
     write("cols.yaml", "data:\n  path: labels.csv\n  label: lbl\n")
     assert error("cols.yaml") == (
         f"error: {workdir / 'labels.csv'}: data.label: no column named 'lbl'; the file has columns: a, b, y")

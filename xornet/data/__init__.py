@@ -11,7 +11,9 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,8 @@ import numpy as np
 from xornet.config import Config, DenseLayer, check_data_files, did_you_mean
 from xornet.csv_text import other_separator_error
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
-from xornet.data.readers import Table, csv_header, is_number, load_npy, location, read_csv_table, read_table
+from xornet.data.readers import (Table, csv_header, is_number, is_text_type, load_npy, location, read_csv_table,
+                                 read_table)
 from xornet.data.splits import rows_hash, split_rows, values_hash
 from xornet.errors import InputError
 from xornet.preprocessing import too_large_to_normalize
@@ -166,13 +169,38 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         label_column = {label_name}
         if features is not None:
             unused = unused_columns(header, picked, label_name)
-    table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
+        _check_categorical(categorical, picked, path)  # before the body is read: else a text cell is the error
+    try:
+        table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
+    except InputError as exc:
+        column = re.search(r"column '(.+?)': expected a number, received ", exc.message)
+        if config is not None and exc.hint is None and column and _holds_text(file, column[1]):
+            exc.hint = "a column of text: add it to data.categorical to one-hot encode it, or leave it out with " \
+                       "data.features"
+        raise
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
+    _check_categorical(categorical, feature_names, path)
+    return table, feature_names, label_name
+
+
+def _holds_text(file: Path, name: str, rows: int = 50) -> bool:
+    """Whether most of the first `rows` filled cells of column `name` are text, not numbers (a column of words,
+    not one mistyped cell); for an error's hint only."""
+    if file.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return is_text_type(pq.read_schema(file).field(name).type)
+    with open(file, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        cells = [row.get(name) for row, _ in zip(csv.DictReader(handle), range(rows))]
+    filled = [cell.strip() for cell in cells if cell and cell.strip()]
+    return sum(not is_number(cell) for cell in filled) * 2 > len(filled)
+
+
+def _check_categorical(categorical, feature_names: list[str], path: str) -> None:
     for name in categorical:
         if str(name) not in feature_names:
             raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "
-                             f"({', '.join(feature_names)})")
-    return table, feature_names, label_name
+                             f"({', '.join(feature_names)}){did_you_mean(name, feature_names)}")
 
 
 def column_names(file: Path) -> list[str] | None:
