@@ -915,8 +915,10 @@ training:
   epochs: 3000                  # default 1000
   batch_size: null              # null = full batch; 1 = stochastic; N = mini-batch
   shuffle: true                 # reshuffle mini-batches every epoch
-  target_loss: 0.05             # stop as soon as the loss is below this (default null = never)
-  restarts: 3                   # not converged? start again from a new seed, up to this many times (default 0)
+  target_loss: 0.05             # stop as soon as the loss is below this (default null = never);
+                                #   for your own data: null, or early_stopping below
+  restarts: 3                   # not converged (below target_loss)? start again from a new seed, up to this
+                                #   many times (default 0); for your own data: 0, or each restart trains again
   tensorboard: null             # a directory for TensorBoard scalars
   engine: auto                  # auto | fast | keras (plain model.fit)
   devices: 1                    # train data-parallel on N devices (GPUs, else CPU devices), or auto (every GPU, else 1)
