@@ -293,3 +293,13 @@ def test_a_misspelt_label_set_on_the_command_line_names_the_set(workdir, xornet)
                          "--set", "training.batch_size=2"),
                   f"--set data.label=yy: {workdir / 'configs/rows.csv'}: no column named 'yy' (did you mean 'y'?); "
                   "the file has columns: a, b, y")
+
+
+def test_a_data_file_given_as_the_config_gets_a_hint(workdir, xornet):
+    write("rows.csv", "a,b,y\n0,1,1\n")
+    hint = "(hint: a data file goes in a config as data.path: `xornet config init` writes a starter config)"
+    one_error(xornet("train", "rows.csv"), "rows.csv, line 1: expected a mapping of sections (name, data, model, "
+                                           f"training, output), received a str {hint}")
+    Path("rows.parquet").write_bytes(b"PAR1\x15\x04\x15\xff\xfe")
+    one_error(xornet("train", "rows.parquet"), "rows.parquet: not a text file (not UTF-8 at byte 7), expected a YAML "
+                                               f"config {hint}")

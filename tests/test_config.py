@@ -65,6 +65,8 @@ def test_shipped_configs_are_valid():
         ("training:\n  optimizer: adm\n",
          "c.yaml, line 2: training.optimizer: expected 'sgd', 'adam' or 'rmsprop', received 'adm' (did you mean 'adam'?)"),
         ("data:\n  stream: maybe\n", "c.yaml, line 2: data.stream: expected 'auto', true or false, received 'maybe'"),
+        ("data:\n  path: d.csv\n  features: [a, b, a]\n",
+         "c.yaml, line 3: data.features: 'a' is listed twice, expected each column once"),
         ("training:\n  loss: binary_crossentropi\n",
          "c.yaml, line 2: training.loss: expected 'binary_crossentropy', 'binary_focal_crossentropy', "
          "'categorical_crossentropy', 'sparse_categorical_crossentropy', 'mean_squared_error', 'mean_absolute_error', "

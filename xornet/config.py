@@ -159,6 +159,14 @@ class DataConfig(_Section):
     def _zero_is_none(cls, value):
         return None if type(value) in (int, float) and value == 0 else value  # "test: 0": no test rows, as null
 
+    @field_validator("features", "categorical")
+    @classmethod
+    def _no_repeats(cls, names):
+        repeated = [name for index, name in enumerate(names or []) if name in names[:index]]
+        if repeated:
+            raise ValueError(f"{repeated[0]!r} is listed twice, expected each column once")
+        return names
+
     @model_validator(mode="after")
     def _table_or_file(self):
         if self.table is not None and self.path is not None:
@@ -519,18 +527,24 @@ def _read_yaml(path: Path) -> tuple[dict, dict]:
             raise InputError(f"{source}: the config is more than the {MAX_CONFIG_BYTES:,} bytes a config may have")
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config") from exc
+        data_file = Path(source).suffix.lower() in (".parquet", ".pq", ".npy")
+        raise InputError(f"{source}: not a text file (not UTF-8 at byte {exc.start}), expected a YAML config",
+                         hint=DATA_FILE_HINT if data_file else None) from exc
     except OSError as exc:
         raise InputError(f"{source}: cannot read the config: {exc.strerror}") from exc
     data, lines = parse_yaml(text, source)
     if data is None:
         raise InputError(f"{source}: the config is empty, expected a mapping of sections (name, data, model, training, output)")
     if not isinstance(data, dict):
+        looks_like_data = Path(source).suffix.lower() in (".csv", ".txt", ".tsv")
         raise InputError(
             f"{source}, line 1: expected a mapping of sections (name, data, model, training, output), "
-            f"received a {type(data).__name__}"
-        )
+            f"received a {type(data).__name__}",
+            hint=DATA_FILE_HINT if looks_like_data else None)
     return data, lines
+
+
+DATA_FILE_HINT = "a data file goes in a config as data.path: `xornet config init` writes a starter config"
 
 
 class _BoundedLoader(yaml.SafeLoader):
