@@ -159,3 +159,18 @@ def test_two_named_classes_say_which_class_the_probability_and_the_scores_are_of
     scores = xornet("evaluate", "-m", model, "--data", "churn.csv", "--label", "y").stdout.splitlines()
     assert [re.fullmatch(r"(\w+) +\d\.\d{4} \(positive class: stayed\)", line)[1] for line in scores[3:6]] == [
         "precision", "recall", "f1"]
+
+
+@pytest.mark.parametrize("policy, note", [
+    ("drop", "(45 rows, 5 rows dropped for missing values (data.missing: drop), loss binary_crossentropy)"),
+    ("mean", "(50 rows, 5 cells filled for missing values (data.missing: mean), loss binary_crossentropy)"),
+])
+def test_evaluate_says_what_it_did_with_missing_cells_as_training_did(workdir, xornet, policy, note):
+    rows = BIN_CSV.splitlines()
+    write("gaps.csv", "\n".join(rows[:1] + [",".join(["", *row.split(",")[1:]]) if i % 10 == 3 else row
+                                            for i, row in enumerate(rows[1:])]) + "\n")
+    write("gaps.yaml", _config("gaps.csv", "y", "binary_crossentropy").replace("  label: y\n",
+                                                                              f"  label: y\n  missing: {policy}\n"))
+    assert xornet("train", "gaps.yaml", "-q").exit_code == 0
+    scored = xornet("evaluate", "-m", "models/gap/basic_model.json", "--data", "gaps.csv")
+    assert scored.stdout.splitlines()[0] == f"models/gap/basic_model.json on gaps.csv {note}"

@@ -11,6 +11,7 @@ import typer
 from xornet.cli.app import (WEIGHTS_HELP, app, check_model_options, check_output_file, friendly_errors,
                             shown_path)
 from xornet.errors import InputError
+from xornet.text import counted
 
 
 class EvaluateFormat(str, Enum):
@@ -86,8 +87,16 @@ def evaluate(
     if output_format is EvaluateFormat.json:
         typer.echo(json.dumps(scores, allow_nan=False))
     else:
-        typer.echo(f"{model} on {rows_are}{shown_path(dataset.source)} ({scores['rows']} rows, loss {loss})")
+        typer.echo(f"{model} on {rows_are}{shown_path(dataset.source)} ({scores['rows']} rows"
+                   f"{_missing_note(dataset.missing)}, loss {loss})")
         typer.echo(format_evaluation(scores))
+
+
+def _missing_note(missing: dict) -> str:
+    """", 116 rows dropped for missing values (data.missing: drop)", or "" when none were dropped or filled."""
+    done = [counted(missing[key], noun) + verb for key, noun, verb in (
+        ("rows_dropped", "row", " dropped"), ("cells_filled", "cell", " filled")) if missing.get(key)]
+    return f", {' and '.join(done)} for missing values (data.missing: {missing['policy']})" if done else ""
 
 
 @app.command(short_help="Draw a saved model's training curves.")

@@ -334,8 +334,11 @@ def load_labelled_file(path: str, encoding: dict, role: str = "--data", label_fl
     text = set(encoding.get("categorical", {})) | unused_columns(header, encoding["features"], encoding["label"])
     table = read_table(Path(path), text_columns=text, infer_columns={encoding["label"]})
     check(table.names)
-    kept, _ = drop_missing(table, encoding["features"], encoding["label"], encoding.get("missing", {}).get("policy", "error"))
-    return _dataset(table, encoding, kept)
+    policy = encoding.get("missing", {}).get("policy", "error")
+    kept, counts = drop_missing(table, encoding["features"], encoding["label"], policy)
+    dataset = _dataset(table, encoding, kept)
+    dataset.missing = {"policy": policy, **counts}  # what evaluate says it dropped or filled
+    return dataset
 
 
 def encode_inputs(table: Table, encoding: dict) -> np.ndarray:
