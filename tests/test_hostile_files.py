@@ -359,10 +359,13 @@ def test_malformed_run_record_stops_every_command_that_reads_it(model_dir, xorne
     for args in (("summary", "models/basic_model.json"),
                  ("evaluate", "--data", "configs/xor.yaml"),
                  ("plot", "models/basic_run.json"),
-                 ("export", "models/basic_model.json", "out", "--to", "keras3"),
-                 ("train", "configs/xor.yaml", "--epochs", "1", "-q")):
+                 ("export", "models/basic_model.json", "out", "--to", "keras3")):
         result = xornet(*args)
         assert (result.exit_code, result.stdout, result.stderr) == (2, "", expected), args
+    train = xornet("train", "configs/xor.yaml", "--epochs", "1", "-q")  # the files are not its to replace: --force
+    assert (train.exit_code, train.stderr) == (
+        2, "error: models/basic_run.json: run record key files.weights: expected a mapping, received null; refusing to "
+           "overwrite it (hint: pass --force to replace it, or --output-dir DIR to write elsewhere)\n")
 
 
 def test_record_check_cannot_be_bypassed_from_python(model_dir):
