@@ -28,6 +28,7 @@ from xornet.errors import InputError
 from xornet.files.safe_write import atomic_write
 
 FORMAT = "xornet-checkpoint-1"
+DATA_KEYS = ("data.stream", "data", "values", "stream")  # the fingerprint's keys that describe the training data
 
 
 @dataclass
@@ -82,9 +83,6 @@ def check_same_run(path: Path, saved: dict, now: dict) -> None:
     if differences:
         raise InputError(f"{path}: the checkpoint is of a different run ({'; '.join(differences)})",
                          hint="to start over, train with --force and without --resume; it replaces the checkpoint")
-
-
-DATA_KEYS = ("data.stream", "data", "values", "stream")  # the fingerprint's keys that describe the training data
 
 
 def _data_differences(saved: dict, now: dict) -> list[str]:
