@@ -428,9 +428,10 @@ def _take(study: Study, plan: SweepPlan, share: int) -> list:
                 # Before the claim: a worker killed just after claiming must leave a heartbeat to go stale.
                 # (fail_stale_trials never fails a running trial that has none: it would wait forever.)
                 study.storage.record_heartbeat(trial._trial_id)
-            if study.storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                study.storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
-                taken.append(trial)
+            with _interrupts_deferred():  # a Ctrl-C between claim and mark would leave a claim nobody puts back
+                if study.storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                    study.storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
+                    taken.append(trial)
         if len(taken) == limit:
             break
     return _drop_duplicates(study, taken)
@@ -526,6 +527,21 @@ def _put_back(plan: SweepPlan, study: Study) -> None:
         if trial.user_attrs.get("worker") == worker_id():
             study.optuna.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     enqueue(plan, study)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold a Ctrl-C (in the main thread) until the block ends; it then raises KeyboardInterrupt as usual."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextlib.contextmanager
