@@ -174,3 +174,14 @@ def test_evaluate_says_what_it_did_with_missing_cells_as_training_did(workdir, x
     assert xornet("train", "gaps.yaml", "-q").exit_code == 0
     scored = xornet("evaluate", "-m", "models/gap/basic_model.json", "--data", "gaps.csv")
     assert scored.stdout.splitlines()[0] == f"models/gap/basic_model.json on gaps.csv {note}"
+
+
+def test_threshold_goes_with_one_sigmoid_output_only(models, xornet):
+    refusal = ("error: --threshold 0.9: goes with one sigmoid output (the probability of class 1); this model gives "
+               "values (a regression)\n")
+    for args in (("evaluate", "-m", "models/reg/basic_model.json", "--data", "reg.csv"),
+                 ("predict", "-m", "models/reg/basic_model.json", "--x", "1,2,3")):
+        result = xornet(*args, "--threshold", "0.9")
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", refusal)
+    assert xornet("evaluate", "-m", "models/bin/basic_model.json", "--data", "bin.csv", "--threshold", "0.9").exit_code == 0
+    assert xornet("predict", "-m", "models/bin/basic_model.json", "--x", "0.1,0.2,300", "--threshold", "0.9").exit_code == 0

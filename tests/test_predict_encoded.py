@@ -207,3 +207,9 @@ def test_a_categorical_column_of_numbers_matches_by_value_across_csv_and_parquet
             "rooms.csv", "rooms.parquet")
         one = [ok(xornet("predict", "-m", model, "--x", f"0.5,{rooms}", "-f", "json")) for rooms in ("3", "3.0")]
         assert json.loads(one[0])[0]["probability"] == json.loads(one[1])[0]["probability"]
+
+
+def test_threshold_is_refused_for_several_classes(cls_model, xornet):
+    assert one_error(xornet("predict", "--model", cls_model, "--x", "1.5,-0.9,-0.4,east", "--threshold", "0.9")) == (
+        "error: --threshold 0.9: goes with one sigmoid output (the probability of class 1); this model gives 3 "
+        "probabilities, one per class (the class is the most probable)")

@@ -92,6 +92,26 @@ def prediction_labels(record: dict | None, output_activation: str | None = None)
     return {"class_names": recorded.get("classes"), "regression": regression}
 
 
+def class_threshold(threshold: float | None, regression: bool, outputs: int) -> float:
+    """--threshold: 0.5 unless given, and a number from 0 to 1; refused for a model whose output is not one
+    probability (a regression's values, or several classes' probabilities, whose class is the most probable).
+
+    Example:
+        >>> class_threshold(None, False, 3), class_threshold(0.9, False, 1)
+        (0.5, 0.9)
+    """
+    if threshold is None:
+        return 0.5
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
+    if regression or outputs != 1:
+        gives = "values (a regression)" if regression else f"{outputs} probabilities, one per class (the class is " \
+                                                           "the most probable)"
+        raise InputError(f"--threshold {threshold:g}: goes with one sigmoid output (the probability of class 1); "
+                         f"this model gives {gives}")
+    return threshold
+
+
 def predict_finite(run, x: np.ndarray, first_row: int = 1) -> np.ndarray:
     """`run(x)`, refusing outputs that are not finite numbers (inputs so large that the network overflows).
 

@@ -34,6 +34,7 @@ class Predictor:
     # The input of the last sigmoid or softmax, from which Keras computes cross-entropies (None: it has none).
     logits: Callable[[np.ndarray], np.ndarray | None] = lambda x: None
     output_activation: str | None = None  # files.architecture.output_activation: "sigmoid", "linear", ...
+    output_width: int = 1  # values per row
 
 
 def load_predictor(model_path: str | Path, weights_path: str | Path | None = None) -> Predictor:
@@ -51,13 +52,13 @@ def load_predictor(model_path: str | Path, weights_path: str | Path | None = Non
     network = NumpyNetwork.from_config(config, layers, weights)
     if network is not None:
         return Predictor(network, network.input_width, record, "numpy", Path(path), network.logits,
-                         output_activation(config))
+                         output_activation(config), network.output_width)
     from xornet.predicting import predict
 
     model = read_architecture(path, config)
     set_weights_from(model, layers, weights)
     return Predictor(lambda x: predict(model, x), int(model.input_shape[-1]), record, "keras", Path(path),
-                     lambda x: _keras_logits(model, x), output_activation(config))
+                     lambda x: _keras_logits(model, x), output_activation(config), int(model.output_shape[-1]))
 
 
 def _keras_logits(model, x: np.ndarray) -> np.ndarray | None:

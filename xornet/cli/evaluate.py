@@ -31,7 +31,8 @@ def evaluate(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help=WEIGHTS_HELP),
     label: Optional[str] = typer.Option(None, "--label", "-l", metavar="<column>",
                                         help="The label column of --data. Default: the model's training label (.npy: the last column)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="Class 1 when the probability is above this (default 0.5; one sigmoid output)."),
     output_format: EvaluateFormat = typer.Option(EvaluateFormat.table, "--format", "-f", help="table or json."),
 ):
     """Score a saved model on labelled data: loss, accuracy, precision, recall, F1, confusion matrix
@@ -48,7 +49,7 @@ def evaluate(
     from xornet.data.encoding import task_of
     from xornet.evaluation import config_rows, file_rows, format_evaluation, model_loss, score
     from xornet.files.architecture import outputs_values
-    from xornet.predicting import predict_finite
+    from xornet.predicting import class_threshold, predict_finite
     from xornet.prediction_inputs import check_finite_inputs
     from xornet.predictor import load_predictor
 
@@ -82,6 +83,7 @@ def evaluate(
     if task == "regression" and outputs.shape[1] != 1:
         raise InputError(f"{model}: the model gives {outputs.shape[1]} values a row, and a label column holds one: "
                          "evaluate scores models of one output value", hint="xornet predict shows every value")
+    threshold = class_threshold(threshold, task == "regression", outputs.shape[1])
     scores = score(outputs, dataset.y, loss, task, threshold, dataset.classes, where=dataset.where,
                    logits=predictor.logits(dataset.x))
     if output_format is EvaluateFormat.json:

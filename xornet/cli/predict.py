@@ -23,7 +23,8 @@ def predict(
     input_file: Optional[str] = typer.Option(None, "--input", "-i", metavar="<path>",
                                              help="CSV, Parquet or .npy file of inputs; - reads CSV from stdin."),
     xs: List[str] = typer.Option([], "--x", metavar="<row>", help="One input row, comma-separated, e.g. --x 0,1 (repeatable)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Class 1 when the probability is above this."),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="Class 1 when the probability is above this (default 0.5; one sigmoid output)."),
     output_format: Format = typer.Option(Format.table, "--format", "-f",
                                          help="table, json (one strict JSON array) or csv."),
 ):
@@ -36,12 +37,12 @@ def predict(
     is missing: filled as training filled it (data.missing: mean or zero), else refused.
     """
     check_model_options(model, weights)
-    if not 0.0 <= threshold <= 1.0:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
-    from xornet.predicting import prediction_labels, trained_on_file
+    from xornet.predicting import class_threshold, prediction_labels, trained_on_file
     from xornet.prediction_inputs import input_encoding, iter_csv_inputs, parse_x, read_npy_inputs
 
     predictor = load_predictor(model, weights)
@@ -49,6 +50,7 @@ def predict(
     recorded = input_encoding(predictor.record, width)  # how raw feature columns become the model's inputs
     names = (recorded.get("inputs") or recorded["features"]) if recorded else None
     labels = prediction_labels(predictor.record, predictor.output_activation)
+    threshold = class_threshold(threshold, labels["regression"], predictor.output_width)
     handle = None
     if input_file is None:
         from xornet.data import all_binary_inputs
