@@ -37,8 +37,6 @@ def predict(
     is missing: filled as training filled it (data.missing: mean or zero), else refused.
     """
     check_model_options(model, weights)
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise InputError(f"--threshold: expected a number from 0 to 1, received {threshold:g}")
     if input_file is not None and xs:
         raise InputError("--input and --x: expected one source of inputs, received both")
     from xornet.predictor import load_predictor
