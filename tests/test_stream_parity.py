@@ -284,3 +284,19 @@ def test_streamed_keras_engine_is_model_fit_on_the_fast_loops_batches(workdir, x
     assert sorted(fitted["history"]) == sorted(loop["history"])
     for name in loop["history"]:
         np.testing.assert_allclose(fitted["history"][name], loop["history"][name], atol=1e-5, rtol=0)
+
+
+def test_streamed_categories_written_as_numbers_match_by_value_across_files(workdir, xornet):
+    """A CSV's 3.0 trains; a Parquet validation file's 3 is the same category, as in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    size, f0 = rng.integers(1, 4, 300), rng.normal(size=300).round(3)
+    label = ((f0 > 0) ^ (size == 2)).astype(int)
+    write("rows.csv", "f0,size,label\n" + "".join(f"{f},{s:.1f},{y}\n" for f, s, y in zip(f0, size, label)))
+    pq.write_table(pa.table({"f0": f0[:60], "size": size[:60], "label": label[:60]}), "val.parquet")
+    for how in ("true", "false"):
+        config(f"num_{how}", "rows.csv", f"  categorical: [size]\n  validation_path: val.parquet\n  stream: {how}\n")
+        result = xornet("train", f"num_{how}.yaml", "-q")
+        assert (result.exit_code, result.stderr) == (0, "")

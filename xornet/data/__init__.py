@@ -23,7 +23,7 @@ from xornet.config import Config, DenseLayer, check_data_files, did_you_mean
 from xornet.csv_text import other_separator_error
 from xornet.data.encoding import aligned_copy, drop_missing, encode_table, feature_encoding, label_encoding
 from xornet.data.readers import (Table, csv_header, is_number, is_text_type, load_npy, location, read_csv_table,
-                                 read_table)
+                                 read_table, value_type)
 from xornet.data.splits import rows_hash, split_rows, values_hash
 from xornet.errors import InputError
 from xornet.preprocessing import too_large_to_normalize
@@ -169,7 +169,7 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         label_column = {label_name}
         if features is not None:
             unused = unused_columns(header, picked, label_name)
-        _check_categorical(categorical, picked, path)  # before the body is read: else a text cell is the error
+        check_categorical(categorical, picked, path)  # before the body is read: else a text cell is the error
     try:
         table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
     except InputError as exc:
@@ -179,7 +179,7 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
                        "data.features"
         raise
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
-    _check_categorical(categorical, feature_names, path)
+    check_categorical(categorical, feature_names, path)
     return table, feature_names, label_name
 
 
@@ -189,14 +189,15 @@ def _holds_text(file: Path, name: str, rows: int = 50) -> bool:
     if file.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        return is_text_type(pq.read_schema(file).field(name).type)
+        return is_text_type(value_type(pq.read_schema(file).field(name).type))
     with open(file, newline="", encoding="utf-8-sig", errors="replace") as handle:
         cells = [row.get(name) for row, _ in zip(csv.DictReader(handle), range(rows))]
     filled = [cell.strip() for cell in cells if cell and cell.strip()]
     return sum(not is_number(cell) for cell in filled) * 2 > len(filled)
 
 
-def _check_categorical(categorical, feature_names: list[str], path: str) -> None:
+def check_categorical(categorical, feature_names: list[str], path: str) -> None:
+    """Refuse a data.categorical name that is not one of the feature columns, with a did-you-mean."""
     for name in categorical:
         if str(name) not in feature_names:
             raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "

@@ -107,19 +107,59 @@ def drop_missing(table: Table, features: list[str], label: str, policy: str) -> 
             dropped |= missing
     if first is not None and policy == "error":
         row, name = first
-        cells = sum(counts.values())
-        raise InputError(f"{table.where(row)}, column {name!r}: missing value "
-                         f"({cells} missing cell{'s' if cells > 1 else ''} in the file)",
-                         hint="fill it in, or set data.missing: drop, mean or zero")
+        raise missing_cell_error(table.where(row), name, sum(counts.values()))
     if dropped.all():
-        empty = [name for name, count in counts.items() if count == table.rows]
-        raise InputError(f"{table.source}: no rows left with data.missing: {policy}: "
-                         + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
-                         hint=f"check data.label (now {label!r}): a comma at the end of every line makes an empty "
-                              "last column" if label in empty else "fill in the missing cells, or data.missing: mean")
+        raise no_rows_left_error(table.source, policy, [name for name, count in counts.items() if count == table.rows],
+                                 label)
     kept = np.flatnonzero(~dropped) if dropped.any() else np.arange(table.rows)
     filled = 0 if policy == "drop" else sum(int(_is_missing(table.columns[n])[kept].sum()) for n in features if n in counts)
     return kept, {"rows_dropped": int(dropped.sum()), "cells_filled": filled}
+
+
+def missing_cell_error(where: str, name: str, cells: int | None) -> InputError:
+    """data.missing: error's refusal of the first missing cell (`cells`: how many the file has, when counted)."""
+    count = f" ({cells} missing cell{'s' if cells > 1 else ''} in the file)" if cells else ""
+    return InputError(f"{where}, column {name!r}: missing value{count}",
+                      hint="fill it in, or set data.missing: drop, mean or zero")
+
+
+def no_rows_left_error(source: str, policy: str, empty: list[str], label: str) -> InputError:
+    """The refusal of a file whose every row data.missing dropped (`empty`: the columns empty in every row)."""
+    return InputError(f"{source}: no rows left with data.missing: {policy}: "
+                      + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
+                      hint=f"check data.label (now {label!r}): a comma at the end of every line makes an empty "
+                           "last column" if label in empty else "fill in the missing cells, or data.missing: mean")
+
+
+def category_index(vocabulary: list[str]):
+    """`index(value)`: a category's position in `vocabulary`, -1 for one not in it. Categories written as numbers
+    match by value: a CSV's "3.0" and a Parquet file's 3 (named "3") are one category, whichever the training
+    file held.
+
+    Example:
+        >>> index = category_index(["1.0", "2", "red"])
+        >>> index("red"), index("1"), index("2.0"), index("blue")
+        (2, 0, 1, -1)
+    """
+    exact = {value: position for position, value in enumerate(vocabulary)}
+    numbers = _numeric_names(vocabulary)
+
+    def index(value) -> int:
+        found = exact.get(value)
+        if found is None and numbers:
+            found = numbers.get(_as_number(value))
+        return -1 if found is None else found
+
+    return index
+
+
+def category_error(where: str, name: str, value: str | None, vocabulary: list[str]) -> InputError:
+    """The refusal of a missing or unknown category (data.unknown: error)."""
+    if value is None:
+        return InputError(f"{where}, column {name!r}: missing value", hint="fill it in, or set data.missing: drop")
+    shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
+    return InputError(f"{where}, column {name!r}: unknown category {value!r}, the training rows have: {shown}",
+                      hint="set data.unknown: ignore to give unseen categories their own column")
 
 
 def _numeric_names(vocabulary: list[str]) -> dict[float, int]:
@@ -266,9 +306,7 @@ def _encode_features(table: Table, encoding: dict, rows: np.ndarray) -> np.ndarr
         missing = np.isnan(x[:, at])
         if missing.any():
             if name not in fill:
-                row = int(rows[missing.argmax()])
-                raise InputError(f"{table.where(row)}, column {name!r}: missing value",
-                                 hint="fill it in, or set data.missing: drop, mean or zero")
+                raise missing_cell_error(table.where(int(rows[missing.argmax()])), name, None)
             x[missing, at] = fill[name]
         at += 1
     return x
@@ -325,23 +363,15 @@ def aligned_copy(array: np.ndarray) -> np.ndarray:
 def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], ignore: bool,
              x: np.ndarray, at: int) -> int:
     """Write the one-hot columns of `name` into x[:, at:]; return how many columns they take."""
-    lookup = {value: index for index, value in enumerate(vocabulary)}
-    unknown = len(vocabulary) if ignore else -1
     column = table.columns[name][rows]
     if column.dtype != object:
         column = np.array([_class_name(v) for v in column], object)
-    numbers = _numeric_names(vocabulary)
-    codes = np.array([lookup.get(value, unknown) if value in lookup or not numbers else
-                      numbers.get(_as_number(value), unknown) for value in column.tolist()], dtype=np.int64)
+    index = category_index(vocabulary)
+    codes = np.array([index(value) for value in column.tolist()], dtype=np.int64)
     bad = np.flatnonzero(codes < 0)
-    if bad.size:
-        row, value = int(rows[bad[0]]), column[bad[0]]
-        if value is None:
-            raise InputError(f"{table.where(row)}, column {name!r}: missing value",
-                             hint="fill it in, or set data.missing: drop")
-        shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
-        raise InputError(f"{table.where(row)}, column {name!r}: unknown category {value!r}, the training rows "
-                         f"have: {shown}", hint="set data.unknown: ignore to give unseen categories their own column")
+    if bad.size and not ignore:
+        raise category_error(table.where(int(rows[bad[0]])), name, column[bad[0]], vocabulary)
+    codes[bad] = len(vocabulary)  # data.unknown: ignore: the "<other>" column
     x[np.arange(len(rows)), at + codes] = 1.0
     return len(vocabulary) + (1 if ignore else 0)
 

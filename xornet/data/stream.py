@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from xornet.config import Config, check_streamable, did_you_mean
-from xornet.data import Dataset, Splits, check_fits_model, column_names, pick_columns
-from xornet.data.encoding import OTHER, _class_name, _last_layer, check_class_names, task_of
+from xornet.data import Dataset, Splits, check_categorical, check_fits_model, column_names, pick_columns
+from xornet.data.encoding import (OTHER, _class_name, _last_layer, _numeric_names, category_error, category_index,
+                                  check_class_names, missing_cell_error, no_rows_left_error, task_of)
 from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
                                  is_text_type, location, value_type)
 from xornet.errors import InputError
@@ -244,14 +245,19 @@ class Stream:
 
     @staticmethod
     def _category_numbers(column, vocabulary: list[str]) -> np.ndarray:
-        """A categorical column's values as their index in `vocabulary`: NaN where missing, -1 where unknown."""
+        """A categorical column's values as their index in `vocabulary`: NaN where missing, -1 where unknown
+        (a text that is not a category, matched by value when a number, as `encoding.category_index` does)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         column = _category_names(column)
         numbers = pc.index_in(column, value_set=pa.array(vocabulary, pa.string())).to_numpy(zero_copy_only=False)
         numbers = numbers.astype(np.float64)
-        numbers[np.isnan(numbers) & column.is_valid().to_numpy(zero_copy_only=False)] = -1
+        misses = np.flatnonzero(np.isnan(numbers) & column.is_valid().to_numpy(zero_copy_only=False))
+        numbers[misses] = -1
+        if misses.size and _numeric_names(vocabulary):  # only categories written as numbers can match by value
+            index = category_index(vocabulary)
+            numbers[misses] = [index(column[int(at)].as_py()) for at in misses]
         return numbers
 
     def _one_hot(self, x: np.ndarray, rows: np.ndarray, batch, start: int) -> np.ndarray:
@@ -268,21 +274,12 @@ class Stream:
             bad = np.flatnonzero(~(numbers >= 0))  # NaN (missing) or -1 (not in the vocabulary)
             if bad.size and self.unknown != "ignore":
                 row = int(rows[bad[0]])
-                self._refuse_category(name, row, _category_names(batch.column(name))[row - start].as_py())
+                raise category_error(self._where(row), name, _category_names(batch.column(name))[row - start].as_py(),
+                                     vocabulary)
             numbers = np.where(numbers >= 0, numbers, len(vocabulary)).astype(np.int64)
             out[np.arange(len(x)), at + numbers] = 1.0
             at += len(vocabulary) + (self.unknown == "ignore")
         return out
-
-    def _refuse_category(self, name: str, row: int, value: str | None) -> None:
-        """The in-memory encoder's error for a missing or unknown category."""
-        if value is None:
-            raise InputError(f"{self._where(row)}, column {name!r}: missing value",
-                             hint="fill it in, or set data.missing: drop")
-        vocabulary = self.categorical[name]
-        shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
-        raise InputError(f"{self._where(row)}, column {name!r}: unknown category {value!r}, the training rows "
-                         f"have: {shown}", hint="set data.unknown: ignore to give unseen categories their own column")
 
     def _handle_missing(self, values: np.ndarray, rows: np.ndarray, tally: dict | None):
         """(x, y, rows) of a batch holding a missing cell, as the in-memory reader does: a row without a label is
@@ -310,9 +307,7 @@ class Stream:
     def _refuse_missing(self, first: tuple[int, int], cells: int | None = None) -> None:
         """The in-memory reader's error for a missing cell with data.missing: error: (row, column) and the file's count."""
         row, column = first
-        count = f" ({cells} missing cell{'s' if cells > 1 else ''} in the file)" if cells else ""
-        raise InputError(f"{self._where(row)}, column {[*self.features, self.label][column]!r}: missing value{count}",
-                         hint="fill it in, or set data.missing: drop, mean or zero")
+        raise missing_cell_error(self._where(row), [*self.features, self.label][column], cells)
 
     def _class_numbers(self, names, rows: np.ndarray) -> np.ndarray:
         """A text label's class numbers (NaN where the cell is missing); a name that is not a class is refused."""
@@ -592,10 +587,7 @@ def open_stream(config: Config, seed: int, scan: bool = True, learned: dict | No
     check_streamable(config, why=stream_reason(config))
     features, label = pick_columns(column_names(path), data.features, data.label, source, config.override_of("data.label"))
     categorical = [str(name) for name in data.categorical]
-    for name in categorical:
-        if name not in features:
-            raise InputError(f"{source}: data.categorical: {name!r} is not one of the feature columns "
-                             f"({', '.join(features)})")
+    check_categorical(categorical, features, source)
     _check_numeric_schema(path, [*features, label], label, categorical)
     learned = learned or {}
     stream = Stream(path, features, label, None if data.validation_path else data.validation,
@@ -705,11 +697,7 @@ def _check_missing(stream: Stream, tally: dict) -> None:
     if tally["rows"] and tally["rows_dropped"] == tally["rows"]:
         empty = [name for name, count in zip([*stream.features, stream.label], tally["columns"].tolist())
                  if count == tally["rows"]]
-        raise InputError(f"{stream.path}: no rows left with data.missing: {stream.missing}: "
-                         + (f"column {empty[0]!r} is empty in every row" if empty else "every row has a missing cell"),
-                         hint=f"check data.label (now {stream.label!r}): a comma at the end of every line makes an "
-                              "empty last column" if stream.label in empty else
-                              "fill in the missing cells, or data.missing: mean")
+        raise no_rows_left_error(str(stream.path), stream.missing, empty, stream.label)
     stream.missing_counts = {"rows_dropped": tally["rows_dropped"], "cells_filled": tally["cells_filled"]}
     stream.rows_read = tally["rows"]
 
