@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from xornet.cli.app import _err, _load_config, app, friendly_errors
-from xornet.errors import InputError, Interrupted, XornetError
+from xornet.errors import InputError, Interrupted
 
 
 @app.command()
@@ -63,10 +63,9 @@ def sweep(
 
 
 def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, folder: Path, grace, force) -> None:
-    import subprocess
-
     import yaml
 
+    from xornet.cli.workers import run_workers
     from xornet.files.safe_write import atomic_write_text
     from xornet.sweep import (Progress, check_study_config, count_done, counted, enqueue, format_report,
                               interrupted_message, open_study, plot_convergence, report, report_csv, shown_storage,
@@ -95,7 +94,8 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
             command += [a for g in grid for a in ("--grid", g)] + [a for o in overrides for a in ("--set", o)]
             if target_loss is not None:
                 command += ["--target-loss", str(target_loss)]
-            _run_workers([subprocess.Popen(command) for _ in range(jobs)], plan, study, progress)
+            run_workers(command, jobs, lambda: progress.update(count_done(plan, study)), "a sweep worker",
+                        "run the sweep again to resume it")
     except KeyboardInterrupt:
         progress.close()
         raise Interrupted(interrupted_message(plan, study, url),
@@ -115,37 +115,3 @@ def _sweep(plan, config, grid, overrides, seeds, target_loss, jobs, url, name, f
     typer.echo(f"\n{sum(r.runs for r in reports)} of {total} runs done in {time.perf_counter() - started:.1f} s; "
                f"wrote {', '.join(map(str, wrote))}")
 
-
-def _run_workers(workers: list, plan, study, progress) -> None:
-    """Wait for the worker processes, showing progress; on Ctrl-C, let them put their trials back first."""
-    from xornet.sweep import count_done
-
-    try:
-        while any(w.poll() is None for w in workers):
-            time.sleep(0.5)
-            progress.update(count_done(plan, study))
-    except KeyboardInterrupt:
-        _stop(workers)
-        raise
-    codes = [w.returncode for w in workers]
-    if any(codes):
-        raise XornetError(f"a sweep worker failed (exit codes {codes}); run the sweep again to resume it")
-
-
-def _stop(workers: list) -> None:
-    """Stop the workers: on a terminal Ctrl-C reached them too; else (a signal to this process alone) send it."""
-    import signal
-    import subprocess
-
-    deadline = time.monotonic() + 2
-    while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for w in workers:
-        if w.poll() is None:
-            w.send_signal(signal.SIGINT)
-    for w in workers:
-        try:
-            w.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            w.kill()
-            w.wait()

@@ -99,26 +99,14 @@ def tune(
 
 def _run_trials(study, cfg, space, metric: str, trials: int, jobs: int, command: list[str], progress) -> None:
     """Run the search in this process (`jobs` 1), or in `jobs` worker processes running `command`."""
-    import subprocess
-
+    from xornet.cli.workers import run_workers
     from xornet.tune import finished_trials, search
 
     if jobs == 1:
         search(study, cfg, space, metric, trials, on_trial=progress.update)
         return
-    workers = [subprocess.Popen(command) for _ in range(jobs)]
-    try:
-        while any(w.poll() is None for w in workers):
-            time.sleep(0.5)
-            progress.update(finished_trials(study))
-    finally:
-        for w in workers:  # interrupted: a Ctrl-C at the terminal reached them too; a signal to this process alone not
-            if w.poll() is None:
-                w.send_signal(signal.SIGINT)
-            w.wait()
-    if any(w.returncode for w in workers):
-        raise XornetError(f"a tune worker failed (exit codes {[w.returncode for w in workers]}); "
-                          "run the same command again to resume the search")
+    run_workers(command, jobs, lambda: progress.update(finished_trials(study)), "a tune worker",
+                "run the same command again to resume the search")
 
 
 @contextlib.contextmanager
