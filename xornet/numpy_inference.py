@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xornet.files import architecture
 from xornet.files.weights_h5 import check_weight_shapes
 from xornet.errors import InputError
 
@@ -117,8 +118,7 @@ class NumpyNetwork:
         """
         layers = config["config"]["layers"]
         width = layers[0]["config"]["batch_shape"][1]
-        weighted = [layer["config"]["name"] for layer in layers if layer["class_name"] in WEIGHTED_LAYERS
-                    and layer["config"].get("mean") is None]  # a Normalization given its mean and variance has none
+        weighted = [layer["config"]["name"] for layer, made, _ in architecture.layer_weights(config) if made]
         if len(weighted) != len(layer_weights):
             raise InputError(
                 f"{source}: the weights file has {len(layer_weights)} layers with weights, the model has "
@@ -156,9 +156,6 @@ class NumpyNetwork:
             if function is not ACTIVATIONS["linear"]:
                 steps.append(("activation", function, None))
         return cls(steps, width, current)
-
-
-WEIGHTED_LAYERS = ("Dense", "BatchNormalization", "Normalization")
 
 
 def _broadcast(value, width: int) -> np.ndarray:
