@@ -116,10 +116,7 @@ def model_inputs(table, recorded: dict) -> np.ndarray:
         >>> model_inputs(cells_table([["1", "b"]], ["--x, row 1"], ["column 1", "column 2"], recorded, "--x"), recorded)
         array([[1., 0., 1.]], dtype=float32)
     """
-    absent = [name for name in recorded["features"] if name not in table.columns]
-    if absent:
-        raise InputError(f"{table.source}: no column named {absent[0]!r}, expected the training features "
-                         f"({', '.join(recorded['features'])}) in a header row")
+    check_header_names(list(table.columns), recorded["features"], table.source)
     _refuse_missing(table, recorded)
     numbers = [table.columns[name] for name in recorded["features"]]
     if not recorded.get("categorical") and not any(np.isnan(column).any() for column in numbers):

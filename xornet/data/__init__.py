@@ -125,10 +125,7 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
                              f"numbered from 0 to {len(names) - 1}")
         if str(column) in names:
             return str(column)
-        raise InputError(
-            f"{where}: no column named {column!r}{did_you_mean(column, names)}; "
-            f"the file has columns: {', '.join(names)}"
-        )
+        raise no_column_error(where, column, names)
 
     label_name = name_of(label, "label") if label is not None else names[-1]
     if features is None:
@@ -202,6 +199,12 @@ def check_categorical(categorical, feature_names: list[str], path: str) -> None:
         if str(name) not in feature_names:
             raise InputError(f"{path}: data.categorical: {name!r} is not one of the feature columns "
                              f"({', '.join(feature_names)}){did_you_mean(name, feature_names)}")
+
+
+def no_column_error(where: str, name, names: list[str]) -> InputError:
+    """The refusal of a column `name` a file (with columns `names`) does not have, with a did-you-mean."""
+    return InputError(f"{where}: no column named {name!r}{did_you_mean(name, names)}; "
+                      f"the file has columns: {', '.join(names)}")
 
 
 def column_names(file: Path) -> list[str] | None:
@@ -326,8 +329,7 @@ def load_labelled_file(path: str, encoding: dict, role: str = "--data", label_fl
         for name in [*encoding["features"], encoding["label"]]:
             if name not in names:
                 where = f"{label_flag}: {path}" if label_flag and name == encoding["label"] else f"{path}: {role}"
-                raise InputError(f"{where}: no column named {name!r}{did_you_mean(name, names)}; "
-                                 f"the file has columns: {', '.join(names)}")
+                raise no_column_error(where, name, names)
 
     header = column_names(Path(path))
     if header is not None:

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xornet.config import Config, check_streamable, did_you_mean
-from xornet.data import Dataset, Splits, check_categorical, check_fits_model, column_names, pick_columns
+from xornet.config import Config, check_streamable
+from xornet.data import (Dataset, Splits, check_categorical, check_fits_model, column_names, no_column_error,
+                         pick_columns)
 from xornet.data.encoding import (OTHER, _class_name, _last_layer, _numeric_names, category_error, category_index,
                                   check_class_names, missing_cell_error, no_rows_left_error, task_of)
 from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
@@ -626,8 +627,7 @@ def _part_file(stream: Stream, path: Path, key: str) -> Stream:
     names = column_names(path)
     for name in [*stream.features, stream.label]:
         if name not in names:
-            raise InputError(f"{path}: {key}: no column named {name!r}{did_you_mean(name, names)}; "
-                             f"the file has columns: {', '.join(names)}")
+            raise no_column_error(f"{path}: {key}", name, names)
     _check_numeric_schema(path, [*stream.features, stream.label], stream.label, stream.categorical)
     return Stream(path, stream.features, stream.label, None, None, stream.seed, missing=stream.missing,
                   unknown=stream.unknown)
