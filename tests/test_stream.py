@@ -156,12 +156,17 @@ def test_auto_streams_when_the_file_exceeds_the_memory_share(workdir, xornet):
     assert json.loads((workdir / "out_auto/basic_run.json").read_text())["data"]["stream"] is True
 
 
-def test_streamed_test_split_is_evaluated_by_the_same_hash(workdir, xornet):
-    x, y = make_rows(800)
+def train_with_a_test_split(workdir, xornet, name, rows):
+    """`name`.yaml streams rows.csv (`rows` rows, 20% of them test rows), trained: (x, y, its run record)."""
+    x, y = make_rows(rows)
     write_data("rows.csv", x, y)
-    config("ev", "rows.csv", "  test: 0.2\n  stream: true\n")
-    assert xornet("train", "ev.yaml", "-q").exit_code == 0
-    record = json.loads((workdir / "out_ev/basic_run.json").read_text())
+    config(name, "rows.csv", "  test: 0.2\n  stream: true\n")
+    assert xornet("train", f"{name}.yaml", "-q").exit_code == 0
+    return x, y, json.loads((workdir / f"out_{name}/basic_run.json").read_text())
+
+
+def test_streamed_test_split_is_evaluated_by_the_same_hash(workdir, xornet):
+    _, _, record = train_with_a_test_split(workdir, xornet, "ev", 800)
     scores = json.loads(xornet("evaluate", "-m", "out_ev/basic_model.json", "-f", "json").stdout)
     assert scores["rows"] == record["held_out"]["test"]["rows"]
     assert scores["loss"] == pytest.approx(record["held_out"]["test"]["loss"], abs=1e-5)
@@ -336,11 +341,7 @@ def test_streamed_class_weight_equals_fit_on_the_same_batches(workdir, xornet, m
 
 
 def test_evaluate_of_a_streamed_run_refuses_a_data_file_whose_test_values_changed(workdir, xornet):
-    x, y = make_rows(600)
-    write_data("rows.csv", x, y)
-    config("chg", "rows.csv", "  test: 0.2\n  stream: true\n")
-    assert xornet("train", "chg.yaml", "-q").exit_code == 0
-    record = json.loads((workdir / "out_chg/basic_run.json").read_text())
+    x, y, record = train_with_a_test_split(workdir, xornet, "chg", 600)
     assert len(record["data"]["splits"]["test"]["values_sha256"]) == 64
     assert xornet("evaluate", "--model", "out_chg/basic_model.json").exit_code == 0  # evaluate checks the hash
     write_data("rows.csv", -x, y)  # the same rows, other values
