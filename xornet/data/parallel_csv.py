@@ -7,6 +7,12 @@ reader (which does not hold the GIL), copies its rows into their place in the
 block and drops it, so memory holds the block and one chunk per core. Lines
 hold no line breaks inside quotes, as pyarrow's own parallel reader assumes.
 
+When every column is numeric, a chunk goes first to a small C parser of plain
+numbers (_numeric_csv.c, built when the package is installed): about three
+times faster than pyarrow on one core. It leaves any chunk that holds more than
+plain numbers (quotes, spaces, missing cells, a bad cell) to pyarrow, so the
+values read and the errors raised are pyarrow's either way.
+
 Example:
     >>> block, texts = read_ranges(Path("data/iris.csv"), names, types, start=60)
     >>> block.shape, texts["species"][0]
@@ -20,6 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+try:
+    from xornet.data._numeric_csv import parse_floats
+except ImportError:  # installed without a C compiler: pyarrow reads every chunk
+    parse_floats = None
 
 # The text a core parses at once. Reading 1M rows (62 MiB) on 2 cores: 4 MiB chunks grow memory by about
 # 1.4x the float32 block and are faster than pyarrow's streaming reader over one range per core; larger
@@ -94,6 +105,14 @@ def _read_chunk(path: Path, chunk: tuple[int, int], names: list[str], types: dic
 
     if chunk[0] == chunk[1]:  # a file of a header only
         return 0
+    if parse_floats is not None and not texts:
+        text = bytearray(chunk[1] - chunk[0])
+        with open(path, "rb", buffering=0) as handle:
+            handle.seek(chunk[0])
+            size = handle.readinto(text)
+        rows = parse_floats(memoryview(text)[:size], block, at, len(numeric))
+        if rows >= 0:
+            return rows
     read = pacsv.ReadOptions(column_names=names, use_threads=False)  # the other cores parse the other chunks
     convert = pacsv.ConvertOptions(column_types=types, null_values=NULL_VALUES, strings_can_be_null=True,
                                    quoted_strings_can_be_null=True)
