@@ -277,12 +277,19 @@ def test_evaluate_names_the_model_file_it_found(trained, xornet):
               "data.test_path in its config) (hint: pass --data FILE (and --label COLUMN) to score a file)")
 
 
-def test_config_validate_reads_a_streamed_files_header(workdir, xornet):
+@pytest.mark.parametrize("stream", ["true", "false"])
+def test_config_validate_reads_the_data_files_header(workdir, xornet, stream):
     write("configs/s.csv", "a,b,y\n1,2,0\n")
-    write("configs/s.yaml", "data:\n  path: s.csv\n  label: yy\n  stream: true\ntraining:\n  batch_size: 2\n")
+    write("configs/s.yaml", f"data:\n  path: s.csv\n  label: yy\n  stream: {stream}\ntraining:\n  batch_size: 2\n")
     one_error(xornet("config", "validate", "configs/s.yaml"),
               f"{workdir / 'configs/s.csv'}: data.label: no column named 'yy' (did you mean 'y'?); the file has "
               "columns: a, b, y")
+    write("configs/c.yaml", f"data:\n  path: s.csv\n  categorical: [b, colour]\n  stream: {stream}\n"
+                            "training:\n  batch_size: 2\n")
+    one_error(xornet("config", "validate", "configs/c.yaml"),
+              f"{workdir / 'configs/s.csv'}: data.categorical: 'colour' is not one of the feature columns (a, b)")
+    write("configs/good.yaml", f"data:\n  path: s.csv\n  features: [b]\n  stream: {stream}\ntraining:\n  batch_size: 2\n")
+    assert xornet("config", "validate", "configs/good.yaml").stdout == "ok: configs/good.yaml\n"
 
 
 def test_a_misspelt_label_set_on_the_command_line_names_the_set(workdir, xornet):

@@ -77,6 +77,9 @@ def config_validate(configs: List[Path] = typer.Argument(..., metavar="CONFIG", 
         try:
             config = _load_config(path, [])
             check_data_files(config)
+            from xornet.data import check_columns
+
+            check_columns(config)  # the data file's header only: its rows are read by train
             if config.data.stream is True:  # its header or Parquet schema: no rows, no TensorFlow
                 from xornet.data.stream import open_stream
 

@@ -159,14 +159,7 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
         raise InputError(f"{path}: is a directory, expected a .csv, .parquet or .npy data file (data.path)")
     # The label may be text only where the config lets it be a class name: its column is read as inferred
     # (numbers or text). A misspelt column is named before the body is read, not as a text cell elsewhere.
-    header = column_names(file)
-    label_column, unused = set(), set()
-    if header is not None:
-        picked, label_name = pick_columns(header, features, label, str(path), label_flag)
-        label_column = {label_name}
-        if features is not None:
-            unused = unused_columns(header, picked, label_name)
-        check_categorical(categorical, picked, path)  # before the body is read: else a text cell is the error
+    label_column, unused = _check_header(path, features, label, categorical, label_flag)
     try:
         table = read_table(file, text_columns=set(map(str, categorical)) | unused, infer_columns=label_column)
     except InputError as exc:
@@ -178,6 +171,31 @@ def _read(path: str, config: Config | None = None, features=None, label=None, ca
     feature_names, label_name = pick_columns(table.names, features, label, str(path), label_flag)
     check_categorical(categorical, feature_names, path)
     return table, feature_names, label_name
+
+
+def check_columns(config: Config) -> None:
+    """Refuse a config whose data.features, data.label or data.categorical name columns its data file does not
+    have, reading only the file's header or Parquet schema (for `config validate`: no rows, no TensorFlow).
+
+    Example:
+        >>> check_columns(load_config("configs/iris.yaml", ["data.label=specie"]))
+        Traceback (most recent call last):
+        xornet.errors.InputError: --set data.label=specie: .../data/iris.csv: no column named 'specie' (did you ...
+    """
+    data = config.data
+    if data.path is not None:
+        _check_header(data.path, data.features, data.label, data.categorical, config.override_of("data.label"))
+
+
+def _check_header(path: str, features, label, categorical, label_flag: str | None) -> tuple[set, set]:
+    """Check the column names a read will use against the file's header; ({label column}, columns the features
+    leave unused), both empty for a file without column names (.npy)."""
+    header = column_names(Path(path))
+    if header is None:
+        return set(), set()
+    picked, label_name = pick_columns(header, features, label, str(path), label_flag)
+    check_categorical(categorical, picked, path)  # before the body is read: else a text cell is the error
+    return {label_name}, unused_columns(header, picked, label_name) if features is not None else set()
 
 
 def _holds_text(file: Path, name: str, rows: int = 50) -> bool:
