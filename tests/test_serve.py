@@ -86,6 +86,23 @@ def test_predict_json_rows_match_xornet_predict(server, model_dir):
     assert [row["class"] for row in expected] == [0, 1, 1, 0]
 
 
+def test_json_rows_may_be_objects_keyed_by_the_records_feature_names(server, model_dir, tmp_path):
+    expected = cli_json("predict", "--model", model_dir / "basic_model.json", "--format", "json")
+    rows = [{"x2": x2, "x1": x1} for x1, x2 in XOR_ROWS]
+    assert server.client.post("/predict", json={"inputs": rows}).json() == expected
+    for name in ("basic_model.json", "basic_weights.h5"):  # plain Keras files: no run record names the inputs
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    running = Server("--model", tmp_path / "basic_model.json")
+    try:
+        response = running.client.post("/predict", json={"inputs": rows})
+        assert (response.status_code, response.json()) == (422, {"error": (
+            "request body, row 1: a row as an object needs the training features' names, and this model has no run "
+            "record naming them; expected a list of numbers like [0, 1]")})
+        assert running.client.post("/predict", json={"inputs": XOR_ROWS}).json() == expected
+    finally:
+        assert running.stop() == 0
+
+
 def test_predict_csv_body_and_threshold_match_xornet_predict(server, model_dir):
     expected = cli_json("predict", "--model", model_dir / "basic_model.json", "--format", "json",
                         "--x", "0,1", "--x", "1,1", "--threshold", "0.95")

@@ -38,7 +38,24 @@ def test_csv_and_json_bodies_are_encoded_as_xornet_predict_encodes_a_file(cls_se
     assert (response.status_code, response.json()) == (200, expected)
 
 
+def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server):
+    running, model, root = cls_server
+    (root / "pm.csv").write_text(f"{HEADER}\n{ROW}\n1.5,,-0.4,red fox,east\n")
+    expected = cli_json("predict", "--model", model, "--input", root / "pm.csv", "--format", "json")
+    rows = [{"region": "east", "f3": -0.4, "f1": 1.5, "f2": -0.9}, {"f1": 1.5, "f2": None, "f3": -0.4, "region": "east"}]
+    response = running.client.post("/predict", json={"inputs": rows})
+    assert (response.status_code, response.json()) == (200, expected)
+    response = running.client.post("/predict", json={"inputs": [rows[0], [1.5, None, -0.4, "east"]]})
+    assert (response.status_code, response.json()) == (200, expected)
+
+
 @pytest.mark.parametrize("body, content_type, error", [
+    ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "regoin": "east"}]}', "application/json",
+     "request body, row 1: no value for feature 'region' (did you mean 'regoin'?), expected the training features "
+     "(f1, f2, f3, region), received keys 'f1', 'f2', 'f3', 'regoin'"),
+    ('{"inputs": [[1.5, -0.9, -0.4, "east"], {"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "east", "animal": "jay"}]}',
+     "application/json", "request body, row 2: unknown key 'animal', expected only the training features "
+     "(f1, f2, f3, region)"),
     (f"{HEADER}\n{ROW}\n1.5,-0.9,-0.4,red fox,\n", "text/csv",
      f"request body, line 3, column 'region': {MISSING_REGION}"),
     ('{"inputs": [[1.5, -0.9, -0.4, null]]}', "application/json", f"request body, row 1, column 4: {MISSING_REGION}"),

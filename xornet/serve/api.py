@@ -49,7 +49,7 @@ def create_api(front) -> FastAPI:
     @app.post("/predict", response_model=list[PredictionRow], openapi_extra=PREDICT_REQUEST_DOC,
               responses={400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}})
     async def predict(request: Request):
-        """Predictions for rows given as JSON `{"inputs": [[0, 1], ...]}` or a CSV body, exactly as
+        """Predictions for rows given as JSON `{"inputs": [[0, 1], {"x1": 1, "x2": 0}, ...]}` or a CSV body, exactly as
         `xornet predict --format json` gives them: probabilities and classes (named as in the run record),
         or the value of a regression model. `?threshold=0.9`: class 1 above 0.9."""
         status, content = await predict_response(state.served, request.headers.get("content-type", ""),

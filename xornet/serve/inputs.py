@@ -1,4 +1,5 @@
-"""Request bodies to input rows: JSON `{"inputs": [[0, 1], ...]}` or CSV, checked like the CLI checks them.
+"""Request bodies to input rows: JSON `{"inputs": [[0, 1], ...]}` (a row may also be an object keyed by the
+training features' names, `{"sqm": 3, "rooms": 2}`) or CSV, checked like the CLI checks them.
 
 Every problem is an `InputError` with one line saying where, what was
 expected and what was received; `MalformedBody` (not JSON or not UTF-8 at all)
@@ -20,6 +21,7 @@ import numpy as np
 from xornet.errors import InputError
 from xornet.prediction_inputs import (cells_kind, cells_table, check_finite_inputs, describe_row, iter_csv_inputs,
                                       model_inputs, raw_width)
+from xornet.text import did_you_mean
 
 SOURCE = "request body"
 JSON_EXAMPLE = '{"inputs": [[0, 1], ...]}'
@@ -58,7 +60,7 @@ def rows_from_body(body: bytes, content_type: str, width: int, recorded: dict | 
 
 def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.ndarray:
     """Rows from `{"inputs": [[...], ...]}`, each exactly `width` numbers, or the raw training features'
-    values with a run record's "data" section."""
+    values with a run record's "data" section, as lists or as objects keyed by feature name."""
     try:
         data = json.loads(body)
     except UnicodeDecodeError:
@@ -78,6 +80,8 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
                          f"received {_describe(rows)}")
     expected = raw_width(width, recorded)
     contents = describe_row(expected, recorded)
+    rows = [_listed(row, f"{SOURCE}, row {number}", recorded) if isinstance(row, dict) else row
+            for number, row in enumerate(rows, start=1)]
     for number, row in enumerate(rows, start=1):
         where = f"{SOURCE}, row {number}"
         if not isinstance(row, list):
@@ -101,6 +105,24 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
     labels = [f"column {column}" for column in range(1, expected + 1)]
     return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False),
                         recorded)
+
+
+def _listed(row: dict, where: str, recorded: dict | None) -> list:
+    """A row given as an object keyed by feature name, as the list of its values in the training features'
+    order."""
+    features = (recorded or {}).get("features")
+    if not features:
+        raise InputError(f"{where}: a row as an object needs the training features' names, and this model has no "
+                         f"run record naming them; expected a list of numbers like [0, 1]")
+    for name in features:
+        if name not in row:
+            raise InputError(f"{where}: no value for feature {name!r}{did_you_mean(name, list(row))}, expected the "
+                             f"training features ({', '.join(features)}), received keys {', '.join(map(repr, row))}")
+    extra = [key for key in row if key not in features]
+    if extra:
+        raise InputError(f"{where}: unknown key {extra[0]!r}, expected only the training features "
+                         f"({', '.join(features)})")
+    return [row[name] for name in features]
 
 
 def rows_from_csv(body: bytes, width: int, recorded: dict | None = None) -> np.ndarray:

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class PredictRequest(BaseModel):
     """Rows to predict, each holding the training features (GET /model: input.features): numbers, a
-    categorical feature's category as text, null where a cell is missing."""
+    categorical feature's category as text, null where a cell is missing; a row is a list in the features'
+    order, or an object keyed by their names."""
 
-    model_config = ConfigDict(json_schema_extra={"example": {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}})
-    inputs: list[list[float | str | None]] = Field(min_length=1)
+    model_config = ConfigDict(json_schema_extra={"example": {"inputs": [[0, 0], [0, 1], {"x1": 1, "x2": 0}]}})
+    inputs: list[list[float | str | None] | dict[str, float | str | None]] = Field(min_length=1)
 
 
 class PredictionRow(BaseModel):
