@@ -142,3 +142,15 @@ def test_a_numeric_csv_in_many_chunks_reads_as_pyarrow_reads_it_whole(workdir, m
     assert sorted(answers) == [-1] * (len(chunks) - len(plain)) + sorted(
         len(chunk.split()) for chunk in plain)
     assert len(chunks) - len(plain) == 8 and sum(answers) + 8 > 350
+
+
+def test_installed_without_a_c_compiler_pyarrow_reads_the_same_values(workdir, monkeypatch):
+    """`pip install` without a compiler skips the parser (parse_floats is None): every chunk goes to pyarrow."""
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(3000, 3)) * [1e-7, 1, 1e7]
+    path = write("plain.csv", "a,b,c\n" + "".join(f"{float(a)!r},{b:.4f},{c:.6e}\n" for a, b, c in values))
+    with_parser = read_table(path)
+    monkeypatch.setattr(parallel_csv, "parse_floats", None)
+    without = read_table(path)
+    assert with_parser.rows == without.rows == 3000
+    assert same_bits(with_parser.block.values, without.block.values)
