@@ -41,6 +41,10 @@ CSV_CASES = [
     ("a,b\n0,1\n", "badpred.csv, line 1: no column named 'x1', expected the training features (x1, x2), received a, b "
                     "(hint: name the columns as the features are named, or leave the header out to give the values in "
                     "the training order)"),
+    # a data row taken for a header for its text (a label of class names): a value too many
+    ("0,1,odd\n1,1,even\n", "badpred.csv, line 1: expected 2 values (the training features x1, x2), received 3: 0, "
+                              "1, odd (hint: leave the label column out: predict takes the features only)"),
+    ("0,1,1,odd\n", "badpred.csv, line 1: expected 2 values (the training features x1, x2), received 4: 0, 1, 1, odd"),
     # a header naming the training features: other columns (a text label) are not read
     ("y,x2,x1\nodd,1,zz\n", "badpred.csv, line 2, column 'x1': expected a number, received 'zz'"),
     ("y,x2,x1\nodd,nan,0\n", "badpred.csv, line 2, column 'x2': expected a finite number, received 'nan'"),

@@ -449,6 +449,12 @@ def check_header_names(names: list[str], features: list[str] | None, where: str)
         xornet.errors.InputError: in.csv, line 1: no column named 'dist_km', expected the training features ...
     """
     absent = [name for name in features or () if name not in names]
+    if absent and len(names) != len(features) and sum(is_number(name) for name in names) * 2 >= len(names):
+        # Mostly numbers: a data row, taken for a header because it holds text (a label of class names, say).
+        raise InputError(f"{where}: expected {len(features)} values (the training features {', '.join(features)}), "
+                         f"received {len(names)}: {', '.join(map(str, names))}",
+                         hint="leave the label column out: predict takes the features only" if len(names) ==
+                         len(features) + 1 else None)
     if absent:
         raise InputError(f"{where}: no column named {absent[0]!r}{did_you_mean(absent[0], names)}, expected the "
                          f"training features ({', '.join(features)}), received {', '.join(map(str, names))}",
