@@ -107,7 +107,7 @@ def test_what_writers_write_is_taken_whole():
 def test_anything_but_plain_numbers_is_left_to_pyarrow():
     for text in [b"1,2\n3\n", b"1,2,3\n", b"1, 2\n", b'"1",2\n', b"1,\n", b"nan,1\n", b"inf,1\n", b"1,2\r3,4\n",
                  b"-,1\n", b"1e,2\n", b".,2\n", b"0x1,2\n", b"1;2\n", b"12345678901234567890,1\n", b"1e-50,1\n",
-                 b"\xef\xbb\xbf1,2\n"]:
+                 b"\xef\xbb\xbf1,2\n", b"0." + b"0" * 5000 + b"1e5000,2\n"]:
         assert ours(text, 2)[0] == -1, text
     assert ours(b"1,2\n3,4\n5,6\n", 2)[0] == 3
     assert parse_floats(b"1,2\n3,4\n5,6\n", np.empty((2, 2), "float32"), 0, 2) == -1  # no room for the third row

@@ -23,6 +23,8 @@
 #include <math.h>
 #include <string.h>
 
+#define MAX_DIGITS 400
+
 /* Powers of ten that a double holds exactly (5^22 < 2^53). */
 static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -93,17 +95,18 @@ static Py_ssize_t parse(const unsigned char *text, Py_ssize_t size, float *block
             }
             uint64_t mantissa = 0;
             int exponent = 0, digits = 0, significant = 0;
-            for (; at < end && (unsigned)(*at - '0') < 10; at++, digits++) {
+            /* At most MAX_DIGITS digits (a longer number is left to pyarrow), so `exponent` cannot overflow. */
+            for (; at < end && (unsigned)(*at - '0') < 10 && digits < MAX_DIGITS; at++, digits++) {
                 significant += mantissa != 0 || *at != '0';
                 mantissa = mantissa * 10 + (*at - '0');
             }
             if (at < end && *at == '.') {
-                for (at++; at < end && (unsigned)(*at - '0') < 10; at++, digits++, exponent--) {
+                for (at++; at < end && (unsigned)(*at - '0') < 10 && digits < MAX_DIGITS; at++, digits++, exponent--) {
                     significant += mantissa != 0 || *at != '0';
                     mantissa = mantissa * 10 + (*at - '0');
                 }
             }
-            if (digits == 0 || significant > 19) /* 19 digits always fit in 64 bits */
+            if (digits == 0 || digits == MAX_DIGITS || significant > 19) /* 19 digits always fit in 64 bits */
                 return -1;
             if (at < end && (*at == 'e' || *at == 'E')) {
                 int exponent_negative = 0, written = 0, power = 0;
