@@ -134,8 +134,13 @@ def test_a_missing_category_and_an_unknown_one_are_refused_on_every_path(cls_mod
         f"error: bad.parquet, row 1, column 'region': {MISSING_REGION}")
     unknown = ("unknown category 'west', the training rows have: east, north, south "
                "(hint: set data.unknown: ignore to give unseen categories their own column)")
+    # rows without a header name their columns by number, whatever the error
     assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input="1.5,-0.9,-0.4,west\n")) == (
-        f"error: <stdin>, line 1, column 'region': {unknown}")
+        f"error: <stdin>, line 1, column 4: {unknown}")
+    assert one_error(xornet("predict", "-m", cls_model, "--x", "1.5,-0.9,-0.4,west")) == (
+        f"error: --x, row 1, column 4: {unknown}")
+    assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input=f"{HEADER}\n1.5,-0.9,-0.4,fox,west\n")) == (
+        f"error: <stdin>, line 2, column 'region': {unknown}")
     assert one_error(xornet("predict", "-m", cls_model, "--x", "1.5,-0.9,-0.4,1,0,0")) == (
         "error: --x, row 1: expected 4 comma-separated values (the training features f1, f2, f3, region), received 6")
     assert one_error(xornet("predict", "-m", cls_model, "--x", "1.5,x,-0.4,east")) == (

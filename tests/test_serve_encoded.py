@@ -66,7 +66,7 @@ def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server)
     ('{"inputs": [[1.5, -0.9, -0.4, 1, 0, 0]]}', "application/json",
      "request body, row 1: expected 4 values (the training features f1, f2, f3, region), received 6"),
     ("1.5,-0.9,-0.4,west\n", "text/csv",
-     "request body, line 1, column 'region': unknown category 'west', the training rows have: east, north, south "
+     "request body, line 1, column 4: unknown category 'west', the training rows have: east, north, south "
      "(hint: set data.unknown: ignore to give unseen categories their own column)"),
 ])
 def test_bad_rows_are_refused_as_xornet_predict_refuses_them(cls_server, body, content_type, error):

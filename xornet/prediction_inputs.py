@@ -143,18 +143,13 @@ def _refuse_missing(table, recorded: dict) -> None:
         return
     row, _, name = min(firsts)
     if name in categorical:
-        raise InputError(f"{table.where(row)}, {_label(table, name)}: missing value, expected one of its categories "
+        raise InputError(f"{table.where(row)}, {table.label(name)}: missing value, expected one of its categories "
                          f"({', '.join(categorical[name][:8])}{', ...' if len(categorical[name]) > 8 else ''})",
                          hint="fill it in")
     policy = (recorded.get("missing") or {}).get("policy", "error")
-    raise InputError(f"{table.where(row)}, {_label(table, name)}: missing value, expected a number",
+    raise InputError(f"{table.where(row)}, {table.label(name)}: missing value, expected a number",
                      hint=f"fill it in: the model was trained with data.missing: {policy}, which keeps no value to "
                           "fill it with; a model trained with data.missing: mean or zero fills it")
-
-
-def _label(table, name: str) -> str:
-    """How errors name a column of `table`: as its input names it (a CellsTable), else by its name."""
-    return table.labels[name] if isinstance(table, CellsTable) else f"column {name!r}"
 
 
 @dataclass
@@ -176,6 +171,10 @@ class CellsTable:
 
     def where(self, row: int) -> str:
         return self.places[row]
+
+    def label(self, name: str) -> str:
+        """How errors name a column: as the input does ("column 'region'" under a header, else "column 4")."""
+        return self.labels[name]
 
 
 def cells_table(rows: list[list], places: list[str], labels: list[str], recorded: dict, source: str,

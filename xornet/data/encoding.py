@@ -153,12 +153,13 @@ def category_index(vocabulary: list[str]):
     return index
 
 
-def category_error(where: str, name: str, value: str | None, vocabulary: list[str]) -> InputError:
-    """The refusal of a missing or unknown category (data.unknown: error)."""
+def category_error(where: str, column: str, value: str | None, vocabulary: list[str]) -> InputError:
+    """The refusal of a missing or unknown category (data.unknown: error); `column` names the column as its input
+    does ("column 'region'", or "column 4" in rows without a header)."""
     if value is None:
-        return InputError(f"{where}, column {name!r}: missing value", hint="fill it in, or set data.missing: drop")
+        return InputError(f"{where}, {column}: missing value", hint="fill it in, or set data.missing: drop")
     shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
-    return InputError(f"{where}, column {name!r}: unknown category {value!r}, the training rows have: {shown}",
+    return InputError(f"{where}, {column}: unknown category {value!r}, the training rows have: {shown}",
                       hint="set data.unknown: ignore to give unseen categories their own column")
 
 
@@ -370,7 +371,7 @@ def _one_hot(table: Table, name: str, rows: np.ndarray, vocabulary: list[str], i
     codes = np.array([index(value) for value in column.tolist()], dtype=np.int64)
     bad = np.flatnonzero(codes < 0)
     if bad.size and not ignore:
-        raise category_error(table.where(int(rows[bad[0]])), name, column[bad[0]], vocabulary)
+        raise category_error(table.where(int(rows[bad[0]])), table.label(name), column[bad[0]], vocabulary)
     codes[bad] = len(vocabulary)  # data.unknown: ignore: the "<other>" column
     x[np.arange(len(rows)), at + codes] = 1.0
     return len(vocabulary) + (1 if ignore else 0)

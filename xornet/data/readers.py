@@ -60,6 +60,10 @@ class Table:
         """ "file, line L" for CSV files, "file, row R" otherwise (row is 0-based)."""
         return location(self.source, self.first_line, row)
 
+    def label(self, name: str) -> str:
+        """How errors name a column: "column 'region'"."""
+        return f"column {name!r}"
+
 
 def location(source: str, first_line: int | None, row: int) -> str:
     """Where a 0-based data row is: "file, line L" in a file with lines (first_line: the first data row's line),

@@ -275,7 +275,8 @@ class Stream:
             bad = np.flatnonzero(~(numbers >= 0))  # NaN (missing) or -1 (not in the vocabulary)
             if bad.size and self.unknown != "ignore":
                 row = int(rows[bad[0]])
-                raise category_error(self._where(row), name, _category_names(batch.column(name))[row - start].as_py(),
+                raise category_error(self._where(row), f"column {name!r}",
+                                     _category_names(batch.column(name))[row - start].as_py(),
                                      vocabulary)
             numbers = np.where(numbers >= 0, numbers, len(vocabulary)).astype(np.int64)
             out[np.arange(len(x)), at + numbers] = 1.0
