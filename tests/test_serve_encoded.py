@@ -53,6 +53,11 @@ def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server)
     ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "regoin": "east"}]}', "application/json",
      "request body, row 1: no value for feature 'region' (did you mean 'regoin'?), expected the training features "
      "(f1, f2, f3, region), received keys 'f1', 'f2', 'f3', 'regoin'"),
+    ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "west"}]}', "application/json",
+     "request body, row 1, column 'region': unknown category 'west', the training rows have: east, north, south "
+     "(hint: set data.unknown: ignore to give unseen categories their own column)"),
+    ('{"inputs": [{"f1": 1.5, "f2": "x", "f3": -0.4, "region": "east"}]}', "application/json",
+     "request body, row 1, column 'f2': expected a number, received \"x\""),
     ('{"inputs": [[1.5, -0.9, -0.4, "east"], {"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "east", "animal": "jay"}]}',
      "application/json", "request body, row 2: unknown key 'animal', expected only the training features "
      "(f1, f2, f3, region)"),

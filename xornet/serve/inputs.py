@@ -80,6 +80,7 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
                          f"received {_describe(rows)}")
     expected = raw_width(width, recorded)
     contents = describe_row(expected, recorded)
+    objects = all(isinstance(row, dict) for row in rows)  # columns are then named by their keys
     rows = [_listed(row, f"{SOURCE}, row {number}", recorded) if isinstance(row, dict) else row
             for number, row in enumerate(rows, start=1)]
     for number, row in enumerate(rows, start=1):
@@ -102,7 +103,8 @@ def rows_from_json(body: bytes, width: int, recorded: dict | None = None) -> np.
                     raise InputError(f"{SOURCE}, row {number}, column {column}: expected a number, "
                                      f"received {_describe(value)}")
     places = [f"{SOURCE}, row {number}" for number in range(1, len(rows) + 1)]
-    labels = [f"column {column}" for column in range(1, expected + 1)]
+    labels = ([f"column {name!r}" for name in recorded["features"]] if objects else
+              [f"column {column}" for column in range(1, expected + 1)])
     return model_inputs(cells_table(rows, places, labels, recorded, SOURCE, shown=_describe, text_numbers=False),
                         recorded)
 
