@@ -467,6 +467,18 @@ def test_without_a_model_section_the_reference_network_takes_the_data_files_widt
                                                      "path in a config is relative to the config's folder)")
 
 
+@pytest.mark.parametrize("marker", ["", "NA"])
+def test_a_headerless_file_whose_first_line_has_a_missing_cell_keeps_that_line_as_data(workdir, xornet, marker):
+    rows = [f"0.5,{marker},0.25,1"] + [f"{i / 10},{-i / 10},{i % 3},{i % 2}" for i in range(1, 40)]
+    write("nohead.csv", "\n".join(rows) + "\n")
+    config("nohead", "  path: nohead.csv\n  missing: mean\n", model="", training="training:\n  epochs: 1\n")
+    result = xornet("train", "nohead.yaml", "-q")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((workdir / "out_nohead/basic_run.json").read_text())["data"]
+    assert (data["rows"], data["features"], data["label"]) == (40, ["0", "1", "2"], "3")
+    assert data["missing"] == {"policy": "mean", "rows_dropped": 0, "cells_filled": 1}
+
+
 def test_errors_count_the_empty_lines_the_readers_skip(workdir, xornet):
     write("gaps.csv", "a,b,y\n\n0,1,1\n\r\n1,0,1\n\n\n1,x,0\n")
     config("gaps", "  path: gaps.csv\n", model="")

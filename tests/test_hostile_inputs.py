@@ -17,6 +17,8 @@ from conftest import REPO
 from xornet.cli import app
 
 BOM = "\ufeff"
+MISSING = ("missing value, expected a number (hint: fill it in: the model was trained with data.missing: error, which "
+           "keeps no value to fill it with; a model trained with data.missing: mean or zero fills it)")
 
 
 def npy(array):
@@ -80,9 +82,9 @@ CASES = [
     ("weights-directory", {"w.h5": directory}, "predict --weights w.h5",
      "--weights w.h5: is a directory, expected an HDF5 weights file"),
     ("weights-empty", {}, "predict --weights ''", "--weights .: is a directory, expected an HDF5 weights file"),
-    # predict: non-finite inputs (JSON output would not be JSON)
+    # predict: non-finite inputs (JSON output would not be JSON); a NaN or nan cell is missing, as in training files
     ("csv-nan", {"in.csv": text("0,1\n1,nan\n")}, "predict -i in.csv -f json",
-     "in.csv, line 2, column 2: expected a finite number, received 'nan'"),
+     f"in.csv, line 2, column 2: {MISSING}"),
     ("csv-inf", {"in.csv": text("x1,x2\ninf,1\n")}, "predict -i in.csv -f json",
      "in.csv, line 2, column 'x1': expected a finite number, received 'inf' (1 such value)"),
     ("csv-minus-infinity", {"in.csv": text("0,-Infinity\n")}, "predict -i in.csv -f csv",
@@ -90,23 +92,21 @@ CASES = [
     ("csv-float32-overflow", {"in.csv": text("0,0\n1e39,0\n")}, "predict -i in.csv -f json",
      "in.csv, line 2, column 1: expected a finite number, received '1e39' (1 such value)"),
     ("csv-nan-table", {"in.csv": text("NaN,0\n")}, "predict -i in.csv",
-     "in.csv, line 1, column 1: expected a finite number, received 'NaN'"),
+     f"in.csv, line 1, column 1: {MISSING}"),
     ("csv-nan-selected-columns", {"in.csv": text("y,x2,x1\n0,nan,1\n")}, "predict -i in.csv -f json",
-     "in.csv, line 2, column 'x2': expected a finite number, received 'nan'"),
-    ("x-nan", {}, "predict --x nan,1 -f json", "--x, row 1, column 1: expected a finite number, received 'nan'"),
+     f"in.csv, line 2, column 'x2': {MISSING}"),
+    ("x-nan", {}, "predict --x nan,1 -f json", f"--x, row 1, column 1: {MISSING}"),
     ("x-inf", {}, "predict --x 0,inf -f json", "--x, row 1, column 2: expected a finite number, received 'inf' (1 such value)"),
     ("x-overflow", {}, "predict --x 0,1 --x -1e40,0 -f json",
      "--x, row 2, column 1: expected a finite number, received '-1e40' (1 such value)"),
     ("npy-nan", {"in.npy": npy(np.array([[0, 1], [1, np.nan]], "float32"))}, "predict -i in.npy -f json",
-     "in.npy, row 2, column 'x2': missing value, expected a number (hint: fill it in: the model was trained with "
-     "data.missing: error, which keeps no value to fill it with; a model trained with data.missing: mean or zero "
-     "fills it)"),
+     f"in.npy, row 2, column 'x2': {MISSING}"),
     ("npy-inf", {"in.npy": npy(np.array([[np.inf, -np.inf]]))}, "predict -i in.npy -f json",
      "in.npy, row 1, column 1: expected a finite number, received inf (2 such values)"),
     ("npy-float64-overflow", {"in.npy": npy(np.array([[1e300, 0]]))}, "predict -i in.npy -f json",
      "in.npy, row 1, column 1: expected a finite number, received 1e+300 (1 such value)"),
     ("stdin-nan", {}, "predict -i - -f json <0,1\nnan,nan\n",
-     "<stdin>, line 2, column 1: expected a finite number, received 'nan'"),
+     f"<stdin>, line 2, column 1: {MISSING}"),
     ("stdin-bom-header-only", {}, f"predict -i - <{BOM}x1,x2\n",
      "<stdin>: the CSV has a header but no data rows, expected rows of 2 numbers"),
     # evaluate: labels the model cannot score, data that is not data

@@ -121,6 +121,20 @@ def test_a_missing_cell_is_filled_with_the_training_mean_on_every_path(cls_model
     assert csv[2].startswith(f"1.5,{expected_f2},-0.4,1,0,0,")  # the filled cell as the model took it
 
 
+def test_every_cell_training_takes_as_missing_is_missing_for_predict_too(cls_model, xornet):
+    """NA, NaN, null, None, N/A: the readers' missing cells, filled (or refused, for a category) as a blank one;
+    a headerless first line with one is data, not a header."""
+    expected = json.loads(ok(xornet("predict", "-m", cls_model, "--x", "1.5,,-0.4,east", "-f", "json")))[0]
+    for marker in ("NA", "NaN", "nan", "null", "NULL", "None", "N/A", " NA "):
+        for text in (f"{HEADER}\n1.5,{marker},-0.4,red fox,east\n", f"1.5,{marker},-0.4,east\n"):
+            answer = json.loads(ok(xornet("predict", "-m", cls_model, "-i", "-", "-f", "json", input=text)))
+            assert answer[0]["probabilities"] == expected["probabilities"], (marker, text)
+        assert json.loads(ok(xornet("predict", "-m", cls_model, "--x", f"1.5,{marker},-0.4,east", "-f", "json"))) == [
+            expected | {"input": [1.5, expected["input"][1], -0.4, 1, 0, 0]}]
+    assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input="1.5,-0.9,-0.4,NA\n")) == (
+        f"error: <stdin>, line 1, column 4: {MISSING_REGION}")
+
+
 def test_a_missing_category_and_an_unknown_one_are_refused_on_every_path(cls_model, xornet):
     write("bad.csv", f"{HEADER}\n{ROW}\n1.5,-0.9,-0.4,red fox,\n")
     assert one_error(xornet("predict", "-m", cls_model, "-i", "bad.csv")) == (

@@ -21,7 +21,7 @@ X_CASES = [
     (["--x", "a,b"], "--x, row 1, column 1: expected a number, received 'a'"),
     (["--x", "0,1", "--x", "1,zz"], "--x, row 2, column 2: expected a number, received 'zz'"),
     (["--x", "1e39,0"], "--x, row 1, column 1: expected a finite number, received '1e39' (1 such value)"),
-    (["--x", "0,nan"], "--x, row 1, column 2: expected a finite number, received 'nan'"),
+    (["--x", "0,nan"], f"--x, row 1, column 2: {MISSING}"),  # nan, NA, null...: missing, as in training files
     (["--x", "0,"], f"--x, row 1, column 2: {MISSING}"),
     (["--x", "0,1", "--x", "1"], "--x, row 2: expected 2 comma-separated numbers (the model's input width), received 1"),
 ]
@@ -29,7 +29,7 @@ X_CASES = [
 CSV_CASES = [
     # without a header: columns counted from 1
     ("0,1\n1,0\nzz,1\n", "badpred.csv, line 3, column 1: expected a number, received 'zz'"),
-    ("0,1\n1,nan\n", "badpred.csv, line 2, column 2: expected a finite number, received 'nan'"),
+    ("0,1\n1,nan\n", f"badpred.csv, line 2, column 2: {MISSING}"),
     ("0,1\n\n1e39,0\n", "badpred.csv, line 3, column 1: expected a finite number, received '1e39' (1 such value)"),
     ("0,1\n1,\n", f"badpred.csv, line 2, column 2: {MISSING}"),
     ("0,1\n1,0,1\n", "badpred.csv, line 2: expected 2 numbers (the model's input width), received 3"),
@@ -47,7 +47,7 @@ CSV_CASES = [
     ("0,1,1,odd\n", "badpred.csv, line 1: expected 2 values (the training features x1, x2), received 4: 0, 1, 1, odd"),
     # a header naming the training features: other columns (a text label) are not read
     ("y,x2,x1\nodd,1,zz\n", "badpred.csv, line 2, column 'x1': expected a number, received 'zz'"),
-    ("y,x2,x1\nodd,nan,0\n", "badpred.csv, line 2, column 'x2': expected a finite number, received 'nan'"),
+    ("y,x2,x1\nodd,nan,0\n", f"badpred.csv, line 2, column 'x2': {MISSING}"),
     ("y,x2,x1\n0,1,1\n1,0\n", "badpred.csv, line 3: expected 3 cells (as many as the header), received 2"),
 ]
 

@@ -21,6 +21,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from xornet.csv_text import carriage_return_error, other_separator_error
+from xornet.data.readers import is_missing
 from xornet.errors import InputError
 from xornet.predicting import number_text
 from xornet.text import did_you_mean, is_number
@@ -213,8 +214,9 @@ def cells_table(rows: list[list], places: list[str], labels: list[str], recorded
 
 
 def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> float:
-    """A numeric column's cell: text or a JSON number; blank or None is missing (NaN)."""
-    if cell is None or (isinstance(cell, str) and text_numbers and not cell.strip()):
+    """A numeric column's cell: text or a JSON number; None, or text a reader takes as missing (blank, NA, NaN,
+    ...), is missing (NaN)."""
+    if cell is None or (isinstance(cell, str) and text_numbers and is_missing(cell)):
         return np.nan
     if (isinstance(cell, str) and text_numbers and is_number(cell)) or type(cell) in (int, float):
         value = float(cell)
@@ -226,8 +228,9 @@ def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> flo
 
 
 def _category(cell, place: str, label: str, shown) -> str | None:
-    """A categorical column's cell: text; blank or None is missing (None)."""
-    if cell is None or (isinstance(cell, str) and not cell.strip()):
+    """A categorical column's cell: text; None, or text a reader takes as missing (blank, NA, ...), is missing
+    (None)."""
+    if cell is None or (isinstance(cell, str) and is_missing(cell)):
         return None
     if isinstance(cell, str):
         return cell.strip()
@@ -463,14 +466,15 @@ def check_header_names(names: list[str], features: list[str] | None, where: str)
 
 def _is_header(cells: list[str], recorded: dict | None) -> bool:
     """Whether a first line is a header: it names the training features, or a cell where a number goes is
-    neither a number nor blank (with categorical columns, only the cells of numeric features need be numbers)."""
+    neither a number nor missing (blank, NA, ...; with categorical columns, only the cells of numeric features
+    need be numbers)."""
     features = recorded["features"] if recorded else None
     if features and all(name in cells for name in features):
         return True
     categorical = (recorded or {}).get("categorical") or {}
     numeric = ([cell for cell, name in zip(cells, features) if name not in categorical]
                if categorical and len(cells) == len(features) else cells)
-    return not all(is_number(cell) or not cell for cell in numeric)
+    return not all(is_number(cell) or is_missing(cell) for cell in numeric)
 
 
 def _rows_of(block: bytes, width: int, columns: list[int] | None, source: str, first_line: int,

@@ -25,7 +25,7 @@ from xornet.csv_text import carriage_return_error, column_to_numpy
 from xornet.errors import InputError
 from xornet.text import is_number
 
-NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]  # the cells every reader takes as missing
 SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".npy")
 
 
@@ -171,8 +171,8 @@ def csv_header(path: Path) -> tuple[list[str], int, bool]:
     """(column names, lines before the data, whether the first line is a header) of a CSV file.
 
     A first line shaped like the second (a number where it has a number, text where it has text, at least one
-    number) is data, as in headerless files with text classes ("5.1,3.5,1.4,0.2,Iris-setosa"): its columns are
-    then named "0", "1", ...
+    number; a missing cell such as "" or "NA" fits either) is data, as in headerless files with text classes
+    ("5.1,3.5,1.4,0.2,Iris-setosa") or a blank first cell ("0.1,,1"): its columns are then named "0", "1", ...
 
     Example:
         >>> csv_header(Path("data/iris.csv"))[:2]
@@ -180,8 +180,12 @@ def csv_header(path: Path) -> tuple[list[str], int, bool]:
     """
     rows, index = _first_rows(path)
     cells = rows[0]
-    kinds = [[is_number(cell) for cell in row] for row in rows]
-    if all(kinds[0]) or (any(kinds[0]) and len(rows) == 2 and kinds[0] == kinds[1]):
+    # A missing cell (blank, NA) is neither a number nor text: it matches either, but a header is never all missing.
+    kinds = [[None if is_missing(cell) else is_number(cell) for cell in row] for row in rows]
+    first = [kind for kind in kinds[0] if kind is not None]
+    alike = len(rows) == 2 and len(kinds[1]) == len(kinds[0]) and all(
+        a is None or b is None or a == b for a, b in zip(*kinds))
+    if first and (all(first) or (any(first) and alike)):
         return [str(i) for i in range(len(cells))], index, False
     return [cell.strip() for cell in cells], index + 1, True
 
@@ -229,8 +233,18 @@ def _drained(arrow):
         yield batches.pop()
 
 
+def is_missing(cell: str) -> bool:
+    """Whether a text cell stands for a missing value (blank, NA, NaN, null, ...), as every reader takes it.
+
+    Example:
+        >>> is_missing(" NA"), is_missing("0")
+        (True, False)
+    """
+    return cell.strip() in NULL_VALUES
+
+
 def _is_text(cell: str) -> bool:
-    return cell.strip() not in NULL_VALUES and not is_number(cell)
+    return not is_missing(cell) and not is_number(cell)
 
 
 def _data_start(path: Path, lines: int) -> tuple[int, list[str]]:
