@@ -467,6 +467,18 @@ def test_without_a_model_section_the_reference_network_takes_the_data_files_widt
                                                      "path in a config is relative to the config's folder)")
 
 
+def test_a_pandas_row_index_is_not_taken_for_a_feature(workdir, xornet):
+    write("indexed.csv", ",a,b,y\n" + "".join(f"{i},{i % 3},{-i % 5},{i % 2}\n" for i in range(20)))
+    config("indexed", "  path: indexed.csv\n", model="", training="training:\n  epochs: 1\n")
+    for stream in ("false", "true"):
+        assert error(xornet, "train", "indexed.yaml", "--set", f"data.stream={stream}", "--set", "training.batch_size=4") == (
+            f"error: {workdir / 'indexed.csv'}: column 1 has no name in the header, expected a name for every feature "
+            "(a pandas row index, written by to_csv without index=False?) (hint: write the file with index=False, or "
+            "list the features in data.features)")
+    config("picked", "  path: indexed.csv\n  features: [a, b]\n", model="", training="training:\n  epochs: 1\n")
+    assert xornet("train", "picked.yaml", "-q").exit_code == 0
+
+
 @pytest.mark.parametrize("marker", ["", "NA"])
 def test_a_headerless_file_whose_first_line_has_a_missing_cell_keeps_that_line_as_data(workdir, xornet, marker):
     rows = [f"0.5,{marker},0.25,1"] + [f"{i / 10},{-i / 10},{i % 3},{i % 2}" for i in range(1, 40)]

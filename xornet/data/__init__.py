@@ -130,6 +130,10 @@ def pick_columns(names: list[str], features, label, source: str, label_flag: str
     label_name = name_of(label, "label") if label is not None else names[-1]
     if features is None:
         feature_names = [name for name in names if name != label_name]
+        if "" in feature_names:  # pandas' to_csv writes its row index under an empty name
+            raise InputError(f"{source}: column {names.index('') + 1} has no name in the header, expected a name for "
+                             "every feature (a pandas row index, written by to_csv without index=False?)",
+                             hint="write the file with index=False, or list the features in data.features")
     else:
         feature_names = [name_of(f, "features") for f in features]
     if label_name in feature_names:
