@@ -45,6 +45,7 @@ CSV_CASES = [
     ("0,1,odd\n1,1,even\n", "badpred.csv, line 1: expected 2 values (the training features x1, x2), received 3: 0, "
                               "1, odd (hint: leave the label column out: predict takes the features only)"),
     ("0,1,1,odd\n", "badpred.csv, line 1: expected 2 values (the training features x1, x2), received 4: 0, 1, 1, odd"),
+    ("x1,x2,x1\n0,1,1\n", "badpred.csv, line 1: column 'x1' appears twice, expected each training feature once"),
     # a header naming the training features: other columns (a text label) are not read
     ("y,x2,x1\nodd,1,zz\n", "badpred.csv, line 2, column 'x1': expected a number, received 'zz'"),
     ("y,x2,x1\nodd,nan,0\n", f"badpred.csv, line 2, column 'x2': {MISSING}"),

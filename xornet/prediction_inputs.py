@@ -450,6 +450,9 @@ def check_header_names(names: list[str], features: list[str] | None, where: str)
         Traceback (most recent call last):
         xornet.errors.InputError: in.csv, line 1: no column named 'dist_km', expected the training features ...
     """
+    twice = next((name for name in features or () if names.count(name) > 1), None)
+    if twice is not None:  # which of the two would be the feature?
+        raise InputError(f"{where}: column {twice!r} appears twice, expected each training feature once")
     absent = [name for name in features or () if name not in names]
     if absent and len(names) != len(features) and sum(is_number(name) for name in names) * 2 >= len(names):
         # Mostly numbers: a data row, taken for a header because it holds text (a label of class names, say).
