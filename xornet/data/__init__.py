@@ -26,7 +26,7 @@ from xornet.data.readers import (Table, csv_header, is_number, is_text_type, loa
                                  read_table, value_type)
 from xornet.data.splits import rows_hash, split_rows, values_hash
 from xornet.errors import InputError
-from xornet.preprocessing import too_large_to_normalize
+from xornet.preprocessing import moments, unscalable_column
 
 __all__ = ["Dataset", "Splits", "all_binary_inputs", "truth_table", "load_file", "load_data", "load_splits",
            "check_fits_model", "dataset_of_record", "is_number", "load_npy", "read_csv_table", "read_table",
@@ -265,6 +265,9 @@ def load_file(path: str, features=None, label=None, label_flag: str | None = Non
     return Dataset(x, y, feature_names, label_name, str(path), rows=rows, first_line=table.first_line)
 
 
+RESCALE_HINT = "rescale the column, or set data.normalize: false"
+
+
 def load_data(config: Config) -> Dataset:
     """The training rows a config names, checked against its model and loss.
 
@@ -305,12 +308,15 @@ def load_splits(config: Config, seed: int) -> Splits:
     encoding["missing"] = {"policy": data.missing, **missing}
     datasets = {name: _dataset(table, encoding, rows) for name, rows in parts.items() if len(rows) or name == "train"}
     train = datasets["train"]
-    column = too_large_to_normalize(train.x) if data.normalize else None
-    if column is not None:
-        at = int(np.abs(train.x[:, column]).argmax())
-        raise InputError(f"{table.where(int(train.rows[at]))}, column {encoding['inputs'][column]!r}: "
-                         f"{float(train.x[at, column]):g} is too large to normalize (the column's variance "
-                         "overflows float32)", hint="rescale the column, or set data.normalize: false")
+    unscalable = unscalable_column(*moments(train.x)) if data.normalize else None
+    if unscalable is not None:
+        column, why = unscalable
+        name = encoding["inputs"][column]
+        if why.startswith("too large"):  # name the largest value, where a user can look
+            at = int(np.abs(train.x[:, column]).argmax())
+            raise InputError(f"{table.where(int(train.rows[at]))}, column {name!r}: {float(train.x[at, column]):g} is "
+                             f"{why}", hint=RESCALE_HINT)
+        raise InputError(f"{table.source}, column {name!r}: {why}", hint=RESCALE_HINT)
     if not train.x.flags.c_contiguous:  # a view of the file's block: a copy TensorFlow can share (xornet.trainer)
         train.x, train.y = aligned_copy(train.x), aligned_copy(train.y)
     for name, path in (("validation", data.validation_path), ("test", data.test_path)):

@@ -32,13 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from xornet.config import Config, check_streamable
-from xornet.data import (Dataset, Splits, check_categorical, check_fits_model, column_names, no_column_error,
-                         pick_columns)
+from xornet.data import (RESCALE_HINT, Dataset, Splits, check_categorical, check_fits_model, column_names,
+                         no_column_error, pick_columns)
 from xornet.data.encoding import (OTHER, _class_name, _last_layer, _numeric_names, category_error, category_index,
                                   check_class_names, missing_cell_error, no_rows_left_error, task_of)
 from xornet.data.readers import (NULL_VALUES, _data_start, _explain_csv_error, _is_text, csv_header, is_numeric_type,
                                  is_text_type, location, value_type)
 from xornet.errors import InputError
+from xornet.preprocessing import unscalable_column
 
 PARTS = ("train", "validation", "test")
 READ_ROWS = 65536  # rows per record batch read from the file
@@ -769,6 +770,9 @@ def _scan(stream: Stream, config: Config) -> None:
         stream.fill = _means(stream, moments)
     # the variance of the filled column (a mean-filled cell adds no deviation), as Normalization.adapt finds it
     stream.counts, stream.mean, stream.variance = counts, moments.mean, moments.m2 / counts["train"]
+    unscalable = unscalable_column(stream.mean, stream.variance) if config.data.normalize else None
+    if unscalable is not None:
+        raise InputError(f"{stream.path}, column {stream.inputs[unscalable[0]]!r}: {unscalable[1]}", hint=RESCALE_HINT)
     stream.hashes = {name: hashes[name].hexdigest() for name in PARTS}
     for labels in test_labels:
         test_values.update(labels.tobytes())
