@@ -230,7 +230,8 @@ def test_export_refusals_come_before_tensorflow(trained, xornet):
     onnx = run_cli("export", "models/basic_model.json", "out", "--to", "onnx", cwd=trained,
                    setup="sys.modules['tf2onnx'] = None  # as if tf2onnx were not installed")
     assert (onnx.stdout, onnx.stderr) == (
-        "1 False\n", "error: --to onnx needs tf2onnx, which is not installed (hint: pip install tf2onnx onnxruntime)\n")
+        "1 False\n", "error: --to onnx needs tf2onnx, which is not installed (hint: pip install 'xornet[onnx]', "
+                     "which installs tf2onnx and onnxruntime)\n")
     assert sorted(p.name for p in (trained / "out").iterdir()) == ["basic.weights.h5", "basic_model.json"]
 
 

@@ -192,7 +192,7 @@ def test_categorical_columns_one_hot_from_training_rows(workdir, xornet):
     write("odd.csv", "a,b,color\n2,1,red\n-2,-1,purple\n")
     assert error(xornet, "predict", "-m", "out_cat/basic_model.json", "-i", "odd.csv") == (
         "error: odd.csv, line 3, column 'color': unknown category 'purple', the training rows have: blue, green, red "
-        "(hint: set data.unknown: ignore to give unseen categories their own column)")
+        "(hint: train with data.unknown: ignore to give unseen categories their own column)")
     config("catignore", "  path: colors.csv\n  categorical: [color]\n  unknown: ignore\n", training="training:\n  epochs: 2\n")
     assert xornet("train", "catignore.yaml", "-q").exit_code == 0
     result = xornet("predict", "-m", "out_catignore/basic_model.json", "-i", "odd.csv", "-f", "csv")
@@ -435,6 +435,12 @@ def test_a_csv_cut_into_many_chunks_reads_as_pyarrow_reads_it_whole(workdir, xor
     for name in ("a", "b", "y"):
         np.testing.assert_array_equal(table.columns[name], whole.column(name).to_numpy().astype("float32"))
     assert table.columns["color"].tolist() == whole.column("color").to_pylist()
+
+    write("marked.csv", "a,b,y\n0,1,1\n#N/A,1,0\n")
+    config("marked", "  path: marked.csv\n  missing: mean\n", model="")
+    assert error(xornet, "train", "marked.yaml") == (
+        f"error: {workdir / 'marked.csv'}, line 3, column 'a': expected a number, received '#N/A' (hint: if '#N/A' "
+        "marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, None))")
 
     write("late_bad.csv", "a,b,y\n" + "0,1,1\n" * 500 + "1,zero,0\n" + "0,1,1\n" * 20)
     config("late_bad", "  path: late_bad.csv\n", model="")

@@ -147,7 +147,7 @@ def test_a_missing_category_and_an_unknown_one_are_refused_on_every_path(cls_mod
     assert one_error(xornet("predict", "-m", cls_model, "-i", "bad.parquet")) == (
         f"error: bad.parquet, row 1, column 'region': {MISSING_REGION}")
     unknown = ("unknown category 'west', the training rows have: east, north, south "
-               "(hint: set data.unknown: ignore to give unseen categories their own column)")
+               "(hint: train with data.unknown: ignore to give unseen categories their own column)")
     # rows without a header name their columns by number, whatever the error
     assert one_error(xornet("predict", "-m", cls_model, "-i", "-", input="1.5,-0.9,-0.4,west\n")) == (
         f"error: <stdin>, line 1, column 4: {unknown}")

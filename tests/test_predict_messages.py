@@ -35,6 +35,9 @@ CSV_CASES = [
     ("0,1\n1,0,1\n", "badpred.csv, line 2: expected 2 numbers (the model's input width), received 3"),
     # with a header: columns named by it
     ("x1,x2\n0,1\n1,zz\n", "badpred.csv, line 3, column 'x2': expected a number, received 'zz'"),
+    ("x1,x2\n0,1\n1,?\n", "badpred.csv, line 3, column 'x2': expected a number, received '?' (hint: if '?' marks a "
+                            "missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, "
+                            "None))"),
     ("x1,x2\n-inf,0\n-inf,1\n", "badpred.csv, line 2, column 'x1': expected a finite number, received '-inf' (2 such "
                                "values)"),
     ("x1,x2\n0,1\n0\n", "badpred.csv, line 3: expected 2 cells (as many as the header), received 1"),

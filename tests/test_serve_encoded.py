@@ -55,7 +55,7 @@ def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server)
      "(f1, f2, f3, region), received keys 'f1', 'f2', 'f3', 'regoin'"),
     ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "west"}]}', "application/json",
      "request body, row 1, column 'region': unknown category 'west', the training rows have: east, north, south "
-     "(hint: set data.unknown: ignore to give unseen categories their own column)"),
+     "(hint: train with data.unknown: ignore to give unseen categories their own column)"),
     ('{"inputs": [{"f1": 1.5, "f2": "x", "f3": -0.4, "region": "east"}]}', "application/json",
      "request body, row 1, column 'f2': expected a number, received \"x\""),
     ('{"inputs": [[1.5, -0.9, -0.4, "east"], {"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "east", "animal": "jay"}]}',
@@ -72,7 +72,7 @@ def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server)
      "request body, row 1: expected 4 values (the training features f1, f2, f3, region), received 6"),
     ("1.5,-0.9,-0.4,west\n", "text/csv",
      "request body, line 1, column 4: unknown category 'west', the training rows have: east, north, south "
-     "(hint: set data.unknown: ignore to give unseen categories their own column)"),
+     "(hint: train with data.unknown: ignore to give unseen categories their own column)"),
 ])
 def test_bad_rows_are_refused_as_xornet_predict_refuses_them(cls_server, body, content_type, error):
     running, _, _ = cls_server

@@ -81,7 +81,8 @@ def test_onnx_without_tf2onnx_says_what_is_missing(trained, xornet, monkeypatch)
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if it were not installed
     result = xornet("export", "models/basic_model.json", "out", "--to", "onnx")
     assert (result.exit_code, result.stderr) == (1, (
-        "error: --to onnx needs tf2onnx, which is not installed (hint: pip install tf2onnx onnxruntime)\n"))
+        "error: --to onnx needs tf2onnx, which is not installed (hint: pip install 'xornet[onnx]', which installs "
+        "tf2onnx and onnxruntime)\n"))
     assert not (trained / "out/basic.onnx").exists()
 
 

@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from xornet.csv_text import carriage_return_error, other_separator_error
-from xornet.data.readers import is_missing
+from xornet.data.readers import is_missing, missing_marker_hint
 from xornet.errors import InputError
 from xornet.predicting import number_text
 from xornet.text import did_you_mean, is_number
@@ -221,7 +221,8 @@ def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> flo
     if (isinstance(cell, str) and text_numbers and is_number(cell)) or type(cell) in (int, float):
         value = float(cell)
     else:
-        raise InputError(f"{place}, {label}: expected a number, received {shown(cell)}")
+        raise InputError(f"{place}, {label}: expected a number, received {shown(cell)}",
+                         hint=missing_marker_hint(cell) if isinstance(cell, str) else None)
     if np.isnan(value):  # nan is not a way to write a missing cell: that is a blank cell (or null)
         raise InputError(f"{place}, {label}: expected a finite number, received {shown(cell)}")
     return value

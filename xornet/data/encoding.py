@@ -160,7 +160,7 @@ def category_error(where: str, column: str, value: str | None, vocabulary: list[
         return InputError(f"{where}, {column}: missing value", hint="fill it in, or set data.missing: drop")
     shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
     return InputError(f"{where}, {column}: unknown category {value!r}, the training rows have: {shown}",
-                      hint="set data.unknown: ignore to give unseen categories their own column")
+                      hint="train with data.unknown: ignore to give unseen categories their own column")
 
 
 def _numeric_names(vocabulary: list[str]) -> dict[float, int]:

@@ -243,6 +243,19 @@ def is_missing(cell: str) -> bool:
     return cell.strip() in NULL_VALUES
 
 
+def missing_marker_hint(cell: str) -> str | None:
+    """A hint for a cell written as some programs write a missing value (?, -, #N/A) that the readers do not take
+    as missing; None for any other cell.
+
+    Example:
+        >>> missing_marker_hint("?")
+        "if '?' marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, ..."
+    """
+    if cell.strip().lower() not in ("?", "-", "--", ".", "#n/a", "#na", "n.a.", "na", "nan", "none", "null", "missing"):
+        return None
+    return f"if {cell.strip()!r} marks a missing value, write it blank or as NA (missing: blank, {', '.join(NULL_VALUES[1:])})"
+
+
 def _is_text(cell: str) -> bool:
     return not is_missing(cell) and not is_number(cell)
 
@@ -375,7 +388,7 @@ def _explain_csv_error(path: Path, names: list[str], read, message: str, first_l
         row, cell = _first_non_number(column_to_numpy(text))
         if row is not None:
             return InputError(f"{location(str(path), first_line, row)}, column {name!r}: expected a number, "
-                              f"received {cell!r}", hint=cell_hint(name))
+                              f"received {cell!r}", hint=missing_marker_hint(cell) or cell_hint(name))
     match = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if match:
         line, cells = _line_with_columns(path, len(names), first_line) or (None, None)

@@ -68,7 +68,8 @@ def check_export(model_file: str | Path, to: str, directory: Path, force: bool =
                                  hint=f"export into another folder than {directory}")
     package = CONVERTERS.get(to)
     if package is not None and not _installed(package):
-        raise XornetError(f"--to {to} needs {package}, which is not installed", hint="pip install tf2onnx onnxruntime")
+        raise XornetError(f"--to {to} needs {package}, which is not installed",
+                          hint="pip install 'xornet[onnx]', which installs tf2onnx and onnxruntime")
     existing = [path for path in targets if path.exists()]
     if existing and not force:
         raise InputError(f"{existing[0]} already exists; refusing to overwrite it", hint="pass --force to replace it")

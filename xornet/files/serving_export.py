@@ -3,7 +3,7 @@
 - "savedmodel": Keras' `model.export` (what TF Serving loads), a `serving_default`
   signature taking one float32 input named `inputs` (rows x width), giving `output_0`;
 - "tflite": the TensorFlow Lite converter run on that SavedModel; input `serving_default_inputs:0`;
-- "onnx": tf2onnx (an optional dependency: `pip install tf2onnx onnxruntime`), input `inputs`.
+- "onnx": tf2onnx (an optional dependency: `pip install 'xornet[onnx]'`), input `inputs`.
 
 Files are written to a temporary name beside the target and renamed into place;
 a SavedModel directory likewise, so a reader never sees half of one.
@@ -85,7 +85,7 @@ def onnx_bytes(model) -> bytes:
         import tf2onnx
     except ImportError as exc:
         raise XornetError(f"--to onnx needs tf2onnx, which cannot be imported ({exc})",
-                          hint="pip install tf2onnx onnxruntime") from None
+                          hint="pip install 'xornet[onnx]', which installs tf2onnx and onnxruntime") from None
     import tensorflow as tf
 
     from xornet.backend import import_keras
