@@ -21,10 +21,9 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from xornet.csv_text import carriage_return_error, other_separator_error
-from xornet.data.readers import is_missing, missing_marker_hint
 from xornet.errors import InputError
 from xornet.predicting import number_text
-from xornet.text import did_you_mean, is_number
+from xornet.text import did_you_mean, is_missing, is_number, missing_marker_hint
 
 CHUNK_BYTES = 1 << 23  # CSV input is read 8 MiB at a time
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import os
 
+NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]  # the cells every reader takes as missing
+
 
 def did_you_mean(received: str, choices) -> str:
     """Return " (did you mean 'x'?)" for the closest choice, or "".
@@ -65,3 +67,26 @@ def counted(count: int, noun: str) -> str:
         ('1 seed', '2,000 runs')
     """
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def is_missing(cell: str) -> bool:
+    """Whether a text cell stands for a missing value (blank, NA, NaN, null, ...), as every reader takes it.
+
+    Example:
+        >>> is_missing(" NA"), is_missing("0")
+        (True, False)
+    """
+    return cell.strip() in NULL_VALUES
+
+
+def missing_marker_hint(cell: str) -> str | None:
+    """A hint for a cell written as some programs write a missing value (?, -, #N/A) that the readers do not take
+    as missing; None for any other cell.
+
+    Example:
+        >>> missing_marker_hint("?")
+        "if '?' marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, ..."
+    """
+    if cell.strip().lower() not in ("?", "-", "--", ".", "#n/a", "#na", "n.a.", "na", "nan", "none", "null", "missing"):
+        return None
+    return f"if {cell.strip()!r} marks a missing value, write it blank or as NA (missing: blank, {', '.join(NULL_VALUES[1:])})"

@@ -23,9 +23,8 @@ import numpy as np
 
 from xornet.csv_text import carriage_return_error, column_to_numpy
 from xornet.errors import InputError
-from xornet.text import is_number
+from xornet.text import NULL_VALUES, is_missing, is_number, missing_marker_hint
 
-NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]  # the cells every reader takes as missing
 SUFFIXES = (".csv", ".txt", ".parquet", ".pq", ".npy")
 
 
@@ -231,29 +230,6 @@ def _drained(arrow):
     del arrow
     while batches:
         yield batches.pop()
-
-
-def is_missing(cell: str) -> bool:
-    """Whether a text cell stands for a missing value (blank, NA, NaN, null, ...), as every reader takes it.
-
-    Example:
-        >>> is_missing(" NA"), is_missing("0")
-        (True, False)
-    """
-    return cell.strip() in NULL_VALUES
-
-
-def missing_marker_hint(cell: str) -> str | None:
-    """A hint for a cell written as some programs write a missing value (?, -, #N/A) that the readers do not take
-    as missing; None for any other cell.
-
-    Example:
-        >>> missing_marker_hint("?")
-        "if '?' marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, ..."
-    """
-    if cell.strip().lower() not in ("?", "-", "--", ".", "#n/a", "#na", "n.a.", "na", "nan", "none", "null", "missing"):
-        return None
-    return f"if {cell.strip()!r} marks a missing value, write it blank or as NA (missing: blank, {', '.join(NULL_VALUES[1:])})"
 
 
 def _is_text(cell: str) -> bool:
