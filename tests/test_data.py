@@ -441,6 +441,10 @@ def test_a_csv_cut_into_many_chunks_reads_as_pyarrow_reads_it_whole(workdir, xor
     assert error(xornet, "train", "marked.yaml") == (
         f"error: {workdir / 'marked.csv'}, line 3, column 'a': expected a number, received '#N/A' (hint: if '#N/A' "
         "marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, None))")
+    write("marked.csv", "a,b,y\n0,1,1\n NA ,1,0\n")
+    assert error(xornet, "train", "marked.yaml") == (
+        f"error: {workdir / 'marked.csv'}, line 3, column 'a': expected a number, received 'NA' (hint: a missing value "
+        "is written with no spaces around it: blank, or one of NA, N/A, NaN, nan, null, NULL, None)")
 
     write("late_bad.csv", "a,b,y\n" + "0,1,1\n" * 500 + "1,zero,0\n" + "0,1,1\n" * 20)
     config("late_bad", "  path: late_bad.csv\n", model="")

@@ -87,6 +87,9 @@ def missing_marker_hint(cell: str) -> str | None:
         >>> missing_marker_hint("?")
         "if '?' marks a missing value, write it blank or as NA (missing: blank, NA, N/A, NaN, nan, null, NULL, ..."
     """
-    if cell.strip().lower() not in ("?", "-", "--", ".", "#n/a", "#na", "n.a.", "na", "nan", "none", "null", "missing"):
+    markers = ", ".join(NULL_VALUES[1:])
+    if is_missing(cell):  # a training file's cell, which pyarrow's readers take as missing only when it is exact
+        return f"a missing value is written with no spaces around it: blank, or one of {markers}"
+    if cell.strip().lower() not in ("?", "-", "--", ".", "#n/a", "#na", "n.a.", "na", "none", "null", "missing"):
         return None
-    return f"if {cell.strip()!r} marks a missing value, write it blank or as NA (missing: blank, {', '.join(NULL_VALUES[1:])})"
+    return f"if {cell.strip()!r} marks a missing value, write it blank or as NA (missing: blank, {markers})"
