@@ -218,3 +218,26 @@ def test_debug_shows_the_traceback(workdir, xornet):
     assert result.exit_code == 2
     assert "Traceback" in result.stderr and result.stderr.endswith(
         "error: missing.yaml: config file not found (hint: check the path, or run `xornet config init`)\n")
+
+
+def test_the_weights_early_stopping_keeps_are_named_stopped_early_or_not(workdir, xornet):
+    """Keras' EarlyStopping with restore_best_weights restores the best epoch at the end of training, also when it
+    never stops early; without restore_best_weights the last epoch's weights are kept, and named as no other."""
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "data", workdir / "data")
+    run = ["train", "configs/breast_cancer.yaml", "--set", "training.learning_rate=0.05", "--epochs", "15"]
+    result = xornet(*run, "--set", "training.early_stopping.patience=100")
+    assert result.exit_code == 0, result.stderr
+    import csv
+
+    val_loss = [float(row["val_loss"]) for row in csv.DictReader(open("models/breast_cancer/basic_history.csv"))]
+    best = int(np.argmin(val_loss)) + 1
+    assert best < 15  # a learning rate this high overshoots: the last epoch is not the best one
+    assert f"Trained 15 epochs (weights of epoch {best}, the best val_loss) in " in result.stdout
+    result = xornet(*run, "--set", "training.early_stopping.patience=1", "--set",
+                    "training.early_stopping.restore_best_weights=false", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"\nStopped early at epoch \d+ of 15 \(no val_loss progress\) in ", result.stdout), result.stdout
