@@ -228,3 +228,18 @@ def test_tune_of_epochs_reported_part_way_scores_whole_epochs(workdir, xornet, m
     with open(workdir / "t/trials.csv") as handle:
         trials = list(csv.DictReader(handle))
     assert [(t["state"], t["epochs"]) for t in trials] == [("complete", "3")] * 2
+
+
+def test_the_table_shows_the_best_ten_trials_and_says_how_many_it_leaves_out():
+    import optuna
+
+    from xornet.tune import format_table
+
+    study = optuna.create_study()
+    for number in range(12):
+        study.add_trial(optuna.trial.create_trial(value=1 / (number + 1), user_attrs={"params": {"lr": number / 10}}))
+    lines = format_table(study, {"lr": None}, "loss").splitlines()
+    assert lines[0].split() == ["trial", "lr", "loss"] and lines[1].split() == ["11", "1.1", "0.0833"]
+    assert len(lines) == 12 and lines[-1] == "(the best 10 of 12 complete trials; trials.csv lists every trial)"
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED))
+    assert format_table(study, {"lr": None}, "loss").splitlines()[-1].startswith("(the best 10 of 12 complete")

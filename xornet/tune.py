@@ -456,16 +456,20 @@ def trials_csv(study, space: dict[str, Dimension], metric: str) -> str:
 
 
 def format_table(study, space: dict[str, Dimension], metric: str, limit: int = 10) -> str:
-    """The best `limit` complete trials, best first (highest first for a maximised metric)."""
+    """The best `limit` complete trials, best first (highest first for a maximised metric), and a line saying
+    how many are left out."""
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
-    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value,
-                  reverse=study.direction == StudyDirection.MAXIMIZE)[:limit]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = sorted(complete, key=lambda t: t.value, reverse=study.direction == StudyDirection.MAXIMIZE)[:limit]
     header = ["trial", *space, metric]
     rows = [[str(t.number), *(_short(t.user_attrs["params"][k]) for k in space), f"{t.value:.4f}"] for t in done]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *rows])
+    table = "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [header, *rows])
+    if len(complete) > limit:
+        table += f"\n(the best {limit} of {len(complete)} complete trials; trials.csv lists every trial)"
+    return table
 
 
 def _short(value: Any) -> str:
