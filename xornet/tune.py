@@ -103,12 +103,13 @@ def suggest(trial, space: dict[str, Dimension]) -> dict[str, Any]:
 
 def config_with(config: Config, params: dict[str, Any]) -> Config:
     """`config` with the trial's values applied and no restarts (checked like any config)."""
-    data = config.resolved()
+    data, origins = config.resolved(), {}
     for key, value in params.items():
         path, _ = parse_override(f"{key}=0")
         apply_override(data, path, value, f"--search {key}")
+        origins[path] = f"--search {key}"  # an error in this key names the flag, not the config file
     data["training"]["restarts"] = 0
-    return validate_config(data, config.source or "<tune>")
+    return validate_config(data, config.source or "<tune>", origins=origins)
 
 
 def check_space(config: Config, space: dict[str, Dimension]) -> None:
