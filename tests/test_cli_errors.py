@@ -265,6 +265,14 @@ def test_plot_writes_the_format_of_its_suffix(trained, xornet):
     assert not Path("x.gifv").exists() and not Path("picture").exists()
 
 
+def test_plot_of_a_model_without_history_names_the_model(trained, xornet):
+    (trained / "models/basic_history.csv").unlink()  # as plain Keras files come, with no xornet history
+    one_error(xornet("plot", "models/basic_model.json", "--out", "x.png"),
+              "models/basic_model.json: no training history to plot (models/basic_history.csv not found) (hint: plot "
+              "draws the curves `xornet train` records beside the model it saves)")
+    assert not Path("x.png").exists()
+
+
 def test_picture_formats_are_ones_matplotlib_writes():
     from matplotlib.backend_bases import FigureCanvasBase
 

@@ -58,6 +58,9 @@ def plot_run(model_path: Path, out: Path, predictor: Predictor, dataset: Dataset
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not history_path(model_path).exists():  # a model from plain Keras, say: name the model the user gave
+        raise InputError(f"{model_path}: no training history to plot ({history_path(model_path)} not found)",
+                         hint="plot draws the curves `xornet train` records beside the model it saves")
     history = read_history(history_path(model_path))
     trained = [name for name in history if not name.startswith("val_")]
     curves = [name for name in trained if name == "loss"] + [name for name in trained if name != "loss"]
