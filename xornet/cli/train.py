@@ -167,17 +167,17 @@ def train(
     from xornet.predicting import format_table, to_classes
 
     result = run.result
+    # Keras' EarlyStopping restores the best epoch's weights at the end of training, however training ends
+    restored = result.best_epoch if t.early_stopping and t.early_stopping.restore_best_weights else None
     if result.stop_reason == "target_loss":
         how = f"Stopped at epoch {result.epochs_run} of {t.epochs} (loss below target {t.target_loss:g})"
-    # Keras' EarlyStopping restores the best epoch's weights at the end of training, stopped early or not
-    restored = result.best_epoch if t.early_stopping and t.early_stopping.restore_best_weights else None
-    if result.stop_reason == "early_stopping":
+    elif result.stop_reason == "early_stopping":
         best = f", weights of epoch {restored}" if restored else ""
         how = f"Stopped early at epoch {result.epochs_run} of {t.epochs} (no {t.early_stopping.monitor} progress{best})"
     else:
         how = f"Trained {result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
-        if restored and restored != result.epochs_run:
-            how += f" (weights of epoch {restored}, the best {t.early_stopping.monitor})"
+    if result.stop_reason != "early_stopping" and restored and restored != result.epochs_run:
+        how += f" (weights of epoch {restored}, the best {t.early_stopping.monitor})"
     if result.resumed_from:
         how += f", resumed from the checkpoint of epoch {result.resumed_from}"
     say(f"{how} in {result.seconds:.2f} s (seed {run.seed}, engine {result.engine})")
