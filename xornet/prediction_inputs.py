@@ -222,7 +222,7 @@ def _cell_number(cell, place: str, label: str, shown, text_numbers: bool) -> flo
     else:
         raise InputError(f"{place}, {label}: expected a number, received {shown(cell)}",
                          hint=missing_marker_hint(cell) if isinstance(cell, str) else None)
-    if np.isnan(value):  # nan is not a way to write a missing cell: that is a blank cell (or null)
+    if np.isnan(value):  # a JSON NaN: a missing value is JSON null (text nan is missing, above)
         raise InputError(f"{place}, {label}: expected a finite number, received {shown(cell)}")
     return value
 
