@@ -53,6 +53,8 @@ def test_json_rows_may_be_objects_keyed_by_feature_name_in_any_order(cls_server)
     ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "regoin": "east"}]}', "application/json",
      "request body, row 1: no value for feature 'region' (did you mean 'regoin'?), expected the training features "
      "(f1, f2, f3, region), received keys 'f1', 'f2', 'f3', 'regoin'"),
+    ('{"inputs": [{}]}', "application/json", "request body, row 1: no value for feature 'f1', expected the "
+     "training features (f1, f2, f3, region), received an empty object"),
     ('{"inputs": [{"f1": 1.5, "f2": -0.9, "f3": -0.4, "region": "west"}]}', "application/json",
      "request body, row 1, column 'region': unknown category 'west', the training rows have: east, north, south "
      "(hint: train with data.unknown: ignore to give unseen categories their own column)"),

@@ -116,10 +116,11 @@ def _listed(row: dict, where: str, recorded: dict | None) -> list:
     if not features:
         raise InputError(f"{where}: a row as an object needs the training features' names, and this model has no "
                          f"run record naming them; expected a list of numbers like [0, 1]")
+    received = f"keys {', '.join(map(repr, row))}" if row else "an empty object"
     for name in features:
         if name not in row:
             raise InputError(f"{where}: no value for feature {name!r}{did_you_mean(name, list(row))}, expected the "
-                             f"training features ({', '.join(features)}), received keys {', '.join(map(repr, row))}")
+                             f"training features ({', '.join(features)}), received {received}")
     extra = [key for key in row if key not in features]
     if extra:
         raise InputError(f"{where}: unknown key {extra[0]!r}, expected only the training features "
